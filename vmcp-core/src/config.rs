@@ -1,0 +1,104 @@
+//! Operational configuration (DESIGN §3.5).
+//!
+//! SKELETON: field layout and defaults are fixed here; YAML loading, duration strings,
+//! camelCase aliases, unknown-key rejection and validation are delivered by the config work.
+
+use std::time::Duration;
+
+/// How connections to backends are pooled (DESIGN §3.3, "Pool policies").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PoolPolicy {
+    /// One pool per backend, short idle timeout, flushed on probe failure and endpoint change.
+    #[default]
+    PerBackend,
+    /// A fresh pool for every probe.
+    PerProbe,
+    /// One process-wide pool, never flushed, 90 s idle timeout. The pre-fix behaviour: unsafe,
+    /// kept only to reproduce the stale keep-alive bug.
+    Shared,
+}
+
+/// Circuit-breaker settings. Validated only when `enabled`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CircuitBreakerConfig {
+    /// Off by default: a disabled breaker never skips a probe and reports `closed`.
+    pub enabled: bool,
+    /// Consecutive failures (any kind) in Closed that open the circuit. ≥ 1.
+    pub failure_threshold: u32,
+    /// How long the circuit stays Open before half-open. ≥ 1 s.
+    pub timeout: Duration,
+    /// Trial probes allowed while HalfOpen. ≥ 1.
+    pub half_open_max_probes: u32,
+    /// Each re-open after a failed half-open trial multiplies the open timeout by this. ≥ 1.0.
+    pub timeout_multiplier: f64,
+    /// Upper bound for the backed-off timeout (none: unbounded).
+    pub max_timeout: Option<Duration>,
+    /// Random spread of each open timeout, as a ratio in `[0, 1)`: the timeout is drawn from
+    /// `[t, t * (1 + jitter)]` with the injected seeded RNG.
+    pub timeout_jitter: f64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            failure_threshold: 5,
+            timeout: Duration::from_secs(60),
+            half_open_max_probes: 1,
+            timeout_multiplier: 1.0,
+            max_timeout: None,
+            timeout_jitter: 0.0,
+        }
+    }
+}
+
+/// The operational block: probing, thresholds, reporting, breaker and client settings.
+///
+/// The same keys appear under `operational.failure_handling` in the `vmcp` YAML config and in the
+/// `[vmcp]` table of scenario files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureHandling {
+    /// Time between probe starts of one backend.
+    pub health_check_interval: Duration,
+    /// Deadline for one whole probe (MCP session). Must be < interval.
+    pub health_check_timeout: Duration,
+    /// Consecutive failures before the status turns `unhealthy`/`unauthenticated`. ≥ 1.
+    pub unhealthy_threshold: u32,
+    /// Consecutive successes after failures before `healthy` again. ≥ 1.
+    pub healthy_threshold: u32,
+    /// A successful probe slower than this yields `degraded` (reason `slow`).
+    pub degraded_threshold: Duration,
+    /// Time between periodic status reports.
+    pub status_reporting_interval: Duration,
+    /// Upper bound between a registry change or status transition and the report showing it.
+    pub registry_poll_interval: Duration,
+    /// Random delay (seeded) before each backend's first probe, up to this. Zero: none.
+    pub initial_jitter: Duration,
+    /// Connection pooling policy.
+    pub pool: PoolPolicy,
+    /// Deadline for establishing one TCP connection (inside the probe deadline).
+    pub connect_timeout: Duration,
+    /// Largest accepted response body or SSE event, in bytes.
+    pub max_body_bytes: u64,
+    /// The per-backend circuit breaker.
+    pub circuit_breaker: CircuitBreakerConfig,
+}
+
+impl Default for FailureHandling {
+    fn default() -> Self {
+        Self {
+            health_check_interval: Duration::from_secs(30),
+            health_check_timeout: Duration::from_secs(10),
+            unhealthy_threshold: 3,
+            healthy_threshold: 2,
+            degraded_threshold: Duration::from_secs(5),
+            status_reporting_interval: Duration::from_secs(30),
+            registry_poll_interval: Duration::from_secs(2),
+            initial_jitter: Duration::ZERO,
+            pool: PoolPolicy::PerBackend,
+            connect_timeout: Duration::from_secs(5),
+            max_body_bytes: 10 * 1024 * 1024,
+            circuit_breaker: CircuitBreakerConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! SKELETON: see DESIGN §3.3.

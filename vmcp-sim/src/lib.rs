@@ -1,0 +1,1 @@
+//! Deterministic simulation harness for `vmcp-core` (see DESIGN §4). Filled in by the simulation issue.
