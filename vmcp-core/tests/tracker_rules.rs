@@ -211,7 +211,7 @@ const ROWS: &[Row] = &[
 ];
 
 #[test]
-fn rules_table() {
+fn tracker_rules_table() {
     let mut failed = Vec::new();
     for row in ROWS {
         let mut tr = HealthTracker::try_new(cfg(row.fall, row.rise)).unwrap();
@@ -259,7 +259,7 @@ fn rules_table() {
 }
 
 #[test]
-fn initial_state_is_unknown_pending() {
+fn tracker_initial_state_is_unknown_pending() {
     let tr = HealthTracker::new(TrackerConfig::default());
     let s = tr.state();
     assert_eq!((s.status, s.reason), (S::Unknown, R::Pending));
@@ -274,7 +274,7 @@ fn initial_state_is_unknown_pending() {
 }
 
 #[test]
-fn slow_means_strictly_above_the_degraded_threshold() {
+fn tracker_slow_means_strictly_above_the_degraded_threshold() {
     let mut tr = HealthTracker::new(cfg(3, 2));
     let at = Timestamp::from_unix_millis(0);
     tr.record(&ProbeOutcome::success(Duration::from_secs(5)), Closed, at);
@@ -291,7 +291,7 @@ fn slow_means_strictly_above_the_degraded_threshold() {
 }
 
 #[test]
-fn bookkeeping_fields() {
+fn tracker_bookkeeping_fields() {
     let ts = |s: u64| Timestamp::from_unix_millis(s * 1000);
     let mut tr = HealthTracker::new(cfg(2, 2));
 
@@ -346,7 +346,7 @@ fn bookkeeping_fields() {
 }
 
 #[test]
-fn serialises_in_camel_case() {
+fn tracker_serialises_in_camel_case() {
     let mut tr = HealthTracker::new(cfg(1, 2));
     tr.record(&outcome(Kind::Auth), Closed, Timestamp::from_unix_millis(0));
     let v = serde_json_value(tr.state());
