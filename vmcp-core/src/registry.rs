@@ -213,9 +213,7 @@ impl DynamicRegistry {
         self.version.subscribe()
     }
 
-    fn index(
-        backends: Vec<Backend>,
-    ) -> Result<BTreeMap<String, Backend>, RegistryError> {
+    fn index(backends: Vec<Backend>) -> Result<BTreeMap<String, Backend>, RegistryError> {
         let mut map = BTreeMap::new();
         for backend in backends {
             if map.contains_key(&backend.name) {
@@ -229,9 +227,7 @@ impl DynamicRegistry {
     /// Locks the contents. A panic while the lock was held cannot leave the map half-updated
     /// (every mutation is a single map operation), so a poisoned lock is safe to keep using.
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Backend>> {
-        self.backends
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.backends.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Called with the contents locked, so versions and contents stay in step.

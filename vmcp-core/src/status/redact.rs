@@ -149,6 +149,9 @@ mod tests {
             name: "X-API-Key".into(),
             value: Secret::new(""),
         });
-        assert_eq!(scrub_message("connection refused", &b), "connection refused");
+        assert_eq!(
+            scrub_message("connection refused", &b),
+            "connection refused"
+        );
     }
 }

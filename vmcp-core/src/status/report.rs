@@ -346,10 +346,7 @@ fn discovered_condition(counts: &BackendCounts) -> Condition {
             reasons::NO_BACKENDS_CONFIGURED
         },
         message: if found {
-            format!(
-                "{} discovered",
-                plural(counts.total, "backend", "backends")
-            )
+            format!("{} discovered", plural(counts.total, "backend", "backends"))
         } else {
             "no backends configured".to_owned()
         },
@@ -418,7 +415,9 @@ fn discovered_backend(backend: &Backend, health: Option<&BackendHealth>) -> Disc
                 format!("circuit breaker open, health checks skipped; last error: {error}")
             }
             HealthReason::HalfOpen => {
-                format!("circuit breaker half-open, trial health check pending; last error: {error}")
+                format!(
+                    "circuit breaker half-open, trial health check pending; last error: {error}"
+                )
             }
             _ => error,
         };
@@ -482,9 +481,7 @@ fn describe(reason: HealthReason, latency: Option<Duration>, successes: u32) -> 
         HealthReason::HalfOpen => {
             "circuit breaker half-open: a trial health check decides".to_owned()
         }
-        HealthReason::CircuitOpen => {
-            "circuit breaker open: health checks are skipped".to_owned()
-        }
+        HealthReason::CircuitOpen => "circuit breaker open: health checks are skipped".to_owned(),
         HealthReason::ProbeFailed => "health check failed".to_owned(),
     }
 }

@@ -63,7 +63,11 @@ fn snapshot_pending() {
 #[test]
 fn snapshot_all_healthy() {
     let list = backends(&["slack", "github", "jira"]);
-    let snap = snapshot(list.iter().map(|b| entry(b, healthy(at(30)), no_breaker(), None)).collect());
+    let snap = snapshot(
+        list.iter()
+            .map(|b| entry(b, healthy(at(30)), no_breaker(), None))
+            .collect(),
+    );
     let report = build_report(&list, &snap, at(31));
     assert_eq!(report.phase, Phase::Ready);
     insta::assert_yaml_snapshot!("all_healthy", report);
@@ -194,7 +198,12 @@ fn snapshot_breaker_open() {
     );
     open.last_transition = Some(at(150));
     let snap = snapshot(vec![
-        entry(&list[0], healthy(at(150)), breaker(CircuitState::Closed, 0), None),
+        entry(
+            &list[0],
+            healthy(at(150)),
+            breaker(CircuitState::Closed, 0),
+            None,
+        ),
         entry(
             &list[1],
             open,
@@ -220,7 +229,12 @@ fn snapshot_breaker_half_open() {
     );
     half_open.last_transition = Some(at(210));
     let snap = snapshot(vec![
-        entry(&list[0], healthy(at(210)), breaker(CircuitState::Closed, 0), None),
+        entry(
+            &list[0],
+            healthy(at(210)),
+            breaker(CircuitState::Closed, 0),
+            None,
+        ),
         entry(
             &list[1],
             half_open,
@@ -246,7 +260,10 @@ fn snapshot_no_backends() {
 fn phase_ready_when_no_backends_or_all_healthy() {
     assert_eq!(phase_of(&[]), Phase::Ready);
     assert_eq!(
-        phase_of(&[("a", Some((S::Healthy, R::Ok))), ("b", Some((S::Healthy, R::Ok)))]),
+        phase_of(&[
+            ("a", Some((S::Healthy, R::Ok))),
+            ("b", Some((S::Healthy, R::Ok)))
+        ]),
         Phase::Ready
     );
 }
@@ -292,13 +309,22 @@ fn phase_degraded_when_something_serves_but_not_all_healthy() {
         ]),
         Phase::Degraded
     );
-    assert_eq!(phase_of(&[("a", Some((S::Degraded, R::Recovering)))]), Phase::Degraded);
+    assert_eq!(
+        phase_of(&[("a", Some((S::Degraded, R::Recovering)))]),
+        Phase::Degraded
+    );
 }
 
 #[test]
 fn phase_failed_when_nothing_serves() {
-    assert_eq!(phase_of(&[("a", Some((S::Unhealthy, R::ProbeFailed)))]), Phase::Failed);
-    assert_eq!(phase_of(&[("a", Some((S::Unknown, R::ProbeFailed)))]), Phase::Failed);
+    assert_eq!(
+        phase_of(&[("a", Some((S::Unhealthy, R::ProbeFailed)))]),
+        Phase::Failed
+    );
+    assert_eq!(
+        phase_of(&[("a", Some((S::Unknown, R::ProbeFailed)))]),
+        Phase::Failed
+    );
     assert_eq!(
         phase_of(&[
             ("a", Some((S::Unauthenticated, R::ProbeFailed))),

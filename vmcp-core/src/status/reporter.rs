@@ -125,7 +125,9 @@ impl<W: Write + Send> JsonLinesReporter<W> {
 
     /// The writer back (e.g. the bytes written, in tests).
     pub fn into_inner(self) -> W {
-        self.out.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.out
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -176,7 +176,10 @@ impl tracing::Subscriber for Capture {
 #[test]
 fn log_reporter_logs_phase_and_counts_at_info() {
     let capture = Arc::new(Capture::default());
-    let list = vec![Backend::new("a", "http://a/mcp"), Backend::new("b", "http://b/mcp")];
+    let list = vec![
+        Backend::new("a", "http://a/mcp"),
+        Backend::new("b", "http://b/mcp"),
+    ];
     let snap = snapshot(vec![entry(&list[0], healthy(at(1)), no_breaker(), None)]);
     let r = build_report(&list, &snap, at(2));
     assert_eq!(r.phase, Phase::Degraded);
