@@ -1,0 +1,113 @@
+//! Builders for health values in tests. The monitor, tracker and breaker are built elsewhere, so
+//! tests construct their public structs directly instead of running them.
+
+use std::time::Duration;
+
+use crate::clock::Timestamp;
+use crate::health::breaker::BreakerSnapshot;
+use crate::health::monitor::{BackendHealth, HealthSnapshot};
+use crate::health::tracker::HealthState;
+use crate::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
+use crate::registry::Backend;
+
+/// 2026-01-01T00:00:00Z.
+pub const EPOCH_MILLIS: u64 = 1_767_225_600_000;
+
+/// `secs` seconds after [`EPOCH_MILLIS`].
+pub fn at(secs: u64) -> Timestamp {
+    Timestamp::from_unix_millis(EPOCH_MILLIS + secs * 1000)
+}
+
+/// A tracker state with the given status and reason; no checks yet.
+pub fn state(status: HealthStatus, reason: HealthReason) -> HealthState {
+    HealthState {
+        status,
+        reason,
+        consecutive_failures: 0,
+        consecutive_successes: 0,
+        last_check: None,
+        last_transition: None,
+        last_error_category: None,
+        last_error_message: None,
+        last_latency: None,
+    }
+}
+
+/// A healthy state, last checked at `checked`.
+pub fn healthy(checked: Timestamp) -> HealthState {
+    HealthState {
+        consecutive_successes: 3,
+        last_check: Some(checked),
+        last_transition: Some(checked),
+        last_latency: Some(Duration::from_millis(40)),
+        ..state(HealthStatus::Healthy, HealthReason::Ok)
+    }
+}
+
+/// A failing state.
+pub fn failing(
+    status: HealthStatus,
+    reason: HealthReason,
+    failures: u32,
+    category: ErrorCategory,
+    message: &str,
+    checked: Timestamp,
+) -> HealthState {
+    HealthState {
+        consecutive_failures: failures,
+        last_check: Some(checked),
+        last_transition: Some(checked),
+        last_error_category: Some(category),
+        last_error_message: Some(message.to_owned()),
+        last_latency: Some(Duration::from_millis(15)),
+        ..state(status, reason)
+    }
+}
+
+/// A breaker snapshot in `state` (enabled).
+pub fn breaker(state: CircuitState, failures: u32) -> BreakerSnapshot {
+    BreakerSnapshot {
+        enabled: true,
+        state,
+        consecutive_failures: failures,
+        open_until: None,
+        half_open_in_flight: 0,
+        current_timeout: Duration::from_secs(60),
+        last_changed: None,
+        times_opened: u64::from(state != CircuitState::Closed),
+    }
+}
+
+/// A disabled breaker (always closed).
+pub fn no_breaker() -> BreakerSnapshot {
+    BreakerSnapshot {
+        enabled: false,
+        ..breaker(CircuitState::Closed, 0)
+    }
+}
+
+/// A monitor entry for `backend`.
+pub fn entry(
+    backend: &Backend,
+    health: HealthState,
+    circuit: BreakerSnapshot,
+    circuit_last_changed: Option<Timestamp>,
+) -> BackendHealth {
+    BackendHealth {
+        backend: backend.clone(),
+        health,
+        circuit,
+        circuit_last_changed,
+        probes_started: 1,
+        probes_skipped: 0,
+        generation: 1,
+    }
+}
+
+/// A snapshot of `entries`, keyed by backend name.
+pub fn snapshot(entries: Vec<BackendHealth>) -> HealthSnapshot {
+    entries
+        .into_iter()
+        .map(|e| (e.backend.name.clone(), e))
+        .collect()
+}
