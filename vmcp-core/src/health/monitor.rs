@@ -199,9 +199,12 @@ impl Shared {
 pub struct HealthMonitor {
     shared: Arc<Shared>,
     tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
-    spawner: Box<dyn Fn(&Arc<Shared>, String, u64) -> JoinHandle<()> + Send + Sync>,
+    spawner: Spawner,
     hooks: Arc<dyn ProbeHooks>,
 }
+
+/// Spawns the probe task of one backend generation; erases the probe type from the handle.
+type Spawner = Box<dyn Fn(&Arc<Shared>, String, u64) -> JoinHandle<()> + Send + Sync>;
 
 /// The object-safe part of [`Probe`], so the monitor handle need not be generic.
 trait ProbeHooks: Send + Sync {
