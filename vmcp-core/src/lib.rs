@@ -10,4 +10,5 @@ pub mod clock;
 pub mod config;
 pub mod health;
 pub mod registry;
+pub mod runtime;
 pub mod status;

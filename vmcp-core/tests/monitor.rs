@@ -1,88 +1,22 @@
 //! Monitor scheduling under tokio paused time with a scripted probe: exact probe instants,
 //! breaker-driven skips and half-open trials, add/remove/change, stop.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use common::ScriptedProbe;
 
 use tokio::time::Instant;
 use vmcp_core::clock::{EpochClock, Timestamp};
 use vmcp_core::config::{CircuitBreakerConfig, FailureHandling};
-use vmcp_core::health::monitor::{HealthMonitor, MonitorEvent, MonitorObserver, Probe};
-use vmcp_core::health::{
-    CircuitState, ErrorCategory, FailureStatus, HealthReason, HealthStatus, ProbeFailure,
-    ProbeOutcome,
-};
+use vmcp_core::health::monitor::{HealthMonitor, MonitorEvent, MonitorObserver};
+use vmcp_core::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::Backend;
 
 /// A probe whose answer is a function of (backend, seconds since the test started), and that
 /// records every call instant.
-struct ScriptedProbe {
-    start: Instant,
-    script: Box<dyn Fn(&Backend, f64) -> (Duration, bool) + Send + Sync>,
-    calls: Mutex<Vec<(String, String, Duration)>>,
-    hooks: Mutex<Vec<String>>,
-}
-
-impl ScriptedProbe {
-    fn new(
-        script: impl Fn(&Backend, f64) -> (Duration, bool) + Send + Sync + 'static,
-    ) -> Arc<Self> {
-        Arc::new(Self {
-            start: Instant::now(),
-            script: Box::new(script),
-            calls: Mutex::new(Vec::new()),
-            hooks: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn calls(&self) -> Vec<(String, String, Duration)> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn call_secs(&self, backend: &str) -> Vec<u64> {
-        self.calls()
-            .iter()
-            .filter(|(b, _, _)| b == backend)
-            .map(|(_, _, at)| at.as_secs())
-            .collect()
-    }
-}
-
-impl Probe for ScriptedProbe {
-    async fn probe(&self, backend: &Backend) -> ProbeOutcome {
-        let at = self.start.elapsed();
-        self.calls
-            .lock()
-            .unwrap()
-            .push((backend.name.clone(), backend.url.clone(), at));
-        let (latency, ok) = (self.script)(backend, at.as_secs_f64());
-        tokio::time::sleep(latency).await;
-        if ok {
-            ProbeOutcome::success(latency)
-        } else {
-            ProbeOutcome::failure(
-                latency,
-                ProbeFailure {
-                    status: FailureStatus::Unhealthy,
-                    category: ErrorCategory::ConnectionFailed,
-                    message: "connection refused".into(),
-                },
-            )
-        }
-    }
-
-    fn endpoint_changed(&self, backend: &Backend) {
-        self.hooks
-            .lock()
-            .unwrap()
-            .push(format!("changed {}", backend.name));
-    }
-
-    fn backend_removed(&self, name: &str) {
-        self.hooks.lock().unwrap().push(format!("removed {name}"));
-    }
-}
-
 /// Records events with their offset from the start in whole milliseconds.
 struct Recorder {
     start: Instant,
@@ -103,42 +37,40 @@ impl Recorder {
             .lock()
             .unwrap()
             .iter()
-            .filter_map(|(ms, e)| {
+            .map(|(ms, e)| {
                 let t = format!("{:>4}s", ms / 1000);
                 match e {
                     MonitorEvent::ProbeStarted { backend, .. } => {
-                        Some(format!("{t} {backend} probe"))
+                        format!("{t} {backend} probe")
                     }
                     MonitorEvent::ProbeFinished {
                         backend, outcome, ..
-                    } => Some(format!(
+                    } => format!(
                         "{t} {backend} probe {}",
                         if outcome.is_success() { "ok" } else { "failed" }
-                    )),
+                    ),
                     MonitorEvent::ProbeSkipped {
                         backend, circuit, ..
-                    } => Some(format!("{t} {backend} skipped (circuit {circuit})")),
-                    MonitorEvent::StatusChanged { backend, change } => Some(format!(
+                    } => format!("{t} {backend} skipped (circuit {circuit})"),
+                    MonitorEvent::StatusChanged { backend, change } => format!(
                         "{t} {backend} status {}/{} -> {}/{}",
                         change.from, change.from_reason, change.to, change.to_reason
-                    )),
+                    ),
                     MonitorEvent::CircuitChanged {
                         backend,
                         transition,
-                    } => Some(format!(
+                    } => format!(
                         "{t} {backend} circuit {} -> {}",
                         transition.from, transition.to
-                    )),
-                    MonitorEvent::BackendAdded { backend } => Some(format!("{t} {backend} added")),
+                    ),
+                    MonitorEvent::BackendAdded { backend } => format!("{t} {backend} added"),
                     MonitorEvent::BackendRemoved { backend } => {
-                        Some(format!("{t} {backend} removed"))
+                        format!("{t} {backend} removed")
                     }
                     MonitorEvent::EndpointChanged {
                         backend,
                         generation,
-                    } => Some(format!(
-                        "{t} {backend} endpoint changed (generation {generation})"
-                    )),
+                    } => format!("{t} {backend} endpoint changed (generation {generation})"),
                 }
             })
             .collect()

@@ -639,3 +639,21 @@ fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -
     shared.emit(&events);
     true
 }
+
+impl crate::status::HealthSource for HealthMonitor {
+    fn snapshot(&self) -> HealthSnapshot {
+        HealthMonitor::snapshot(self)
+    }
+
+    fn changes(&self) -> watch::Receiver<u64> {
+        HealthMonitor::changes(self)
+    }
+
+    fn update_backends(&self, backends: &[Backend]) {
+        HealthMonitor::update_backends(self, backends);
+    }
+
+    fn initial_probes_done(&self, max_wait: Duration) -> impl Future<Output = ()> + Send {
+        HealthMonitor::initial_probes_done(self, max_wait)
+    }
+}

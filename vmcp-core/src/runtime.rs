@@ -1,0 +1,118 @@
+//! The vMCP health runtime: registry → monitor → reporting loop, wired together.
+//!
+//! Both the `vmcp` binary (real network) and the simulation (turmoil host) start exactly this,
+//! with a different [`Probe`] connector, clock and reporters. Nothing here knows which.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::FailureHandling;
+use crate::health::monitor::{HealthMonitor, HealthSnapshot, MonitorObserver, Probe};
+use crate::registry::DynamicRegistry;
+use crate::status::{Reporter, ReportingConfig, ReportingConfigError, run_reporting_loop};
+
+/// Everything needed to start a [`VmcpRuntime`].
+pub struct RuntimeParts<P: Probe> {
+    /// Probing, thresholds, breaker and reporting settings.
+    pub config: FailureHandling,
+    /// The probe (the HTTP client in production).
+    pub probe: Arc<P>,
+    /// The backends; edit it to add, remove or change backends while running.
+    pub registry: Arc<DynamicRegistry>,
+    /// Wall clock for report timestamps.
+    pub clock: SharedClock,
+    /// Optional observer of every monitor event (the simulation's trace).
+    pub observer: Option<Arc<dyn MonitorObserver>>,
+    /// Seed for breaker and initial jitter.
+    pub rng_seed: u64,
+    /// Where reports go.
+    pub reporters: Vec<Arc<dyn Reporter>>,
+}
+
+/// A running registry + monitor + reporting loop on the current tokio runtime.
+pub struct VmcpRuntime {
+    registry: Arc<DynamicRegistry>,
+    monitor: Arc<HealthMonitor>,
+    shutdown: watch::Sender<bool>,
+    reporting: JoinHandle<Result<(), ReportingConfigError>>,
+}
+
+impl std::fmt::Debug for VmcpRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmcpRuntime")
+            .field("monitor", &self.monitor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VmcpRuntime {
+    /// Start monitoring the registry's backends and reporting their status.
+    ///
+    /// Fails if the reporting intervals are invalid (zero); other settings are validated by
+    /// [`FailureHandling::validate`](crate::config::FailureHandling) when the config is loaded.
+    pub fn start<P: Probe>(parts: RuntimeParts<P>) -> Result<Self, ReportingConfigError> {
+        let reporting_config = ReportingConfig::from_failure_handling(&parts.config);
+        reporting_config.validate()?;
+        let monitor = Arc::new(HealthMonitor::start(
+            parts.config,
+            parts.probe,
+            Arc::clone(&parts.clock),
+            parts.observer,
+            parts.rng_seed,
+            parts.registry.list(),
+        ));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let registry = Arc::clone(&parts.registry);
+        let loop_monitor = Arc::clone(&monitor);
+        let clock = parts.clock;
+        let reporters = parts.reporters;
+        let reporting = tokio::spawn(async move {
+            run_reporting_loop(
+                reporting_config,
+                &registry,
+                &loop_monitor,
+                clock.as_ref(),
+                &reporters,
+                shutdown_rx,
+            )
+            .await
+        });
+        Ok(Self {
+            registry: parts.registry,
+            monitor,
+            shutdown,
+            reporting,
+        })
+    }
+
+    /// The registry the runtime follows.
+    pub fn registry(&self) -> &Arc<DynamicRegistry> {
+        &self.registry
+    }
+
+    /// The monitor, for snapshots and change notifications.
+    pub fn monitor(&self) -> &Arc<HealthMonitor> {
+        &self.monitor
+    }
+
+    /// Current health of every backend.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        self.monitor.snapshot()
+    }
+
+    /// Stop reporting and probing; waits until no task is left.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        // The loop only fails at start, which `start` already ruled out.
+        let _ = self.reporting.await;
+        match Arc::try_unwrap(self.monitor) {
+            Ok(monitor) => monitor.stop().await,
+            // Someone still holds the monitor: dropping our handle cancels nothing, so cancel
+            // its tasks through a fresh stop when the last handle goes (Drop aborts them).
+            Err(shared) => drop(shared),
+        }
+    }
+}
