@@ -20,7 +20,9 @@ const UNITS: &[(&str, u64)] = &[("GiB", GIB), ("MiB", MIB), ("KiB", KIB), ("B", 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ByteSizeError {
     /// Not `<digits>[unit]`.
-    #[error("\"{input}\" is not a byte size: write a number of bytes or e.g. \"512KiB\", \"10MiB\" (units: B, KiB, MiB, GiB)")]
+    #[error(
+        "\"{input}\" is not a byte size: write a number of bytes or e.g. \"512KiB\", \"10MiB\" (units: B, KiB, MiB, GiB)"
+    )]
     Malformed {
         /// The whole input.
         input: String,
@@ -141,7 +143,10 @@ mod tests {
             parse("10MB").unwrap_err().to_string(),
             "unknown unit \"MB\" in \"10MB\" (units: B, KiB, MiB, GiB; 1KiB = 1024 bytes)"
         );
-        assert!(matches!(parse("1kib"), Err(ByteSizeError::UnknownUnit { .. })));
+        assert!(matches!(
+            parse("1kib"),
+            Err(ByteSizeError::UnknownUnit { .. })
+        ));
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub enum DurationError {
         input: String,
     },
     /// Anything else that does not match `<number><unit>...`: spaces, signs, stray characters.
-    #[error("\"{input}\" is not a duration: write e.g. \"30s\", \"500ms\" or \"1m30s\" ({UNIT_HELP})")]
+    #[error(
+        "\"{input}\" is not a duration: write e.g. \"30s\", \"500ms\" or \"1m30s\" ({UNIT_HELP})"
+    )]
     Malformed {
         /// The whole input.
         input: String,
@@ -311,7 +313,10 @@ pub mod option {
             Ok(None)
         }
 
-        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
             super::deserialize(deserializer).map(Some)
         }
     }
@@ -458,7 +463,8 @@ mod tests {
             })
         );
         for input in [
-            "s", "+1s", " 30s", "30s ", "30 s", "1m 30s", ".5s", "1.s", "1..5s", "1_000ms", "1s,", "1/2s",
+            "s", "+1s", " 30s", "30s ", "30 s", "1m 30s", ".5s", "1.s", "1..5s", "1_000ms", "1s,",
+            "1/2s",
         ] {
             assert_eq!(
                 parse(input),
@@ -475,9 +481,7 @@ mod tests {
         let huge = "99999999999999999999999999999999999999999h";
         assert_eq!(
             parse(huge),
-            Err(DurationError::TooLarge {
-                input: huge.into()
-            })
+            Err(DurationError::TooLarge { input: huge.into() })
         );
         assert!(matches!(
             parse("18446744073709551616s"),

@@ -26,6 +26,7 @@ mod validate;
 mod vmcp;
 
 pub use error::ConfigError;
+pub use validate::{MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES};
 pub use vmcp::{
     AuthConfig, BackendConfig, OperationalConfig, ProcessSecrets, SecretSource, StatusConfig,
     VmcpConfig, VmcpConfigFile,
@@ -56,11 +57,8 @@ pub enum PoolPolicy {
 ///
 /// Keys: `enabled`, `failure_threshold`, `timeout`, `half_open_max_probes`, `timeout_multiplier`,
 /// `max_timeout`, `timeout_jitter` (camelCase aliases accepted).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    try_from = "repr::CircuitBreakerRepr",
-    into = "repr::CircuitBreakerRepr"
-)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "repr::CircuitBreakerRepr")]
 pub struct CircuitBreakerConfig {
     /// Off by default: a disabled breaker never skips a probe and reports `closed`.
     pub enabled: bool,
@@ -97,11 +95,8 @@ impl Default for CircuitBreakerConfig {
 ///
 /// The same keys appear under `operational.failure_handling` in the `vmcp` YAML config and in the
 /// `[vmcp]` table of scenario files. Every key is optional; see the module docs for the syntax.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    try_from = "repr::FailureHandlingRepr",
-    into = "repr::FailureHandlingRepr"
-)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "repr::FailureHandlingRepr")]
 pub struct FailureHandling {
     /// Time between probe starts of one backend.
     pub health_check_interval: Duration,
@@ -147,3 +142,6 @@ impl Default for FailureHandling {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

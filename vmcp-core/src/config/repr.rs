@@ -5,10 +5,19 @@
 //! aliases, duration and size syntax, unknown-key rejection, and ToolHive's `partialFailureMode`,
 //! which is accepted for paste compatibility but has no field of its own. Conversion into the
 //! public types validates, so every deserialized config is runnable.
+//!
+//! The validation runs inside the map visitor (see [`ValidatingVisitor`]) rather than through
+//! `#[serde(try_from)]`, because only there does the parser still know where the block is: a YAML
+//! error then reads `operational.failure_handling: health_check_timeout (30s) must be ...` with
+//! the block's line and column, and a TOML error points at the table.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{CircuitBreakerConfig, ConfigError, FailureHandling, PoolPolicy, byte_size, duration};
 
@@ -168,5 +177,73 @@ impl TryFrom<FailureHandlingRepr> for FailureHandling {
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Deserializes the file shape `R` from a map (or an empty value, meaning all defaults) and
+/// converts it into the validated type `T` while the parser is still positioned in the block.
+struct ValidatingVisitor<R, T> {
+    expecting: &'static str,
+    marker: PhantomData<fn() -> (R, T)>,
+}
+
+impl<'de, R, T> Visitor<'de> for ValidatingVisitor<R, T>
+where
+    R: Deserialize<'de> + Default,
+    T: TryFrom<R, Error = ConfigError>,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        let repr = R::deserialize(MapAccessDeserializer::new(map))?;
+        T::try_from(repr).map_err(de::Error::custom)
+    }
+
+    /// `circuit_breaker:` with nothing after it (YAML null): every key takes its default.
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        T::try_from(R::default()).map_err(E::custom)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        self.visit_unit()
+    }
+}
+
+fn deserialize_validated<'de, D, R, T>(
+    deserializer: D,
+    expecting: &'static str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    R: Deserialize<'de> + Default,
+    T: TryFrom<R, Error = ConfigError>,
+{
+    deserializer.deserialize_map(ValidatingVisitor::<R, T> {
+        expecting,
+        marker: PhantomData,
+    })
+}
+
+/// Accepts the snake_case keys and their camelCase aliases, rejects unknown keys, validates.
+impl<'de> Deserialize<'de> for CircuitBreakerConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_validated::<D, CircuitBreakerRepr, Self>(
+            deserializer,
+            "a circuit_breaker table",
+        )
+    }
+}
+
+/// Accepts the snake_case keys and their camelCase aliases, rejects unknown keys, validates.
+impl<'de> Deserialize<'de> for FailureHandling {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_validated::<D, FailureHandlingRepr, Self>(
+            deserializer,
+            "a failure_handling table",
+        )
     }
 }

@@ -50,10 +50,7 @@ impl CircuitBreakerConfig {
             return Err(ConfigError::invalid_value(
                 "timeout",
                 duration::format(self.timeout),
-                format!(
-                    "must be at least {}",
-                    duration::format(MIN_BREAKER_TIMEOUT)
-                ),
+                format!("must be at least {}", duration::format(MIN_BREAKER_TIMEOUT)),
             ));
         }
         at_least_one("half_open_max_probes", self.half_open_max_probes)?;

@@ -238,7 +238,12 @@ impl VmcpConfigFile {
             }
             validate_url(&format!("{key}.url"), &backend.url)?;
             let auth = match &backend.auth {
-                Some(auth) => Some(resolve_auth(&format!("{key}.auth"), auth, secrets, base_dir)?),
+                Some(auth) => Some(resolve_auth(
+                    &format!("{key}.auth"),
+                    auth,
+                    secrets,
+                    base_dir,
+                )?),
                 None => None,
             };
             backends.push(Backend {
@@ -440,9 +445,7 @@ fn resolve_secret(
     if http::HeaderValue::from_str(value).is_err() {
         return Err(ConfigError::Secret {
             key: value_key,
-            message: format!(
-                "{origin} contains characters that cannot be sent in an HTTP header"
-            ),
+            message: format!("{origin} contains characters that cannot be sent in an HTTP header"),
         });
     }
     Ok(Secret::new(value))
