@@ -11,7 +11,7 @@
 //! Use the serde helpers with `#[serde(with = "vmcp_core::config::duration")]` (or
 //! `duration::option` for `Option<Duration>`). Deserialization goes through `deserialize_any`, so
 //! it works the same with YAML, TOML and JSON, and it turns a bare number into a message that says
-//! to add a unit. Serialization writes the compact form produced by [`format`], which [`parse`]
+//! to add a unit. Serialization writes the compact form produced by [`format()`], which [`parse`]
 //! reads back exactly.
 
 use std::fmt;
