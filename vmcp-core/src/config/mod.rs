@@ -1,17 +1,52 @@
 //! Operational configuration (DESIGN §3.5).
 //!
-//! SKELETON: field layout and defaults are fixed here; YAML loading, duration strings,
-//! camelCase aliases, unknown-key rejection and validation are delivered by the config work.
+//! The types here are read from two places: the `vmcp` binary's YAML file
+//! (`operational.failure_handling`, see [`VmcpConfig`]) and the `[vmcp]` table of simulation
+//! scenario files (TOML). Their serde implementations are therefore format-agnostic:
+//!
+//! * keys are snake_case, with camelCase aliases so a ToolHive `failureHandling` block pastes in;
+//! * missing keys take the defaults below; unknown keys are errors that name the key;
+//! * durations are strings (`500ms`, `30s`, `1m30s`; see [`duration`]), byte sizes are integers or
+//!   strings such as `10MiB` (see [`byte_size`]);
+//! * deserializing validates ([`FailureHandling::validate`]), so a value that loads is a value the
+//!   monitor can run with, and the parser reports the file position of a bad block.
+//!
+//! ToolHive compatibility: ToolHive's `failureHandling` has `healthCheckInterval`,
+//! `healthCheckTimeout`, `unhealthyThreshold`, `statusReportingInterval`, `partialFailureMode` and
+//! `circuitBreaker {enabled, failureThreshold, timeout}`. All are accepted. `partialFailureMode`
+//! (`fail` | `best_effort`) governs how ToolHive answers client requests when some backends are
+//! down; vmcp-core does not route client requests, so the value is validated, logged as having no
+//! effect, and not kept.
 
+pub mod byte_size;
+pub mod duration;
+mod error;
+mod repr;
+mod validate;
+mod vmcp;
+
+pub use error::ConfigError;
+pub use validate::{MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES};
+pub use vmcp::{
+    AuthConfig, BackendConfig, OperationalConfig, ProcessSecrets, SecretSource, StatusConfig,
+    VmcpConfig, VmcpConfigFile,
+};
+
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How connections to backends are pooled (DESIGN §3.3, "Pool policies").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+///
+/// Written `per_backend`, `per_probe` or `shared` (camelCase `perBackend`, `perProbe` accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PoolPolicy {
     /// One pool per backend, short idle timeout, flushed on probe failure and endpoint change.
     #[default]
+    #[serde(alias = "perBackend")]
     PerBackend,
     /// A fresh pool for every probe.
+    #[serde(alias = "perProbe")]
     PerProbe,
     /// One process-wide pool, never flushed, 90 s idle timeout. The pre-fix behaviour: unsafe,
     /// kept only to reproduce the stale keep-alive bug.
@@ -19,7 +54,11 @@ pub enum PoolPolicy {
 }
 
 /// Circuit-breaker settings. Validated only when `enabled`.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Keys: `enabled`, `failure_threshold`, `timeout`, `half_open_max_probes`, `timeout_multiplier`,
+/// `max_timeout`, `timeout_jitter` (camelCase aliases accepted).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "repr::CircuitBreakerRepr")]
 pub struct CircuitBreakerConfig {
     /// Off by default: a disabled breaker never skips a probe and reports `closed`.
     pub enabled: bool,
@@ -55,8 +94,9 @@ impl Default for CircuitBreakerConfig {
 /// The operational block: probing, thresholds, reporting, breaker and client settings.
 ///
 /// The same keys appear under `operational.failure_handling` in the `vmcp` YAML config and in the
-/// `[vmcp]` table of scenario files.
-#[derive(Clone, Debug, PartialEq)]
+/// `[vmcp]` table of scenario files. Every key is optional; see the module docs for the syntax.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "repr::FailureHandlingRepr")]
 pub struct FailureHandling {
     /// Time between probe starts of one backend.
     pub health_check_interval: Duration,
@@ -102,3 +142,6 @@ impl Default for FailureHandling {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Validation of [`FailureHandling`] and [`CircuitBreakerConfig`] (DESIGN §3.3, §3.5).
+//!
+//! Rules are checked in field order and the first broken one is reported, so the same config
+//! always yields the same message. Each message names the key and its value in config syntax.
+
+use std::time::Duration;
+
+use super::{CircuitBreakerConfig, ConfigError, FailureHandling, byte_size, duration};
+
+/// The smallest accepted `max_body_bytes`: below this not even an `initialize` reply fits, so
+/// every probe would fail with a protocol error that hides the real cause.
+pub const MIN_MAX_BODY_BYTES: u64 = 1024;
+
+/// The smallest accepted breaker `timeout` (DESIGN §3.3), so an open circuit cannot thrash.
+pub const MIN_BREAKER_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid_value(
+            key,
+            duration::format(value),
+            "must be greater than 0",
+        ));
+    }
+    Ok(())
+}
+
+fn at_least_one(key: &str, value: u32) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid_value(
+            key,
+            value.to_string(),
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+impl CircuitBreakerConfig {
+    /// Check the breaker settings; a disabled breaker is always valid (its settings are unused).
+    ///
+    /// Keys in messages are relative to the breaker block (`failure_threshold`, `timeout`, ...);
+    /// [`FailureHandling::validate`] prefixes them with `circuit_breaker.`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        at_least_one("failure_threshold", self.failure_threshold)?;
+        if self.timeout < MIN_BREAKER_TIMEOUT {
+            return Err(ConfigError::invalid_value(
+                "timeout",
+                duration::format(self.timeout),
+                format!("must be at least {}", duration::format(MIN_BREAKER_TIMEOUT)),
+            ));
+        }
+        at_least_one("half_open_max_probes", self.half_open_max_probes)?;
+        if !(self.timeout_multiplier.is_finite() && self.timeout_multiplier >= 1.0) {
+            return Err(ConfigError::invalid_value(
+                "timeout_multiplier",
+                self.timeout_multiplier.to_string(),
+                "must be a finite number of at least 1.0",
+            ));
+        }
+        if let Some(max_timeout) = self.max_timeout {
+            if max_timeout < self.timeout {
+                return Err(ConfigError::invalid_value(
+                    "max_timeout",
+                    duration::format(max_timeout),
+                    format!(
+                        "must be at least timeout ({})",
+                        duration::format(self.timeout)
+                    ),
+                ));
+            }
+        }
+        // `contains` is false for NaN, so NaN is refused too.
+        if !(0.0..1.0).contains(&self.timeout_jitter) {
+            return Err(ConfigError::invalid_value(
+                "timeout_jitter",
+                self.timeout_jitter.to_string(),
+                "must be in [0, 1)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl FailureHandling {
+    /// Check every setting and the relations between them (DESIGN §3.5).
+    ///
+    /// Deserialization already calls this; call it again after changing fields by hand.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("health_check_interval", self.health_check_interval)?;
+        positive("health_check_timeout", self.health_check_timeout)?;
+        // Probes of one backend never overlap, so a probe must end before the next one is due.
+        if self.health_check_timeout >= self.health_check_interval {
+            return Err(ConfigError::invalid_value(
+                "health_check_timeout",
+                duration::format(self.health_check_timeout),
+                format!(
+                    "must be less than health_check_interval ({})",
+                    duration::format(self.health_check_interval)
+                ),
+            ));
+        }
+        at_least_one("unhealthy_threshold", self.unhealthy_threshold)?;
+        at_least_one("healthy_threshold", self.healthy_threshold)?;
+        positive("degraded_threshold", self.degraded_threshold)?;
+        positive("status_reporting_interval", self.status_reporting_interval)?;
+        positive("registry_poll_interval", self.registry_poll_interval)?;
+        positive("connect_timeout", self.connect_timeout)?;
+        // Connecting is part of the probe, so it cannot be given longer than the whole probe.
+        if self.connect_timeout > self.health_check_timeout {
+            return Err(ConfigError::invalid_value(
+                "connect_timeout",
+                duration::format(self.connect_timeout),
+                format!(
+                    "must not exceed health_check_timeout ({})",
+                    duration::format(self.health_check_timeout)
+                ),
+            ));
+        }
+        if self.max_body_bytes < MIN_MAX_BODY_BYTES {
+            return Err(ConfigError::invalid_value(
+                "max_body_bytes",
+                self.max_body_bytes.to_string(),
+                format!(
+                    "must be at least {} ({MIN_MAX_BODY_BYTES} bytes)",
+                    byte_size::format(MIN_MAX_BODY_BYTES)
+                ),
+            ));
+        }
+        self.circuit_breaker
+            .validate()
+            .map_err(|e| e.prefixed("circuit_breaker"))
+    }
+}

@@ -1,0 +1,467 @@
+//! The `vmcp` binary's YAML config: backends, operational settings, status endpoint.
+//!
+//! Loading has two steps with separate types, so the file can be printed back without secrets:
+//!
+//! 1. [`VmcpConfigFile`]: the file as written (credentials as references: a variable name or a
+//!    file path). Parsing rejects unknown keys and validates the failure-handling block.
+//! 2. [`VmcpConfig`]: the resolved, runnable config: backends as [`Backend`]s with their
+//!    credentials read into [`Secret`]s, names unique, URLs checked.
+//!
+//! Credentials are read through a [`SecretSource`], so tests resolve them from a map instead of
+//! mutating the process environment. No error message contains a credential.
+//!
+//! ```yaml
+//! backends:
+//!   - name: github
+//!     url: http://127.0.0.1:8081/mcp
+//!     auth: {type: bearer, token_env: GITHUB_TOKEN}
+//! operational:
+//!   failure_handling:
+//!     health_check_interval: 30s
+//! status:
+//!   listen: 127.0.0.1:8080
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{ConfigError, FailureHandling};
+use crate::registry::{Backend, OutgoingAuth, Secret};
+
+/// The config file as written. Serializes back to YAML without any credential value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VmcpConfigFile {
+    /// The backends to monitor, in file order (reports sort by name).
+    pub backends: Vec<BackendConfig>,
+    /// Operational settings.
+    pub operational: OperationalConfig,
+    /// The HTTP status endpoint; absent: no endpoint is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusConfig>,
+}
+
+/// One backend as written in the file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Unique, non-empty name.
+    pub name: String,
+    /// Streamable-HTTP endpoint: `http(s)://host[:port][/path]`.
+    pub url: String,
+    /// Where the backend's credentials come from, if it needs any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+}
+
+/// Where a backend's credentials come from. Exactly one of the `*_env` / `*_file` keys is set.
+///
+/// Files are read whole and trimmed of surrounding whitespace (a trailing newline is usual);
+/// relative paths are resolved against the config file's directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Environment variable holding the token.
+        #[serde(default, alias = "tokenEnv", skip_serializing_if = "Option::is_none")]
+        token_env: Option<String>,
+        /// File holding the token.
+        #[serde(default, alias = "tokenFile", skip_serializing_if = "Option::is_none")]
+        token_file: Option<PathBuf>,
+    },
+    /// A custom header such as `X-API-Key: <value>`.
+    Header {
+        /// Header name.
+        name: String,
+        /// Environment variable holding the header value.
+        #[serde(default, alias = "valueEnv", skip_serializing_if = "Option::is_none")]
+        value_env: Option<String>,
+        /// File holding the header value.
+        #[serde(default, alias = "valueFile", skip_serializing_if = "Option::is_none")]
+        value_file: Option<PathBuf>,
+    },
+}
+
+/// The `operational` block. Only `failure_handling` is implemented; ToolHive's `logLevel` and
+/// `timeouts` are rejected as unknown keys rather than silently ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperationalConfig {
+    /// Probing, thresholds, reporting, breaker and client settings.
+    #[serde(alias = "failureHandling")]
+    pub failure_handling: FailureHandling,
+}
+
+/// The HTTP status endpoint of the `vmcp` binary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusConfig {
+    /// Address to listen on, an IP and a port. Default `127.0.0.1:8080` (loopback: reports name
+    /// every backend, so exposing them is an explicit choice).
+    #[serde(deserialize_with = "deserialize_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)),
+        }
+    }
+}
+
+fn deserialize_listen<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format_args!(
+            "{text:?} is not an IP address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\""
+        ))
+    })
+}
+
+/// Reads credentials referenced by the config. Injected so tests need no process-wide state.
+pub trait SecretSource {
+    /// The value of environment variable `name`, or `None` when it is unset.
+    fn env_var(&self, name: &str) -> Option<String>;
+
+    /// The content of a credential file. Defaults to reading the file system.
+    fn read_file(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// The real process environment and file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessSecrets;
+
+impl SecretSource for ProcessSecrets {
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A fixed environment (variable name → value); files come from the file system.
+impl SecretSource for BTreeMap<String, String> {
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// The resolved, validated config the `vmcp` binary runs with. `Debug` shows no credential.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VmcpConfig {
+    /// Backends with resolved credentials, in file order.
+    pub backends: Vec<Backend>,
+    /// Operational settings (`operational.failure_handling`).
+    pub failure_handling: FailureHandling,
+    /// The status endpoint, if configured.
+    pub status: Option<StatusConfig>,
+}
+
+impl VmcpConfig {
+    /// Parse, validate and resolve YAML text, reading credentials from the process environment.
+    /// `source_name` labels errors (usually the file name). Relative credential file paths are
+    /// resolved against the working directory.
+    pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        Self::from_yaml_str_with(text, source_name, &ProcessSecrets)
+    }
+
+    /// [`VmcpConfig::from_yaml_str`] with an explicit credential source.
+    pub fn from_yaml_str_with(
+        text: &str,
+        source_name: &str,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError> {
+        VmcpConfigFile::from_yaml_str(text, source_name)?
+            .resolve(secrets, None)
+            .map_err(|e| e.in_source(source_name))
+    }
+
+    /// Read, parse, validate and resolve a YAML config file, reading credentials from the process
+    /// environment. Relative credential file paths are resolved against the file's directory.
+    pub fn from_yaml_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        Self::from_yaml_file_with(path, &ProcessSecrets)
+    }
+
+    /// [`VmcpConfig::from_yaml_file`] with an explicit credential source.
+    pub fn from_yaml_file_with(
+        path: impl AsRef<Path>,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let source_name = path.display().to_string();
+        VmcpConfigFile::from_yaml_str(&text, &source_name)?
+            .resolve(secrets, path.parent())
+            .map_err(|e| e.in_source(&source_name))
+    }
+}
+
+impl VmcpConfigFile {
+    /// Parse YAML text. Errors carry `source_name:line:column`. Validates the failure-handling
+    /// block but resolves no credentials (see [`VmcpConfigFile::resolve`]).
+    pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(source_name, &e))
+    }
+
+    /// Check backend names and URLs and read every credential. Relative credential file paths
+    /// are joined to `base_dir` when given. The first problem found, in file order, is returned.
+    pub fn resolve(
+        &self,
+        secrets: &dyn SecretSource,
+        base_dir: Option<&Path>,
+    ) -> Result<VmcpConfig, ConfigError> {
+        self.operational
+            .failure_handling
+            .validate()
+            .map_err(|e| e.prefixed("operational.failure_handling"))?;
+        let mut first_index_of: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut backends = Vec::with_capacity(self.backends.len());
+        for (index, backend) in self.backends.iter().enumerate() {
+            let key = format!("backends[{index}]");
+            validate_name(&key, &backend.name)?;
+            if let Some(first) = first_index_of.insert(&backend.name, index) {
+                return Err(ConfigError::invalid_value(
+                    format!("{key}.name"),
+                    format!("{:?}", backend.name),
+                    format!("duplicates backends[{first}].name"),
+                ));
+            }
+            validate_url(&format!("{key}.url"), &backend.url)?;
+            let auth = match &backend.auth {
+                Some(auth) => Some(resolve_auth(
+                    &format!("{key}.auth"),
+                    auth,
+                    secrets,
+                    base_dir,
+                )?),
+                None => None,
+            };
+            backends.push(Backend {
+                name: backend.name.clone(),
+                url: backend.url.clone(),
+                auth,
+            });
+        }
+        Ok(VmcpConfig {
+            backends,
+            failure_handling: self.operational.failure_handling.clone(),
+            status: self.status.clone(),
+        })
+    }
+}
+
+fn validate_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let reason = if name.is_empty() {
+        "must not be empty"
+    } else if name.trim() != name {
+        "must not have leading or trailing whitespace"
+    } else if name.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::invalid_value(
+        format!("{key}.name"),
+        format!("{name:?}"),
+        reason,
+    ))
+}
+
+/// Accept `http(s)://host[:port][/path][?query]`; nothing else can be probed, and credentials in
+/// the URL would leak into reports (which show the URL), so they are refused without echoing it.
+fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::invalid_value(key, format!("{url:?}"), reason);
+    let expected = "is not a URL of the form http(s)://host[:port]/path";
+
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(bad("must start with http:// or https://"));
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if rest[..authority_end].contains('@') {
+        return Err(ConfigError::invalid_value(
+            key,
+            "<redacted>",
+            "must not contain credentials (user:password@host); use the backend's auth block",
+        ));
+    }
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.contains('#') {
+        return Err(bad("must not contain a fragment (#...)"));
+    }
+    let uri: http::Uri = url.parse().map_err(|_| bad(expected))?;
+    let Some(authority) = uri.authority() else {
+        return Err(bad(expected));
+    };
+    if authority.host().is_empty() {
+        return Err(bad("has no host"));
+    }
+    let port_text = authority
+        .as_str()
+        .rsplit_once(']')
+        .map_or(authority.as_str(), |(_, after)| after)
+        .split_once(':')
+        .map(|(_, port)| port);
+    if let Some(port_text) = port_text {
+        match port_text.parse::<u16>() {
+            Ok(port) if port != 0 => {}
+            _ => return Err(bad("has an invalid port (expected 1-65535)")),
+        }
+    }
+    Ok(())
+}
+
+/// Header names the MCP client sets itself; a credential must not replace them.
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "transfer-encoding",
+];
+
+fn resolve_auth(
+    key: &str,
+    auth: &AuthConfig,
+    secrets: &dyn SecretSource,
+    base_dir: Option<&Path>,
+) -> Result<OutgoingAuth, ConfigError> {
+    match auth {
+        AuthConfig::Bearer {
+            token_env,
+            token_file,
+        } => {
+            let token = resolve_secret(
+                key,
+                ("token_env", token_env.as_deref()),
+                ("token_file", token_file.as_deref()),
+                secrets,
+                base_dir,
+            )?;
+            Ok(OutgoingAuth::Bearer { token })
+        }
+        AuthConfig::Header {
+            name,
+            value_env,
+            value_file,
+        } => {
+            let header = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ConfigError::invalid_value(
+                    format!("{key}.name"),
+                    format!("{name:?}"),
+                    "is not a valid HTTP header name",
+                )
+            })?;
+            if RESERVED_HEADERS.contains(&header.as_str()) {
+                return Err(ConfigError::invalid_value(
+                    format!("{key}.name"),
+                    format!("{name:?}"),
+                    "is set by the MCP client itself and cannot carry credentials",
+                ));
+            }
+            let value = resolve_secret(
+                key,
+                ("value_env", value_env.as_deref()),
+                ("value_file", value_file.as_deref()),
+                secrets,
+                base_dir,
+            )?;
+            Ok(OutgoingAuth::Header {
+                name: name.clone(),
+                value,
+            })
+        }
+    }
+}
+
+/// Read one credential from exactly one of an environment variable or a file.
+fn resolve_secret(
+    key: &str,
+    (env_key, env): (&str, Option<&str>),
+    (file_key, file): (&str, Option<&Path>),
+    secrets: &dyn SecretSource,
+    base_dir: Option<&Path>,
+) -> Result<Secret, ConfigError> {
+    let (value_key, value, origin) = match (env, file) {
+        (Some(var), None) => {
+            let value_key = format!("{key}.{env_key}");
+            if var.is_empty() {
+                return Err(ConfigError::invalid_value(
+                    value_key,
+                    "\"\"",
+                    "must name an environment variable",
+                ));
+            }
+            let Some(value) = secrets.env_var(var) else {
+                return Err(ConfigError::Secret {
+                    key: value_key,
+                    message: format!("environment variable {var} is not set"),
+                });
+            };
+            (value_key, value, Origin::Env(var))
+        }
+        (None, Some(path)) => {
+            let value_key = format!("{key}.{file_key}");
+            let path = match base_dir {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path.to_owned(),
+            };
+            let value = secrets
+                .read_file(&path)
+                .map_err(|error| ConfigError::Secret {
+                    key: value_key.clone(),
+                    message: format!("cannot read {}: {error}", path.display()),
+                })?;
+            (value_key, value, Origin::File(path))
+        }
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                message: format!("set exactly one of {env_key} or {file_key}"),
+            });
+        }
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ConfigError::Secret {
+            key: value_key,
+            message: format!("{origin} is empty"),
+        });
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(ConfigError::Secret {
+            key: value_key,
+            message: format!("{origin} contains characters that cannot be sent in an HTTP header"),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
+/// Where a credential came from, for messages (never the credential itself).
+enum Origin<'a> {
+    Env(&'a str),
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
