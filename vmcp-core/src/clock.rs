@@ -9,6 +9,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The current monotonic instant, from `tokio::time`.
+///
+/// Every scheduling decision in the crate reads time through this function: under a paused
+/// tokio runtime or a turmoil simulation it is virtual time, so runs are reproducible. (Reading
+/// `std::time::Instant` directly is banned in this crate; see DESIGN §3.1.)
+pub fn monotonic_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}
+
 /// A wall-clock instant, in milliseconds since the Unix epoch.
 ///
 /// Kept as an integer so that reports and traces are exactly reproducible and order-comparable.

@@ -448,7 +448,7 @@ mod tests {
 
     /// An arbitrary origin; the breaker never reads the clock itself.
     fn t0() -> Instant {
-        Instant::now()
+        crate::clock::monotonic_now()
     }
 
     /// Drive a fresh breaker into Open at `at` and return its deadline.

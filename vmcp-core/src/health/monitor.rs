@@ -293,7 +293,7 @@ impl HealthMonitor {
         let mut changed = Vec::new();
         {
             let mut cells = self.shared.cells();
-            let now = Instant::now();
+            let now = crate::clock::monotonic_now();
             let at = self.shared.clock.now();
             let gone: Vec<String> = cells
                 .keys()
@@ -472,7 +472,7 @@ fn next_grid_point(origin: Instant, interval: Duration, now: Instant) -> Instant
 async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String, generation: u64) {
     let interval = shared.config.health_check_interval;
     let initial_delay = initial_delay(&shared, &name, generation);
-    let origin = Instant::now() + initial_delay;
+    let origin = crate::clock::monotonic_now() + initial_delay;
     let mut next_tick = origin;
     loop {
         // Wake at the next grid tick, or earlier at the breaker's open deadline so the
@@ -485,7 +485,7 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             }
         };
         let wake = match deadline {
-            Some(d) if d < next_tick => d.max(Instant::now()),
+            Some(d) if d < next_tick => d.max(crate::clock::monotonic_now()),
             _ => next_tick,
         };
         tokio::time::sleep_until(wake).await;
@@ -494,10 +494,14 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             if !still_current(&shared, &name, generation) {
                 return;
             }
-            next_tick = next_grid_point(origin, interval, Instant::now() + Duration::from_nanos(1));
+            next_tick = next_grid_point(
+                origin,
+                interval,
+                crate::clock::monotonic_now() + Duration::from_nanos(1),
+            );
             continue;
         };
-        let started = Instant::now();
+        let started = crate::clock::monotonic_now();
         let outcome =
             match tokio::time::timeout(shared.config.health_check_timeout, probe.probe(&backend))
                 .await
@@ -519,7 +523,11 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             return;
         }
         // Ticks that passed while probing are not made up: the grid resumes after now.
-        next_tick = next_grid_point(origin, interval, Instant::now() + Duration::from_nanos(1));
+        next_tick = next_grid_point(
+            origin,
+            interval,
+            crate::clock::monotonic_now() + Duration::from_nanos(1),
+        );
     }
 }
 
@@ -547,7 +555,7 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
     let admitted = {
         let mut cells = shared.cells();
         let cell = cells.get_mut(name).filter(|c| c.generation == generation)?;
-        let now = Instant::now();
+        let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
         let (admission, transition) = cell.breaker.try_acquire(now);
         if let Some(transition) = transition {
@@ -606,7 +614,7 @@ fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -
         let Some(cell) = cells.get_mut(name).filter(|c| c.generation == generation) else {
             return false;
         };
-        let now = Instant::now();
+        let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
         let transition = if outcome.is_success() {
             cell.breaker.record_success(now)

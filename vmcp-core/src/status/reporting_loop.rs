@@ -209,7 +209,7 @@ pub async fn run_reporting_loop<H: HealthSource>(
     state.publish(Trigger::Initial);
 
     // (2) and (3): periodic reports and coalesced change reports.
-    let mut next_periodic = Instant::now() + config.status_reporting_interval;
+    let mut next_periodic = crate::clock::monotonic_now() + config.status_reporting_interval;
     let mut change_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -218,7 +218,7 @@ pub async fn run_reporting_loop<H: HealthSource>(
             () = sleep_until(next_periodic) => {
                 state.publish(Trigger::Periodic);
                 change_deadline = None;
-                let now = Instant::now();
+                let now = crate::clock::monotonic_now();
                 while next_periodic <= now {
                     next_periodic += config.status_reporting_interval;
                 }
@@ -229,12 +229,12 @@ pub async fn run_reporting_loop<H: HealthSource>(
             }
             changed = state.registry_rx.changed(), if state.registry_open => {
                 if state.on_registry_notification(changed.is_ok()) {
-                    change_deadline.get_or_insert_with(|| Instant::now() + config.registry_poll_interval);
+                    change_deadline.get_or_insert_with(|| crate::clock::monotonic_now() + config.registry_poll_interval);
                 }
             }
             changed = state.health_rx.changed(), if state.health_open => {
                 if changed.is_ok() {
-                    change_deadline.get_or_insert_with(|| Instant::now() + config.registry_poll_interval);
+                    change_deadline.get_or_insert_with(|| crate::clock::monotonic_now() + config.registry_poll_interval);
                 } else {
                     // The source is gone (monitor stopped): periodic reports only.
                     state.health_open = false;

@@ -47,7 +47,7 @@ impl FakeSource {
     fn new(initial: Initial) -> Self {
         let (tx, rx) = watch::channel(0);
         Self {
-            start: Instant::now(),
+            start: crate::clock::monotonic_now(),
             initial,
             snapshot: Mutex::new(HealthSnapshot::new()),
             changes: Mutex::new(Some(tx)),
@@ -178,7 +178,7 @@ impl Harness {
             }
         });
         Self {
-            start: Instant::now(),
+            start: crate::clock::monotonic_now(),
             registry,
             source,
             memory,
