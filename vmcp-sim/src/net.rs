@@ -56,7 +56,7 @@ pub enum ConnectError {
         service: String,
     },
     /// The TCP connect itself failed (refused because nothing listens, unknown host, ...).
-    #[error("connect to `{pod}` for `{service}` failed: {source}")]
+    #[error("connect to `{pod}` for `{service}` failed: {}: {source}", source.kind())]
     Io {
         /// The host name in the URI.
         service: String,
@@ -66,6 +66,20 @@ pub enum ConnectError {
         #[source]
         source: io::Error,
     },
+}
+
+impl ConnectError {
+    /// The I/O error kind this failure corresponds to, for typed classification: a service with no
+    /// endpoints is a refused connect; a connector misuse has none.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Self::NoEndpoints { .. } => Some(io::ErrorKind::ConnectionRefused),
+            Self::Io { source, .. } => Some(source.kind()),
+            Self::MissingHost { .. } | Self::UnsupportedScheme { .. } | Self::NotInSimulation => {
+                None
+            }
+        }
+    }
 }
 
 /// Which pod a connection reached; attached to every connection as hyper-util `Connected` extra

@@ -158,7 +158,11 @@ fn serve_mcp(
             "capabilities": { "tools": {} },
             "serverInfo": { "name": pod.name(), "version": "0.0.0-sim" },
         });
-        let mut response = rpc_reply(pod, reply, json!({"jsonrpc": "2.0", "id": id, "result": result}));
+        let mut response = rpc_reply(
+            pod,
+            reply,
+            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        );
         if let Ok(value) = HeaderValue::from_str(&sid) {
             response.headers_mut().insert(SESSION_HEADER, value);
         }
@@ -196,7 +200,11 @@ fn serve_mcp(
             return rpc_reply(pod, reply, error);
         }
     };
-    rpc_reply(pod, reply, json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    rpc_reply(
+        pod,
+        reply,
+        json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    )
 }
 
 /// A 200 carrying one JSON-RPC message, framed as JSON or SSE.
@@ -214,7 +222,8 @@ fn rpc_reply(pod: &PodHandle, reply: ReplyMode, message: Value) -> Response<PodB
         ReplyMode::Sse => {
             let prime = pod.next_event_id();
             let event = pod.next_event_id();
-            let stream = format!("id: {prime}\ndata: \n\nevent: message\nid: {event}\ndata: {payload}\n\n");
+            let stream =
+                format!("id: {prime}\ndata: \n\nevent: message\nid: {event}\ndata: {payload}\n\n");
             let mut r = with_status(StatusCode::OK, body::full(stream));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
