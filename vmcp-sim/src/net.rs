@@ -144,7 +144,18 @@ impl TurmoilConnector {
                 });
             }
         };
-        match turmoil::net::TcpStream::connect((pod.as_str(), port)).await {
+        let mut attempt = PendingAttempt {
+            log: &self.log,
+            started: now(),
+            service: host,
+            pod: &pod,
+            port,
+            armed: true,
+        };
+        let result = turmoil::net::TcpStream::connect((pod.as_str(), port)).await;
+        attempt.armed = false;
+        drop(attempt);
+        match result {
             Ok(stream) => {
                 let connection =
                     self.log
@@ -172,6 +183,33 @@ impl TurmoilConnector {
                     source,
                 })
             }
+        }
+    }
+}
+
+/// Records an [`ConnectOutcome::Abandoned`] attempt if the connect future is dropped before the
+/// handshake ends (a connect to a crashed or held host never ends on its own).
+struct PendingAttempt<'a> {
+    log: &'a ConnectionLog,
+    started: Duration,
+    service: &'a str,
+    pod: &'a str,
+    port: u16,
+    armed: bool,
+}
+
+impl Drop for PendingAttempt<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Stamped with the start time: no clock is read on the drop path, which may run while
+            // a crashed host's runtime is torn down.
+            let _ = self.log.record(
+                self.started,
+                self.service,
+                Some(self.pod),
+                self.port,
+                ConnectOutcome::Abandoned,
+            );
         }
     }
 }

@@ -96,6 +96,10 @@ pub enum ConnectOutcome {
     /// The connect failed (refused, unknown host, ...). Holds the `std::io::ErrorKind` name, which
     /// is stable across runs, unlike addresses or ports.
     Failed(String),
+    /// The caller gave up (dropped the connect: a timeout, or its host crashed) before the
+    /// handshake ended, as happens when connecting to a crashed or held host. The record's `at`
+    /// is when the attempt *started*.
+    Abandoned,
 }
 
 /// One connection attempt, as recorded for the trace.
@@ -104,7 +108,7 @@ pub struct ConnectionRecord {
     /// Position in the log (0-based), so records can be referred to.
     pub seq: u64,
     /// Simulated time since the start of the simulation when the attempt *ended* (for `Opened`:
-    /// when the handshake completed).
+    /// when the handshake completed; for `Abandoned`: when it started).
     #[serde(rename = "at_ms", serialize_with = "serialize_millis")]
     pub at: Duration,
     /// The host name in the URI (the backend's service name, or a plain host name).

@@ -371,10 +371,14 @@ fn hang_is_cut_by_a_client_timeout_in_simulated_time() {
             let t0 = now();
             let r = tokio::time::timeout(secs(10), http.initialize(&url)).await;
             seen.push((r.is_err(), now() - t0));
+            // Giving up closes the connection; the pod drops its side (no leaked connection).
+            tokio::time::sleep(secs(1)).await;
+            let streams = turmoil::established_tcp_stream_count_on("a-pod-1");
+            seen.push((streams == 0, Duration::ZERO));
         }
     });
-    world.run_until(secs(11)).unwrap();
-    assert_eq!(seen.all(), [(true, secs(10))]);
+    world.run_until(secs(12)).unwrap();
+    assert_eq!(seen.all(), [(true, secs(10)), (true, Duration::ZERO)]);
     let stats = world.pod_stats("a-pod-1").unwrap();
     assert_eq!(
         stats.requests_for("initialize"),
@@ -766,9 +770,31 @@ fn crash_hangs_connects_and_restart_forgets_sessions() {
     );
     let stats = world.pod_stats("a-pod-1").unwrap();
     assert_eq!(stats.starts, 2);
-    // The connect attempted during the crash never completed, so it was never logged as opened.
-    let log = world.connection_log().records();
-    assert_eq!(opened(&log).len(), 2, "{log:?}");
+    // The connect attempted during the crash never completed: logged as abandoned when the
+    // client's timeout dropped it, stamped with its start.
+    let log: Vec<_> = world
+        .connection_log()
+        .records()
+        .into_iter()
+        .map(|r| (r.at, r.pod.unwrap(), r.outcome))
+        .collect();
+    let outcomes: Vec<_> = log
+        .iter()
+        .map(|(_, pod, o)| (pod.as_str(), o.clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("a-pod-1", ConnectOutcome::Opened),
+            ("a-pod-1", ConnectOutcome::Abandoned),
+            ("a-pod-1", ConnectOutcome::Opened),
+        ]
+    );
+    assert!(
+        log[1].0 >= secs(2) && log[1].0 < secs(2) + ms(100),
+        "{log:?}"
+    );
+    assert!(log[2].0 >= secs(7), "{log:?}");
 }
 
 #[test]
