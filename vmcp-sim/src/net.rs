@@ -7,10 +7,17 @@
 //! (the *service* name), a pooled connection opened before a pod replacement keeps reaching the old
 //! pod — exactly the upstream bug the simulation must be able to reproduce.
 //!
-//! ```ignore
-//! let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::{TokioExecutor, TokioTimer};
+//!
+//! let world = vmcp_sim::World::new(vmcp_sim::WorldConfig::default());
+//! // Build inside the `vmcp` host's software; requests must run inside the simulation.
+//! let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
 //!     .pool_timer(TokioTimer::new())
-//!     .build::<_, Full<Bytes>>(world.connector());
+//!     .build(world.connector());
 //! ```
 
 use std::future::Future;

@@ -3,15 +3,32 @@
 //!
 //! Typical use (the runner):
 //!
-//! ```ignore
-//! let mut world = World::new(WorldConfig { seed, ..WorldConfig::default() });
-//! world.add_backend("github", Behaviour::Healthy)?;          // pod `github-pod-1`, routed
+//! ```
+//! use std::time::Duration;
+//! use http::StatusCode;
+//! use vmcp_sim::{Behaviour, OldPod, World, WorldConfig};
+//!
+//! # fn main() -> Result<(), vmcp_sim::WorldError> {
+//! let mut world = World::new(WorldConfig { seed: 7, ..WorldConfig::default() });
+//! let pod = world.add_backend("github", Behaviour::Healthy)?; // `github-pod-1`, routed
+//! let url = world.backend_url("github"); // http://github:8080/mcp
 //! let connector = world.connector();
-//! world.add_vmcp_host(move || run_core(connector.clone()))?; // the real core
+//! world.add_vmcp_host(move || {
+//!     let (connector, url) = (connector.clone(), url.clone());
+//!     async move {
+//!         // run the real core here with `connector` and `url`
+//!         Ok(())
+//!     }
+//! })?;
 //! world.run_until(Duration::from_secs(30))?;
-//! world.replace_pod("github", Behaviour::Healthy, OldPod::Stale(Behaviour::Status { .. }))?;
+//! let stale = Behaviour::Status { code: StatusCode::BAD_REQUEST, only_initialize: false };
+//! let new_pod = world.replace_pod("github", Behaviour::Healthy, OldPod::Stale(stale))?;
 //! world.run_until(Duration::from_secs(120))?;
 //! let log = world.connection_log().records();
+//! let stats = world.pod_stats(&new_pod)?;
+//! # let _ = (pod, log, stats);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Service routing is connect-time resolution in [`crate::net::TurmoilConnector`]: a backend's name
@@ -370,7 +387,8 @@ impl World {
     }
 
     /// Replaces `backend`'s current pod: starts a new pod running `behaviour`, routes the service
-    /// to it, and disposes of the previous one as `old` says. Returns the new pod's name.
+    /// to it, and disposes of the previously routed pod as `old` says (nothing to dispose of when
+    /// the service had no routed pod). Returns the new pod's name.
     pub fn replace_pod(
         &mut self,
         backend: &str,

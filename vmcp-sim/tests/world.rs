@@ -924,3 +924,23 @@ fn same_seed_same_connection_log() {
         "seed 43 produced exactly seed 42's run"
     );
 }
+
+#[test]
+fn sim_clock_reads_epoch_plus_simulated_time() {
+    use vmcp_core::clock::Clock;
+    let mut world = world(19);
+    let clock = world.clock();
+    let seen = Notes::<String>::default();
+    let s = seen.clone();
+    vmcp(&mut world, move || {
+        let seen = s.clone();
+        async move {
+            sleep_until(ms(2500)).await;
+            seen.push(clock.now().to_string());
+        }
+    });
+    world.run_until(secs(3)).unwrap();
+    assert_eq!(seen.all(), ["2026-01-01T00:00:02.500Z"]);
+    // Outside any host the clock falls back to the epoch.
+    assert_eq!(world.clock().now().to_string(), "2026-01-01T00:00:00.000Z");
+}

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use behaviour::{Behaviour, ReplyMode};
+pub use server::PodFuture;
 pub use stats::PodStats;
 
 use crate::service::lock;
@@ -164,7 +165,7 @@ impl PodHandle {
 
     /// The pod's host software, for `turmoil::Sim::host`: a factory called again on every
     /// (re)start, each call a fresh incarnation with no sessions.
-    pub fn software(&self) -> impl Fn() -> server::PodFuture + 'static {
+    pub fn software(&self) -> impl Fn() -> PodFuture + 'static {
         let handle = self.clone();
         move || Box::pin(server::run(handle.clone()))
     }
@@ -188,5 +189,46 @@ impl PodHandle {
 
     pub(crate) fn with_stats(&self, f: impl FnOnce(&mut PodStats)) {
         f(&mut lock(&self.shared.stats));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(behaviour: Behaviour, since: Duration, retired: bool) -> Control {
+        Control {
+            behaviour,
+            since,
+            reply: ReplyMode::Json,
+            retired,
+        }
+    }
+
+    #[test]
+    fn starting_for_counts_from_the_later_of_start_and_set_time() {
+        let s = Duration::from_secs;
+        // Set before the incarnation started (initial behaviour): counts from the start.
+        let c = control(Behaviour::StartingFor(s(3)), s(0), false);
+        assert_eq!(c.up_at(s(10)), Some(s(13)));
+        assert!(!c.is_up(s(10), s(12)));
+        assert!(c.is_up(s(10), s(13)));
+        // Set at runtime, after the start: counts from the set time.
+        let c = control(Behaviour::StartingFor(s(3)), s(20), false);
+        assert_eq!(c.up_at(s(10)), Some(s(23)));
+    }
+
+    #[test]
+    fn listening_needs_up_and_not_retired() {
+        let s = Duration::from_secs;
+        assert!(control(Behaviour::Hang, s(0), false).should_listen(s(0), s(0)));
+        assert!(!control(Behaviour::Refuse, s(0), false).should_listen(s(0), s(100)));
+        assert_eq!(control(Behaviour::Refuse, s(0), false).up_at(s(0)), None);
+        let retired = control(Behaviour::Healthy, s(0), true);
+        assert!(
+            retired.is_up(s(0), s(1)),
+            "a retired pod still serves its connections"
+        );
+        assert!(!retired.should_listen(s(0), s(1)));
     }
 }
