@@ -1,1 +1,21 @@
-//! Deterministic simulation harness for `vmcp-core` (see DESIGN §4). Filled in by the simulation issue.
+//! Deterministic simulation harness for `vmcp-core` (DESIGN §4).
+//!
+//! The real core runs on a turmoil-simulated network against simulated MCP pods:
+//!
+//! * [`world`]: the turmoil simulation (seed, fixed epoch, tick), backends and their pods, faults.
+//! * [`service`]: service-name routing (connect-time resolution) and the connection log.
+//! * [`net`]: the hyper-util connector over turmoil TCP that the core's client is given.
+//! * [`pod`]: simulated MCP Streamable-HTTP servers with runtime-switchable behaviour.
+//! * [`clock`]: the report wall clock inside the simulation (epoch + simulated time).
+
+pub mod clock;
+pub mod net;
+pub mod pod;
+pub mod service;
+pub mod world;
+
+pub use clock::SimClock;
+pub use net::{ConnectError, ServedBy, TurmoilConnector, TurmoilStream};
+pub use pod::{Behaviour, PodHandle, PodStats, ReplyMode};
+pub use service::{ConnectOutcome, ConnectionLog, ConnectionRecord, ServiceRoutes};
+pub use world::{OldPod, World, WorldConfig, WorldError};

@@ -1,0 +1,234 @@
+//! Simulated pods: real MCP Streamable-HTTP servers whose behaviour is switchable at runtime
+//! (DESIGN §4.1).
+//!
+//! A pod is a turmoil host running [`PodHandle::software`]. The [`PodHandle`] is shared between the
+//! world (outside the simulation, between steps) and the pod's software (inside its host), so a
+//! scenario can flip a pod to 401s, make it hang, stop it listening, or retire it after a
+//! replacement while its stale keep-alive connections stay open.
+//!
+//! Module map: [`behaviour`] (what a pod does), [`stats`] (what it saw), `server` (listener and
+//! connection lifecycle), `mcp` (the request handler), `body` (response bodies).
+
+pub mod behaviour;
+mod body;
+mod mcp;
+mod server;
+pub mod stats;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use behaviour::{Behaviour, ReplyMode};
+pub use server::PodFuture;
+pub use stats::PodStats;
+
+use crate::service::lock;
+
+/// The pod's control state as the software sees it: a snapshot of what the world last set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Control {
+    pub(crate) behaviour: Behaviour,
+    /// Simulated time at which `behaviour` was set (start of a `StartingFor` window).
+    pub(crate) since: Duration,
+    pub(crate) reply: ReplyMode,
+    /// Removed from its service after a replacement: accepts no new connection.
+    pub(crate) retired: bool,
+}
+
+impl Control {
+    /// When (simulated time) the pod's process is up, given the incarnation started at `start`;
+    /// `None` while it is down indefinitely (`Refuse`).
+    pub(crate) fn up_at(&self, start: Duration) -> Option<Duration> {
+        match self.behaviour {
+            Behaviour::Refuse => None,
+            Behaviour::StartingFor(d) => Some(start.max(self.since).saturating_add(d)),
+            _ => Some(Duration::ZERO),
+        }
+    }
+
+    /// Whether the process is up (answers at all) at simulated time `now`.
+    pub(crate) fn is_up(&self, start: Duration, now: Duration) -> bool {
+        self.up_at(start).is_some_and(|at| now >= at)
+    }
+
+    /// Whether the pod should have a listening socket at `now`.
+    pub(crate) fn should_listen(&self, start: Duration, now: Duration) -> bool {
+        !self.retired && self.is_up(start, now)
+    }
+}
+
+/// Monotonic counters shared by all incarnations of a pod, so ids are never reused after a
+/// restart (a client holding an old session id must not accidentally hit a new session).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) sessions: u64,
+    pub(crate) events: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct PodShared {
+    pub(crate) name: String,
+    pub(crate) port: u16,
+    pub(crate) control: watch::Sender<Control>,
+    pub(crate) stats: Mutex<PodStats>,
+    pub(crate) counters: Mutex<Counters>,
+}
+
+/// A shared handle to one simulated pod: its name, runtime behaviour switches and counters.
+///
+/// Cheap to clone; all clones control the same pod. Setting a behaviour takes effect for requests
+/// that *arrive* afterwards (a request already being answered finishes with the behaviour it
+/// started with).
+#[derive(Clone, Debug)]
+pub struct PodHandle {
+    pub(crate) shared: Arc<PodShared>,
+}
+
+impl PodHandle {
+    /// A pod named `name` (its turmoil host name) listening on `port`, starting with `behaviour`.
+    pub fn new(name: &str, port: u16, behaviour: Behaviour) -> Self {
+        let control = Control {
+            behaviour,
+            since: Duration::ZERO,
+            reply: ReplyMode::Json,
+            retired: false,
+        };
+        Self {
+            shared: Arc::new(PodShared {
+                name: name.to_owned(),
+                port,
+                control: watch::Sender::new(control),
+                stats: Mutex::new(PodStats::default()),
+                counters: Mutex::new(Counters::default()),
+            }),
+        }
+    }
+
+    /// The pod's host name (`<backend>-pod-<n>` when created by the world).
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The port the pod listens on.
+    pub fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    /// The current behaviour.
+    pub fn behaviour(&self) -> Behaviour {
+        self.shared.control.borrow().behaviour.clone()
+    }
+
+    /// Switches the behaviour. `now` is the current simulated time (the world passes
+    /// `Sim::elapsed()`, code inside a host `turmoil::sim_elapsed()`); it starts the window of a
+    /// [`Behaviour::StartingFor`].
+    pub fn set_behaviour(&self, behaviour: Behaviour, now: Duration) {
+        self.shared.control.send_modify(|c| {
+            c.behaviour = behaviour;
+            c.since = now;
+        });
+    }
+
+    /// How successful replies are framed (JSON body or SSE stream).
+    pub fn reply_mode(&self) -> ReplyMode {
+        self.shared.control.borrow().reply
+    }
+
+    /// Switches reply framing; independent of the behaviour, so e.g. a slow pod can answer in SSE.
+    pub fn set_reply_mode(&self, reply: ReplyMode) {
+        self.shared.control.send_modify(|c| c.reply = reply);
+    }
+
+    /// Takes the pod out of its service after a replacement: it closes its listening socket (new
+    /// connects are refused) but keeps serving the connections it already has, with `behaviour`
+    /// (for instance a 4xx on every request, as the upstream stale pod did).
+    pub fn retire(&self, behaviour: Behaviour, now: Duration) {
+        self.shared.control.send_modify(|c| {
+            c.behaviour = behaviour;
+            c.since = now;
+            c.retired = true;
+        });
+    }
+
+    /// Whether [`PodHandle::retire`] was called.
+    pub fn is_retired(&self) -> bool {
+        self.shared.control.borrow().retired
+    }
+
+    /// A copy of the pod's counters.
+    pub fn stats(&self) -> PodStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// The pod's host software, for `turmoil::Sim::host`: a factory called again on every
+    /// (re)start, each call a fresh incarnation with no sessions.
+    pub fn software(&self) -> impl Fn() -> PodFuture + 'static {
+        let handle = self.clone();
+        move || Box::pin(server::run(handle.clone()))
+    }
+
+    /// Runs one incarnation of the pod's server; what [`PodHandle::software`] starts.
+    pub fn serve(&self) -> impl Future<Output = turmoil::Result> + 'static {
+        server::run(self.clone())
+    }
+
+    pub(crate) fn next_session_id(&self) -> String {
+        let mut c = lock(&self.shared.counters);
+        c.sessions += 1;
+        format!("{}-s{}", self.shared.name, c.sessions)
+    }
+
+    pub(crate) fn next_event_id(&self) -> String {
+        let mut c = lock(&self.shared.counters);
+        c.events += 1;
+        format!("{}-e{}", self.shared.name, c.events)
+    }
+
+    pub(crate) fn with_stats(&self, f: impl FnOnce(&mut PodStats)) {
+        f(&mut lock(&self.shared.stats));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(behaviour: Behaviour, since: Duration, retired: bool) -> Control {
+        Control {
+            behaviour,
+            since,
+            reply: ReplyMode::Json,
+            retired,
+        }
+    }
+
+    #[test]
+    fn starting_for_counts_from_the_later_of_start_and_set_time() {
+        let s = Duration::from_secs;
+        // Set before the incarnation started (initial behaviour): counts from the start.
+        let c = control(Behaviour::StartingFor(s(3)), s(0), false);
+        assert_eq!(c.up_at(s(10)), Some(s(13)));
+        assert!(!c.is_up(s(10), s(12)));
+        assert!(c.is_up(s(10), s(13)));
+        // Set at runtime, after the start: counts from the set time.
+        let c = control(Behaviour::StartingFor(s(3)), s(20), false);
+        assert_eq!(c.up_at(s(10)), Some(s(23)));
+    }
+
+    #[test]
+    fn listening_needs_up_and_not_retired() {
+        let s = Duration::from_secs;
+        assert!(control(Behaviour::Hang, s(0), false).should_listen(s(0), s(0)));
+        assert!(!control(Behaviour::Refuse, s(0), false).should_listen(s(0), s(100)));
+        assert_eq!(control(Behaviour::Refuse, s(0), false).up_at(s(0)), None);
+        let retired = control(Behaviour::Healthy, s(0), true);
+        assert!(
+            retired.is_up(s(0), s(1)),
+            "a retired pod still serves its connections"
+        );
+        assert!(!retired.should_listen(s(0), s(1)));
+    }
+}
