@@ -379,6 +379,10 @@ fn drain_ready(body: &mut Incoming) {
     while let Some(Some(Ok(_))) = body.frame().now_or_never() {}
 }
 
+/// An incoming JSON-RPC message, typed by shape only. Server requests and notifications are kept
+/// as raw objects: a probe skips them, and must not fail on methods (or params) it does not know.
+type WireMessage = JsonRpcMessage<JsonObject, JsonObject, JsonObject>;
+
 /// Parse a JSON body (one message or a batch) and pick the reply to `id`. Messages that are not
 /// replies (server requests, notifications) and replies to other ids are skipped.
 fn find_reply(
@@ -389,7 +393,7 @@ fn find_reply(
     let text = std::str::from_utf8(bytes)
         .map_err(|_| BackendError::protocol(step, "reply is not UTF-8"))?;
     let trimmed = text.trim_start();
-    let messages: Vec<JsonRpcMessage> =
+    let messages: Vec<WireMessage> =
         if trimmed.starts_with('[') {
             serde_json::from_str(trimmed)
                 .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC batch: {e}")))?
