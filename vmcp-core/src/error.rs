@@ -531,8 +531,8 @@ fn redact_userinfo(msg: &str) -> String {
 }
 
 /// Keywords after which the next token is a credential: `bearer <token>`, `basic <token>`, and
-/// header names followed by `:` or `=` (the whole value up to the end of the line, a quote or a
-/// comma is removed).
+/// header names followed by `:` or `=` (a quoted value up to its closing quote, a bare value up to
+/// the end of the line).
 fn redact_after_keywords(msg: &str) -> String {
     const TOKEN_SCHEMES: &[&str] = &["bearer", "basic"];
     const HEADER_NAMES: &[&str] = &[
@@ -582,9 +582,18 @@ fn redact_after_keywords(msg: &str) -> String {
                             continue;
                         }
                         j += 1;
-                        j += count_while(&bytes[j..], |b| b == b' ' || b == b'\t' || b == b'"');
+                        j += count_while(&bytes[j..], |b| b == b' ' || b == b'\t');
+                        // A quoted value ends at its closing quote; a bare one at the line end.
+                        let quoted = bytes.get(j) == Some(&b'"');
+                        if quoted {
+                            j += 1;
+                        }
                         let val_len = count_while(&bytes[j..], |b| {
-                            !matches!(b, b'\n' | b'\r' | b'"' | b',' | b';' | b'}')
+                            if quoted {
+                                b != b'"'
+                            } else {
+                                !matches!(b, b'\n' | b'\r')
+                            }
                         });
                         if val_len > 0 {
                             out.push_str(&msg[copied..j]);
