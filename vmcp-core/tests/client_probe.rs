@@ -487,3 +487,41 @@ async fn invalid_endpoint_is_reported_without_traffic() {
     }
     assert_eq!(client.counters().attempted("bad"), 0);
 }
+
+#[tokio::test]
+async fn server_error_mid_session_is_not_followed_by_a_delete() {
+    let server = McpTestServer::start_with(Mode::StatusOnList(502)).await;
+    let report = client()
+        .probe_detailed(&Backend::new("b", server.url()))
+        .await;
+    assert_eq!(
+        report.result.unwrap_err(),
+        BackendError::Unavailable {
+            step: ProbeStep::ListTools,
+            cause: UnavailableCause::ServerError(502)
+        }
+    );
+    assert_eq!(
+        server.labels(),
+        ["initialize", "notifications/initialized", "tools/list"]
+    );
+}
+
+#[tokio::test]
+async fn json_rpc_error_mid_session_still_deletes_the_session() {
+    let server = McpTestServer::start_with(Mode::RpcErrorOnList).await;
+    let report = client()
+        .probe_detailed(&Backend::new("b", server.url()))
+        .await;
+    assert!(report.result.is_err());
+    assert_eq!(
+        server.labels(),
+        [
+            "initialize",
+            "notifications/initialized",
+            "tools/list",
+            "DELETE"
+        ]
+    );
+    assert!(server.open_sessions().is_empty());
+}

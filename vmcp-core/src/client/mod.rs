@@ -207,12 +207,11 @@ impl<C: BackendConnector> McpClient<C> {
             .await;
             let latency = start.elapsed();
             let result = match timed {
-                Ok((result, Some(mut last_session))) => {
-                    self.end_session(&mut last_session, deadline).await;
-                    result
-                }
-                Ok((result, None)) => {
-                    self.end_session(&mut session, deadline).await;
+                Ok((result, mut second_session)) => {
+                    if should_end_session(&result) {
+                        let last = second_session.as_mut().unwrap_or(&mut session);
+                        self.end_session(last, deadline).await;
+                    }
                     result
                 }
                 Err(_elapsed) => Err(BackendError::Timeout {
@@ -238,6 +237,24 @@ impl<C: BackendConnector> McpClient<C> {
         let bound = deadline.min(Instant::now() + self.settings.delete_timeout);
         // Errors and timeouts are irrelevant here: the probe's outcome is already decided.
         let _ = tokio::time::timeout_at(bound, session.delete()).await;
+    }
+}
+
+/// Whether to `DELETE` the session after this result: after a success, or after a failure the
+/// server answered at the HTTP level (so it is up and holds our session). Never after connection
+/// failures or a terminated session: that would only open new connections to a failing backend
+/// and distort its connection count.
+fn should_end_session(result: &Result<ProbeSuccess, BackendError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(err) => matches!(
+            err,
+            BackendError::AuthenticationFailed { .. }
+                | BackendError::AuthorizationFailed { .. }
+                | BackendError::Rejected { .. }
+                | BackendError::Protocol { .. }
+                | BackendError::Rpc { .. }
+        ),
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Mode {
     Status(u16),
     /// `initialize` gets this status; the rest would be fine.
     StatusOnInitialize(u16),
+    /// `tools/list` and `ping` get this status.
+    StatusOnList(u16),
     /// The first request carrying a session id gets 404 (the server "forgot" its sessions), then
     /// the server is healthy (JSON).
     ForgetSessionsOnce,
@@ -381,6 +383,11 @@ fn respond(
         Mode::Hang => return None,
         Mode::Status(code) => return Some(status(*code)),
         Mode::StatusOnInitialize(code) if is_initialize => return Some(status(*code)),
+        Mode::StatusOnList(code)
+            if matches!(rpc_method.as_deref(), Some("tools/list") | Some("ping")) =>
+        {
+            return Some(status(*code));
+        }
         Mode::ForgetSessionsOnce if session.is_some() => {
             s.sessions.clear();
             s.mode = Mode::Json;
