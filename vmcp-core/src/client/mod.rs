@@ -104,12 +104,13 @@ pub struct McpClient<C> {
 }
 
 impl McpClient<HttpConnector> {
-    /// The production client: plain TCP through hyper-util's `HttpConnector` (with
-    /// `TCP_NODELAY`; `connect_timeout` is enforced by the counting wrapper).
+    /// The production client: plain TCP (`http://` only, no TLS) through hyper-util's
+    /// `HttpConnector` with `TCP_NODELAY`. `connect_timeout` is enforced by the counting wrapper
+    /// (not by `HttpConnector`, so a connect timeout is always classified the same way whatever
+    /// the connector).
     pub fn http(config: &FailureHandling) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
         Self::new(connector, config)
     }
 }

@@ -450,3 +450,105 @@ async fn read_sse_reply(
         cause: UnavailableCause::ClosedEarly,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(json: &str, id: i64) -> Result<Option<RpcReply>, BackendError> {
+        find_reply(ProbeStep::Ping, json.as_bytes(), &RequestId::Number(id))
+    }
+
+    #[test]
+    fn picks_the_reply_with_our_id_from_a_batch() {
+        let batch = r#"[
+            {"jsonrpc":"2.0","method":"notifications/tools/list_changed"},
+            {"jsonrpc":"2.0","id":"x","method":"sampling/createMessage"},
+            {"jsonrpc":"2.0","id":1,"result":{"other":true}},
+            {"jsonrpc":"2.0","id":2,"result":{"mine":true}}
+        ]"#;
+        match reply(batch, 2) {
+            Ok(Some(RpcReply::Result(obj))) => assert!(obj.contains_key("mine")),
+            _ => panic!("expected the result for id 2"),
+        }
+    }
+
+    #[test]
+    fn an_error_without_id_answers_our_request() {
+        let text = r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"parse error"}}"#;
+        assert!(matches!(reply(text, 7), Ok(Some(RpcReply::Error(e))) if e.code.0 == -32700));
+        let other = r#"{"jsonrpc":"2.0","id":8,"error":{"code":-1,"message":"x"}}"#;
+        assert!(matches!(reply(other, 7), Ok(None)));
+    }
+
+    #[test]
+    fn malformed_messages_are_protocol_errors() {
+        for text in [
+            "",
+            "null",
+            "{}",
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            "[1,2]",
+            "\u{0}",
+        ] {
+            assert!(
+                matches!(reply(text, 1), Err(BackendError::Protocol { .. })),
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            find_reply(ProbeStep::Ping, b"\xff", &RequestId::Number(1)),
+            Err(BackendError::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn requests_serialize_as_mcp_expects() {
+        let init = InitializeRequest::new(
+            InitializeRequestParams::new(
+                ClientCapabilities::default(),
+                Implementation::new("vmcp", "1"),
+            )
+            .with_protocol_version(requested_protocol_version()),
+        );
+        let value = serde_json::to_value(JsonRpcRequest::new(RequestId::Number(1), init)).unwrap();
+        assert_eq!(value["jsonrpc"], "2.0");
+        assert_eq!(value["id"], 1);
+        assert_eq!(value["method"], "initialize");
+        assert_eq!(value["params"]["protocolVersion"], "2025-11-25");
+        assert_eq!(value["params"]["clientInfo"]["name"], "vmcp");
+        assert!(value["params"]["capabilities"].is_object());
+
+        let list = ListToolsRequest {
+            method: Default::default(),
+            params: Some(PaginatedRequestParams::default()),
+            extensions: Default::default(),
+        };
+        let value = serde_json::to_value(JsonRpcRequest::new(RequestId::Number(2), list)).unwrap();
+        assert_eq!(value["method"], "tools/list");
+        assert_eq!(value["params"], serde_json::json!({}));
+
+        let ping = PingRequest {
+            method: Default::default(),
+            extensions: Default::default(),
+        };
+        let value = serde_json::to_value(JsonRpcRequest::new(RequestId::Number(3), ping)).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"jsonrpc":"2.0","id":3,"method":"ping"})
+        );
+
+        let note = JsonRpcNotification {
+            jsonrpc: JsonRpcVersion2_0,
+            notification: InitializedNotification {
+                method: Default::default(),
+                extensions: Default::default(),
+            },
+        };
+        let value = serde_json::to_value(note).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})
+        );
+    }
+}
