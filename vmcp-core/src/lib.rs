@@ -6,8 +6,10 @@
 //! (see `ARCHITECTURE.md` and DESIGN §3.1–3.2): time comes from `tokio::time`, wall-clock stamps
 //! from an injected [`clock::Clock`], randomness from an injected seed, and maps are ordered.
 
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod error;
 pub mod health;
 pub mod registry;
 pub mod runtime;

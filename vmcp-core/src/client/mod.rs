@@ -1,0 +1,308 @@
+//! The MCP Streamable-HTTP backend client: health probes over hyper, generic over the connector
+//! (DESIGN §3.1, §3.3 "Probe", "Pool policies").
+//!
+//! * [`McpClient`] runs probes and implements [`Probe`] for the monitor.
+//! * [`connector`]: the connector seam, `connect_timeout`, per-backend connection counters.
+//! * [`pool`]: the pool policies (`per_backend`, `per_probe`, `shared`).
+//! * [`session`]: one MCP session (`initialize` … `DELETE`).
+//! * [`sse`]: the bounded `text/event-stream` parser.
+//! * [`target`]: backend validation and credential headers.
+//! * [`transport`]: typed classification of hyper/I/O errors.
+
+pub mod connector;
+pub mod pool;
+pub mod session;
+pub mod sse;
+pub mod target;
+pub mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::time::Instant;
+
+use crate::config::{FailureHandling, PoolPolicy};
+use crate::error::{BackendError, ProbeStep};
+use crate::health::ProbeOutcome;
+use crate::health::monitor::Probe;
+use crate::registry::Backend;
+
+pub use connector::{
+    BackendConnector, ConnectTimeout, ConnectionCounters, ConnectionStats, CountingConnector,
+    UNATTRIBUTED,
+};
+pub use session::SessionSummary;
+
+/// Upper bound for the best-effort `DELETE` that ends a probe's session. It also never runs past
+/// the probe deadline.
+pub const DEFAULT_DELETE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the client needs from the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Deadline of one whole probe (the session, including a re-initialize).
+    pub health_check_timeout: Duration,
+    /// Deadline of one TCP connect.
+    pub connect_timeout: Duration,
+    /// Largest accepted response body or SSE event.
+    pub max_body_bytes: u64,
+    /// Pooling policy.
+    pub pool: PoolPolicy,
+    /// Upper bound of the best-effort session `DELETE`.
+    pub delete_timeout: Duration,
+}
+
+impl ClientSettings {
+    /// The client settings of a `failure_handling` block.
+    pub fn from_config(config: &FailureHandling) -> Self {
+        Self {
+            health_check_timeout: config.health_check_timeout,
+            connect_timeout: config.connect_timeout,
+            max_body_bytes: config.max_body_bytes,
+            pool: config.pool,
+            delete_timeout: DEFAULT_DELETE_TIMEOUT,
+        }
+    }
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self::from_config(&FailureHandling::default())
+    }
+}
+
+/// A successful probe, in detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeSuccess {
+    /// What the session learned.
+    pub session: SessionSummary,
+    /// Whether the first session hit a 404 on its session id and the probe re-initialized.
+    pub reinitialized: bool,
+}
+
+/// A probe's detailed result: typed, for tests, the simulation trace and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// Time from the first byte sent to the end of `tools/list`/`ping` (the `DELETE` excluded),
+    /// measured with `tokio::time` (virtual under a simulation).
+    pub latency: Duration,
+    /// The session's outcome.
+    pub result: Result<ProbeSuccess, BackendError>,
+}
+
+/// The MCP backend client.
+///
+/// `C` is the connector: `HttpConnector` in production ([`McpClient::http`]), a turmoil
+/// connector in the simulation ([`McpClient::new`]). Holds one pool per backend, per probe or
+/// one shared pool, as configured, and counts the connections each backend caused.
+pub struct McpClient<C> {
+    settings: ClientSettings,
+    pools: pool::PoolManager<C>,
+    counters: ConnectionCounters,
+}
+
+impl McpClient<HttpConnector> {
+    /// The production client: plain TCP through hyper-util's `HttpConnector` (with
+    /// `TCP_NODELAY`; `connect_timeout` is enforced by the counting wrapper).
+    pub fn http(config: &FailureHandling) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        Self::new(connector, config)
+    }
+}
+
+impl<C: BackendConnector> McpClient<C> {
+    /// A client over `connector` with the settings of `config`.
+    pub fn new(connector: C, config: &FailureHandling) -> Self {
+        Self::with_settings(connector, ClientSettings::from_config(config))
+    }
+
+    /// A client over `connector` with explicit settings.
+    pub fn with_settings(connector: C, settings: ClientSettings) -> Self {
+        let counters = ConnectionCounters::default();
+        let pools = pool::PoolManager::new(
+            settings.pool,
+            connector,
+            counters.clone(),
+            settings.connect_timeout,
+        );
+        Self {
+            settings,
+            pools,
+            counters,
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// A handle on the connection counters; it stays valid after the client moved elsewhere.
+    pub fn counters(&self) -> ConnectionCounters {
+        self.counters.clone()
+    }
+
+    /// New connections opened on behalf of `backend` so far.
+    pub fn connections_opened(&self, backend: &str) -> u64 {
+        self.counters.opened(backend)
+    }
+
+    /// New connections opened for all backends.
+    pub fn total_connections_opened(&self) -> u64 {
+        self.counters.total_opened()
+    }
+
+    /// Drop the pool held for `backend` (`per_backend` only; the shared pool is never flushed).
+    pub fn flush(&self, backend: &str) {
+        self.pools.flush(backend);
+    }
+
+    /// Probe `backend` once and classify the outcome for the tracker.
+    pub async fn probe_backend(&self, backend: &Backend) -> ProbeOutcome {
+        let report = self.probe_detailed(backend).await;
+        match &report.result {
+            Ok(_) => ProbeOutcome::success(report.latency),
+            Err(err) => {
+                let secrets = auth_secrets(backend);
+                ProbeOutcome::failure(report.latency, err.to_probe_failure_scrubbed(&secrets))
+            }
+        }
+    }
+
+    /// Probe `backend` once (one MCP session, re-initialized once on a 404 for its session id)
+    /// under `health_check_timeout`, then end the session with a bounded best-effort `DELETE`.
+    pub async fn probe_detailed(&self, backend: &Backend) -> ProbeReport {
+        let start = Instant::now();
+        let deadline = start + self.settings.health_check_timeout;
+        let target = match target::Target::new(backend) {
+            Ok(target) => target,
+            Err(err) => {
+                return ProbeReport {
+                    latency: start.elapsed(),
+                    result: Err(err),
+                };
+            }
+        };
+        let name: Arc<str> = Arc::from(backend.name.as_str());
+        let lease = self.pools.lease(&backend.name);
+
+        let (result, latency) = connector::attribute_to(name, async {
+            let mut step = ProbeStep::Initialize;
+            let mut session =
+                session::Session::new(&lease.client, &target, self.settings.max_body_bytes);
+            let timed = tokio::time::timeout_at(
+                deadline,
+                run_with_reinitialize(
+                    &mut session,
+                    &mut step,
+                    &lease.client,
+                    &target,
+                    &self.settings,
+                ),
+            )
+            .await;
+            let latency = start.elapsed();
+            let result = match timed {
+                Ok((result, Some(mut last_session))) => {
+                    self.end_session(&mut last_session, deadline).await;
+                    result
+                }
+                Ok((result, None)) => {
+                    self.end_session(&mut session, deadline).await;
+                    result
+                }
+                Err(_elapsed) => Err(BackendError::Timeout {
+                    step,
+                    after: self.settings.health_check_timeout,
+                }),
+            };
+            (result, latency)
+        })
+        .await;
+
+        if result.is_err() {
+            self.pools.probe_failed(&backend.name, lease);
+        }
+        ProbeReport { latency, result }
+    }
+
+    /// Best-effort `DELETE` of the session, bounded by `delete_timeout` and the probe deadline.
+    async fn end_session(&self, session: &mut session::Session<'_, C>, deadline: Instant) {
+        if !session.has_session_id() {
+            return;
+        }
+        let bound = deadline.min(Instant::now() + self.settings.delete_timeout);
+        // Errors and timeouts are irrelevant here: the probe's outcome is already decided.
+        let _ = tokio::time::timeout_at(bound, session.delete()).await;
+    }
+}
+
+/// Run a session; on `SessionTerminated` (404 for our session id) run one fresh session. Returns
+/// the result and, when a second session was started, that session (for the `DELETE`).
+async fn run_with_reinitialize<'a, C: BackendConnector>(
+    first: &mut session::Session<'a, C>,
+    step: &mut ProbeStep,
+    client: &'a pool::HttpClient<C>,
+    target: &'a target::Target,
+    settings: &ClientSettings,
+) -> (
+    Result<ProbeSuccess, BackendError>,
+    Option<session::Session<'a, C>>,
+) {
+    match first.run(step).await {
+        Ok(summary) => (
+            Ok(ProbeSuccess {
+                session: summary,
+                reinitialized: false,
+            }),
+            None,
+        ),
+        Err(BackendError::SessionTerminated { .. }) => {
+            let mut second = session::Session::new(client, target, settings.max_body_bytes);
+            let result = second.run(step).await.map(|summary| ProbeSuccess {
+                session: summary,
+                reinitialized: true,
+            });
+            (result, Some(second))
+        }
+        Err(err) => (Err(err), None),
+    }
+}
+
+/// The raw credential values of `backend`, to scrub from messages.
+fn auth_secrets(backend: &Backend) -> Vec<&str> {
+    use crate::registry::OutgoingAuth;
+    match &backend.auth {
+        None => Vec::new(),
+        Some(OutgoingAuth::Bearer { token }) => vec![token.expose()],
+        Some(OutgoingAuth::Header { value, .. }) => vec![value.expose()],
+    }
+}
+
+impl<C: BackendConnector> Probe for McpClient<C> {
+    fn probe(&self, backend: &Backend) -> impl std::future::Future<Output = ProbeOutcome> + Send {
+        self.probe_backend(backend)
+    }
+
+    fn endpoint_changed(&self, backend: &Backend) {
+        self.pools.flush(&backend.name);
+    }
+
+    fn backend_removed(&self, name: &str) {
+        self.pools.flush(name);
+    }
+}
+
+impl<C> fmt::Debug for McpClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpClient")
+            .field("settings", &self.settings)
+            .field("pools", &self.pools)
+            .field("connections", &self.counters)
+            .finish()
+    }
+}

@@ -1,0 +1,452 @@
+//! One MCP Streamable-HTTP session, as a probe runs it: `initialize` →
+//! `notifications/initialized` → `tools/list` (or `ping`) → `DELETE`.
+//!
+//! Messages are built and parsed with `rmcp`'s `model` types (compiled without any of rmcp's
+//! features), so the wire format follows the reference SDK. Replies may be plain JSON or an SSE
+//! stream; in a stream, events with empty data (the 2025-11-25 priming event), non-`message`
+//! events and interleaved server requests/notifications are skipped until the response with our
+//! request id arrives. Every body and every SSE event is read under `max_body_bytes`.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use rmcp::model::{
+    ClientCapabilities, ErrorData, Implementation, InitializeRequest, InitializeRequestParams,
+    InitializeResult, InitializedNotification, JsonObject, JsonRpcMessage, JsonRpcNotification,
+    JsonRpcRequest, JsonRpcVersion2_0, ListToolsRequest, ListToolsResult, NumberOrString,
+    PaginatedRequestParams, PingRequest, ProtocolVersion, RequestId,
+};
+use serde::Serialize;
+
+use crate::client::connector::BackendConnector;
+use crate::client::pool::HttpClient;
+use crate::client::sse::{SseError, SseParser};
+use crate::client::target::Target;
+use crate::client::transport::{classify_body_error, classify_request_error};
+use crate::error::{BackendError, ProbeStep, UnavailableCause};
+
+/// `Mcp-Session-Id`.
+pub static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+/// `MCP-Protocol-Version`.
+pub static MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+/// What a Streamable-HTTP client must accept.
+const ACCEPT: &str = "application/json, text/event-stream";
+
+/// The protocol version the probe asks for: the newest one that still has an `initialize`
+/// handshake (later revisions moved the lifecycle into per-request metadata).
+pub fn requested_protocol_version() -> ProtocolVersion {
+    ProtocolVersion::LATEST_WITH_INITIALIZE
+}
+
+/// What a successful session learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The protocol version the server chose.
+    pub protocol_version: String,
+    /// Whether the server assigned a session id.
+    pub had_session_id: bool,
+    /// Tools listed (`Some`) when the server advertised tools; `None` when `ping` was used.
+    pub tools: Option<usize>,
+}
+
+/// How a JSON-RPC request was answered.
+enum RpcReply {
+    Result(JsonObject),
+    Error(ErrorData),
+}
+
+/// One session against one target.
+pub struct Session<'a, C> {
+    client: &'a HttpClient<C>,
+    target: &'a Target,
+    max_body_bytes: u64,
+    session_id: Option<HeaderValue>,
+    protocol_version: Option<HeaderValue>,
+    next_id: i64,
+}
+
+impl<'a, C: BackendConnector> Session<'a, C> {
+    /// A fresh session (no id yet).
+    pub fn new(client: &'a HttpClient<C>, target: &'a Target, max_body_bytes: u64) -> Self {
+        Self {
+            client,
+            target,
+            max_body_bytes,
+            session_id: None,
+            protocol_version: None,
+            next_id: 1,
+        }
+    }
+
+    /// Whether the server gave this session an id (then it should be deleted at the end).
+    pub fn has_session_id(&self) -> bool {
+        self.session_id.is_some()
+    }
+
+    /// Run the session up to and including `tools/list`/`ping`. `step` always names the step in
+    /// progress, so a caller that times the session out can tell where it was.
+    pub async fn run(&mut self, step: &mut ProbeStep) -> Result<SessionSummary, BackendError> {
+        *step = ProbeStep::Initialize;
+        let init = self.initialize().await?;
+
+        *step = ProbeStep::Initialized;
+        let notification = JsonRpcNotification {
+            jsonrpc: JsonRpcVersion2_0,
+            notification: InitializedNotification {
+                method: Default::default(),
+                extensions: Default::default(),
+            },
+        };
+        self.notify(ProbeStep::Initialized, &notification).await?;
+
+        let tools = if init.capabilities.tools.is_some() {
+            *step = ProbeStep::ListTools;
+            let request: ListToolsRequest = ListToolsRequest {
+                method: Default::default(),
+                params: Some(PaginatedRequestParams::default()),
+                extensions: Default::default(),
+            };
+            match self.request(ProbeStep::ListTools, request).await? {
+                RpcReply::Result(result) => {
+                    let list: ListToolsResult = from_object(ProbeStep::ListTools, result)?;
+                    Some(list.tools.len())
+                }
+                RpcReply::Error(error) => return Err(rpc_error(ProbeStep::ListTools, &error)),
+            }
+        } else {
+            *step = ProbeStep::Ping;
+            let request = PingRequest {
+                method: Default::default(),
+                extensions: Default::default(),
+            };
+            match self.request(ProbeStep::Ping, request).await? {
+                RpcReply::Result(_) => None,
+                RpcReply::Error(error) => return Err(rpc_error(ProbeStep::Ping, &error)),
+            }
+        };
+
+        Ok(SessionSummary {
+            protocol_version: init.protocol_version.as_str().to_owned(),
+            had_session_id: self.session_id.is_some(),
+            tools,
+        })
+    }
+
+    async fn initialize(&mut self) -> Result<InitializeResult, BackendError> {
+        let step = ProbeStep::Initialize;
+        let params = InitializeRequestParams::new(
+            ClientCapabilities::default(),
+            Implementation::new("vmcp", env!("CARGO_PKG_VERSION")),
+        )
+        .with_protocol_version(requested_protocol_version());
+        let request = InitializeRequest::new(params);
+        let result = match self.request(step, request).await? {
+            RpcReply::Result(result) => result,
+            RpcReply::Error(error) => {
+                return Err(BackendError::protocol(
+                    step,
+                    format!(
+                        "JSON-RPC error {} to initialize: {}",
+                        error.code.0, error.message
+                    ),
+                ));
+            }
+        };
+        let init: InitializeResult = from_object(step, result)?;
+        let version = &init.protocol_version;
+        let known = ProtocolVersion::KNOWN_VERSIONS.contains(version) && version.has_initialize();
+        if !known {
+            return Err(BackendError::protocol(
+                step,
+                format!("unsupported protocol version {:?}", version.as_str()),
+            ));
+        }
+        let header = HeaderValue::from_str(version.as_str())
+            .map_err(|_| BackendError::protocol(step, "protocol version is not a header value"))?;
+        self.protocol_version = Some(header);
+        Ok(init)
+    }
+
+    /// Send a JSON-RPC request and wait for the response with its id.
+    async fn request<R: Serialize>(
+        &mut self,
+        step: ProbeStep,
+        request: R,
+    ) -> Result<RpcReply, BackendError> {
+        let id = RequestId::Number(self.next_id);
+        self.next_id += 1;
+        let message = JsonRpcRequest::new(id.clone(), request);
+        let body = encode(step, &message)?;
+        let response = self.send(step, Method::POST, body).await?;
+        if step == ProbeStep::Initialize {
+            self.capture_session_id(&response)?;
+        }
+        match content_type(&response).as_deref() {
+            Some("application/json") => {
+                let bytes = read_body(step, response.into_body(), self.max_body_bytes).await?;
+                match find_reply(step, &bytes, &id)? {
+                    Some(reply) => Ok(reply),
+                    None => Err(BackendError::protocol(
+                        step,
+                        format!(
+                            "the JSON reply holds no response to request {}",
+                            show_id(&id)
+                        ),
+                    )),
+                }
+            }
+            Some("text/event-stream") => {
+                read_sse_reply(step, response.into_body(), self.max_body_bytes, &id).await
+            }
+            Some(other) => Err(BackendError::protocol(
+                step,
+                format!("unexpected content type {other:?}"),
+            )),
+            None => Err(BackendError::protocol(step, "reply has no content type")),
+        }
+    }
+
+    /// Send a JSON-RPC notification; the server answers 202 (or 200) without a response.
+    async fn notify<N: Serialize>(
+        &mut self,
+        step: ProbeStep,
+        notification: &N,
+    ) -> Result<(), BackendError> {
+        let body = encode(step, notification)?;
+        let response = self.send(step, Method::POST, body).await?;
+        // Read what little body there is so the connection can go back to the pool.
+        read_body(step, response.into_body(), self.max_body_bytes).await?;
+        Ok(())
+    }
+
+    /// End the session on the server. Best effort: the caller bounds it in time and ignores the
+    /// result.
+    pub async fn delete(&mut self) -> Result<(), BackendError> {
+        if self.session_id.is_none() {
+            return Ok(());
+        }
+        let step = ProbeStep::DeleteSession;
+        let request = self.build(Method::DELETE, Bytes::new());
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| classify_request_error(step, &e))?;
+        let mut body = response.into_body();
+        drain_ready(&mut body);
+        Ok(())
+    }
+
+    fn build(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
+        let is_post = method == Method::POST;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = self.target.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        if is_post {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some((name, value)) = &self.target.auth {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(session) = &self.session_id {
+            headers.insert(MCP_SESSION_ID.clone(), session.clone());
+        }
+        if let Some(version) = &self.protocol_version {
+            headers.insert(MCP_PROTOCOL_VERSION.clone(), version.clone());
+        }
+        request
+    }
+
+    /// Send one request and check the status.
+    async fn send(
+        &mut self,
+        step: ProbeStep,
+        method: Method,
+        body: Bytes,
+    ) -> Result<Response<Incoming>, BackendError> {
+        let sent_session = self.session_id.is_some();
+        let request = self.build(method, body);
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| classify_request_error(step, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        Err(status_error(step, status, sent_session))
+    }
+
+    fn capture_session_id(&mut self, response: &Response<Incoming>) -> Result<(), BackendError> {
+        let Some(value) = response.headers().get(&MCP_SESSION_ID) else {
+            return Ok(());
+        };
+        // The spec limits session ids to visible ASCII.
+        if value.is_empty() || !value.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b)) {
+            return Err(BackendError::protocol(
+                ProbeStep::Initialize,
+                "Mcp-Session-Id is not visible ASCII",
+            ));
+        }
+        let mut value = value.clone();
+        value.set_sensitive(true);
+        self.session_id = Some(value);
+        Ok(())
+    }
+}
+
+fn status_error(step: ProbeStep, status: StatusCode, sent_session: bool) -> BackendError {
+    if status.is_informational() || status.is_redirection() {
+        return BackendError::Rejected {
+            step,
+            status: status.as_u16(),
+        };
+    }
+    BackendError::from_status(step, status.as_u16(), sent_session)
+}
+
+fn encode<T: Serialize>(step: ProbeStep, message: &T) -> Result<Bytes, BackendError> {
+    serde_json::to_vec(message)
+        .map(Bytes::from)
+        .map_err(|e| BackendError::protocol(step, format!("cannot encode request: {e}")))
+}
+
+fn from_object<T: serde::de::DeserializeOwned>(
+    step: ProbeStep,
+    object: JsonObject,
+) -> Result<T, BackendError> {
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| BackendError::protocol(step, format!("invalid {step} result: {e}")))
+}
+
+fn rpc_error(step: ProbeStep, error: &ErrorData) -> BackendError {
+    BackendError::Rpc {
+        step,
+        code: error.code.0,
+        message: crate::error::sanitize(&error.message),
+    }
+}
+
+fn show_id(id: &RequestId) -> String {
+    match id {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => format!("{s:?}"),
+    }
+}
+
+/// The media type of a response, lower-cased, without parameters.
+fn content_type(response: &Response<Incoming>) -> Option<String> {
+    let value = response
+        .headers()
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// Read a whole body, failing as soon as it exceeds `limit`.
+async fn read_body(step: ProbeStep, mut body: Incoming, limit: u64) -> Result<Bytes, BackendError> {
+    use http_body::Body as _;
+    if body.size_hint().lower() > limit {
+        return Err(BackendError::BodyTooLarge { step, limit });
+    }
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify_body_error(step, &e))?;
+        if let Ok(data) = frame.into_data() {
+            if (buf.len() + data.len()) as u64 > limit {
+                return Err(BackendError::BodyTooLarge { step, limit });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Consume whatever of the body is already buffered, without waiting: a fully read body lets
+/// hyper put the connection back into the pool.
+fn drain_ready(body: &mut Incoming) {
+    while let Some(Some(Ok(_))) = body.frame().now_or_never() {}
+}
+
+/// An incoming JSON-RPC message, typed by shape only. Server requests and notifications are kept
+/// as raw objects: a probe skips them, and must not fail on methods (or params) it does not know.
+type WireMessage = JsonRpcMessage<JsonObject, JsonObject, JsonObject>;
+
+/// Parse a JSON body (one message or a batch) and pick the reply to `id`. Messages that are not
+/// replies (server requests, notifications) and replies to other ids are skipped.
+fn find_reply(
+    step: ProbeStep,
+    bytes: &[u8],
+    id: &RequestId,
+) -> Result<Option<RpcReply>, BackendError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| BackendError::protocol(step, "reply is not UTF-8"))?;
+    let trimmed = text.trim_start();
+    let messages: Vec<WireMessage> =
+        if trimmed.starts_with('[') {
+            serde_json::from_str(trimmed)
+                .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC batch: {e}")))?
+        } else {
+            vec![serde_json::from_str(trimmed).map_err(|e| {
+                BackendError::protocol(step, format!("invalid JSON-RPC message: {e}"))
+            })?]
+        };
+    for message in messages {
+        match message {
+            JsonRpcMessage::Response(response) if response.id == *id => {
+                return Ok(Some(RpcReply::Result(response.result)));
+            }
+            // An error without an id answers a request the server could not read: ours.
+            JsonRpcMessage::Error(error) if error.id.as_ref().is_none_or(|e| e == id) => {
+                return Ok(Some(RpcReply::Error(error.error)));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Read an SSE reply until the response to `id`.
+async fn read_sse_reply(
+    step: ProbeStep,
+    mut body: Incoming,
+    limit: u64,
+    id: &RequestId,
+) -> Result<RpcReply, BackendError> {
+    let mut parser = SseParser::new(limit);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify_body_error(step, &e))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let events = parser.feed(&data).map_err(|e| match e {
+            SseError::EventTooLarge { limit } => BackendError::BodyTooLarge { step, limit },
+            SseError::InvalidUtf8 => BackendError::protocol(step, e.to_string()),
+        })?;
+        for event in events {
+            if !event.is_message() || event.data.trim().is_empty() {
+                continue;
+            }
+            if let Some(reply) = find_reply(step, event.data.as_bytes(), id)? {
+                drain_ready(&mut body);
+                return Ok(reply);
+            }
+        }
+    }
+    parser.finish();
+    Err(BackendError::Unavailable {
+        step,
+        cause: UnavailableCause::ClosedEarly,
+    })
+}
