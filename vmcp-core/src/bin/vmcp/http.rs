@@ -1,0 +1,179 @@
+//! The HTTP status endpoints: `GET /health`, `GET /status`, `GET /api/backends/health`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use vmcp_core::clock::{SharedClock, Timestamp};
+use vmcp_core::health::monitor::HealthMonitor;
+use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
+use vmcp_core::registry::DynamicRegistry;
+use vmcp_core::status::{StatusReport, build_report, redact_url};
+
+/// What the endpoints read.
+#[derive(Clone)]
+pub struct StatusState {
+    /// The backends as configured now.
+    pub registry: Arc<DynamicRegistry>,
+    /// Their health.
+    pub monitor: Arc<HealthMonitor>,
+    /// Report timestamps.
+    pub clock: SharedClock,
+}
+
+impl StatusState {
+    /// The current report, built fresh from the registry and the monitor.
+    fn report(&self) -> StatusReport {
+        build_report(
+            &self.registry.list(),
+            &self.monitor.snapshot(),
+            self.clock.now(),
+        )
+    }
+}
+
+/// `/api/backends/health`: summary counts and per-backend state.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BackendsHealth {
+    observed_at: Timestamp,
+    summary: Summary,
+    backends: BTreeMap<String, BackendEntry>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    total: u32,
+    healthy: u32,
+    degraded: u32,
+    unhealthy: u32,
+    unauthenticated: u32,
+    unknown: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BackendEntry {
+    url: String,
+    status: CrdStatus,
+    health: HealthStatus,
+    reason: HealthReason,
+    circuit_breaker_state: CircuitState,
+    consecutive_failures: u32,
+    last_health_check: Option<Timestamp>,
+    error_category: Option<ErrorCategory>,
+}
+
+impl StatusState {
+    fn backends_health(&self) -> BackendsHealth {
+        let report = self.report();
+        let mut summary = Summary::default();
+        let mut backends = BTreeMap::new();
+        for b in &report.discovered_backends {
+            summary.total += 1;
+            match b.health {
+                HealthStatus::Healthy => summary.healthy += 1,
+                HealthStatus::Degraded => summary.degraded += 1,
+                HealthStatus::Unhealthy => summary.unhealthy += 1,
+                HealthStatus::Unauthenticated => summary.unauthenticated += 1,
+                HealthStatus::Unknown => summary.unknown += 1,
+            }
+            backends.insert(
+                b.name.clone(),
+                BackendEntry {
+                    url: redact_url(&b.url).into_owned(),
+                    status: b.status,
+                    health: b.health,
+                    reason: b.reason,
+                    circuit_breaker_state: b.circuit_breaker_state,
+                    consecutive_failures: b.consecutive_failures,
+                    last_health_check: b.last_health_check,
+                    error_category: b.error_category,
+                },
+            );
+        }
+        BackendsHealth {
+            observed_at: report.observed_at,
+            summary,
+            backends,
+        }
+    }
+}
+
+/// Serve the endpoints until the task is aborted. A failing connection is logged, never fatal.
+pub async fn serve(listener: TcpListener, state: StatusState) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(%err, "accept failed");
+                continue;
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&state, &req)) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = conn.await {
+                tracing::debug!(%err, %peer, "status connection ended with an error");
+            }
+        });
+    }
+}
+
+fn route(state: &StatusState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported\n");
+    }
+    match req.uri().path() {
+        "/health" => text(StatusCode::OK, "ok\n"),
+        "/status" => json(&state.report()),
+        "/api/backends/health" => json(&state.backends_health()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; try /health, /status, /api/backends/health\n",
+        ),
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot serialise a status response");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "serialisation failed\n")
+        }
+    }
+}

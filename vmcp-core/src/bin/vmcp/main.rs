@@ -1,0 +1,156 @@
+//! `vmcp`: the virtual MCP server's health core against real backends on a real network.
+//!
+//! Loads a YAML config, probes every backend, writes each status report as one JSON line (stdout
+//! or `--report-file`), serves `/health`, `/status` and `/api/backends/health`, re-reads the
+//! backends on SIGHUP and exits cleanly on SIGINT/SIGTERM. A bad config exits with status 2 and a
+//! message naming the key; an unreachable backend never stops the process.
+
+mod http;
+mod signals;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use vmcp_core::client::McpClient;
+use vmcp_core::clock::{SharedClock, SystemClock};
+use vmcp_core::config::VmcpConfig;
+use vmcp_core::registry::DynamicRegistry;
+use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
+use vmcp_core::status::{JsonLinesReporter, LogReporter, Reporter};
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vmcp",
+    version,
+    about = "Virtual MCP server health core: probes MCP backends and publishes status reports"
+)]
+struct Args {
+    /// The YAML config file (see examples/vmcp.yaml).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+    /// Address for the HTTP status endpoints; overrides `status.listen` in the config.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Append status reports (one JSON line each) to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    report_file: Option<PathBuf>,
+    /// Seed for breaker and initial jitter (reproducible runs); defaults to 0.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Exit status for an invalid config or arguments.
+const EXIT_INVALID_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let config = match VmcpConfig::from_yaml_file(&args.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("vmcp: invalid config: {err}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("vmcp: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::InvalidInput(message)) => {
+            eprintln!("vmcp: {message}");
+            ExitCode::from(EXIT_INVALID_INPUT)
+        }
+        Err(RunError::Fatal(message)) => {
+            eprintln!("vmcp: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why `run` stopped early.
+enum RunError {
+    /// Bad input (exit 2).
+    InvalidInput(String),
+    /// Could not start (exit 1).
+    Fatal(String),
+}
+
+async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let registry = Arc::new(
+        DynamicRegistry::new(config.backends.clone())
+            .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?,
+    );
+    let json: Arc<dyn Reporter> = match &args.report_file {
+        Some(path) => Arc::new(
+            JsonLinesReporter::append_to_file(path)
+                .map_err(|e| RunError::Fatal(format!("cannot open --report-file: {e}")))?,
+        ),
+        None => Arc::new(JsonLinesReporter::stdout()),
+    };
+    let listen = args.listen.or(config.status.as_ref().map(|s| s.listen));
+    let listener = match listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| RunError::Fatal(format!("cannot listen on {addr}: {e}")))?,
+        ),
+        None => None,
+    };
+    let probe = Arc::new(McpClient::http(&config.failure_handling));
+    let vmcp = VmcpRuntime::start(RuntimeParts {
+        config: config.failure_handling.clone(),
+        probe,
+        registry: Arc::clone(&registry),
+        clock: Arc::clone(&clock),
+        observer: None,
+        rng_seed: args.seed,
+        reporters: vec![json, Arc::new(LogReporter)],
+    })
+    .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
+
+    let server = listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "status endpoints listening");
+        }
+        let state = http::StatusState {
+            registry: Arc::clone(&registry),
+            monitor: Arc::clone(vmcp.monitor()),
+            clock: Arc::clone(&clock),
+        };
+        tokio::spawn(http::serve(listener, state))
+    });
+
+    signals::run_until_shutdown(&args.config, &registry)
+        .await
+        .map_err(|e| RunError::Fatal(format!("cannot install signal handlers: {e}")))?;
+
+    tracing::info!("shutting down");
+    if let Some(server) = server {
+        server.abort();
+    }
+    vmcp.stop().await;
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VMCP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

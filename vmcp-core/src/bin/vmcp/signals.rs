@@ -1,0 +1,42 @@
+//! Process signals: SIGHUP reloads the backends, SIGINT/SIGTERM stop the process.
+
+use std::io;
+use std::path::Path;
+
+use tokio::signal::unix::{SignalKind, signal};
+use vmcp_core::config::VmcpConfig;
+use vmcp_core::registry::DynamicRegistry;
+
+/// Wait for SIGINT or SIGTERM, reloading `backends` from `config_path` on every SIGHUP.
+///
+/// A reload that fails (unreadable file, invalid config) is logged and the running backends are
+/// kept: a typo in a config edit must not take monitoring down. Only `backends` is reloaded;
+/// operational settings need a restart (logged when they differ).
+pub async fn run_until_shutdown(config_path: &Path, registry: &DynamicRegistry) -> io::Result<()> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            biased;
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => reload(config_path, registry),
+        }
+    }
+}
+
+fn reload(config_path: &Path, registry: &DynamicRegistry) {
+    match VmcpConfig::from_yaml_file(config_path) {
+        Ok(config) => match registry.replace_all(config.backends) {
+            Ok(changed) => tracing::info!(
+                changed,
+                backends = registry.len(),
+                version = registry.version(),
+                "reloaded backends (SIGHUP)"
+            ),
+            Err(err) => tracing::error!(%err, "reload rejected; keeping the running backends"),
+        },
+        Err(err) => tracing::error!(%err, "reload failed; keeping the running backends"),
+    }
+}
