@@ -53,7 +53,11 @@ fn python() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed when dropped, so a failing assertion leaves nothing running.
@@ -91,10 +95,16 @@ fn start_server(python: &Path, dir: &Path, port: u16, token: Option<&str>, tag: 
         cmd.arg("--require-token").arg(token);
     }
     let file = std::fs::File::create(&log).unwrap();
-    let child = cmd.stdout(Stdio::null()).stderr(file).spawn().expect("start the FastMCP server");
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("start the FastMCP server");
     let server = Proc { child, log };
     wait_for(SERVER_START_BOUND, "the FastMCP server to listen", || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok().then_some(())
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok()
+            .then_some(())
     });
     server
 }
@@ -106,7 +116,10 @@ fn wait_for<T>(bound: Duration, what: &str, mut check: impl FnMut() -> Option<T>
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < bound, "timed out after {bound:?} waiting for {what}");
+        assert!(
+            start.elapsed() < bound,
+            "timed out after {bound:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -135,7 +148,12 @@ fn backend<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("backend {name} not in report {report}"))
 }
 
-fn wait_for_backend(addr: SocketAddr, name: &str, health: &str, bound: Duration) -> serde_json::Value {
+fn wait_for_backend(
+    addr: SocketAddr,
+    name: &str,
+    health: &str,
+    bound: Duration,
+) -> serde_json::Value {
     wait_for(bound, &format!("{name} to be {health}"), || {
         let report = status(addr)?;
         (backend(&report, name)["health"] == health).then_some(report)
@@ -196,7 +214,12 @@ fn vmcp_follows_a_real_fastmcp_server() {
     // (authentication_failed, CRD unavailable) and healthy with it.
     wait_for_backend(listen, "echo", "healthy", Duration::from_secs(20));
     assert_eq!(get(listen, "/health").map(|(c, _)| c), Some(200));
-    let report = wait_for_backend(listen, "guarded-no-token", "unauthenticated", UNAVAILABLE_BOUND);
+    let report = wait_for_backend(
+        listen,
+        "guarded-no-token",
+        "unauthenticated",
+        UNAVAILABLE_BOUND,
+    );
     let guarded = backend(&report, "guarded-no-token");
     assert_eq!(guarded["status"], "unavailable");
     assert_eq!(guarded["errorCategory"], "authentication_failed");
@@ -214,7 +237,9 @@ fn vmcp_follows_a_real_fastmcp_server() {
     let report = wait_for_backend(listen, "echo", "healthy", UNAVAILABLE_BOUND);
     assert_eq!(backend(&report, "echo")["status"], "ready");
     assert!(
-        restarted.log().contains("Created new transport with session ID"),
+        restarted
+            .log()
+            .contains("Created new transport with session ID"),
         "the restarted server saw a new session:\n{}",
         restarted.log()
     );
