@@ -7,10 +7,12 @@
 //! * [`net`]: the hyper-util connector over turmoil TCP that the core's client is given.
 //! * [`pod`]: simulated MCP Streamable-HTTP servers with runtime-switchable behaviour.
 //! * [`clock`]: the report wall clock inside the simulation (epoch + simulated time).
+//! * [`scenario`]: scenario files: the typed model, parsing and validation.
 
 pub mod clock;
 pub mod net;
 pub mod pod;
+pub mod scenario;
 pub mod service;
 pub mod world;
 

@@ -1,0 +1,630 @@
+//! From file text to a validated [`Scenario`]: the header, `[[backend]]` and `[[event]]` rules.
+//! Expectations are in `parse_expect`.
+//!
+//! Rules run in file order (header, backends, events, expectations; inside a table: the
+//! kind/action, keys it does not use, missing keys, then each value), and the first broken rule
+//! is reported, so the same file always gives the same message.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+use vmcp_core::config::duration;
+use vmcp_core::registry::{OutgoingAuth, Secret};
+
+use super::behaviour::Behaviour;
+use super::context::Ctx;
+use super::error::ScenarioError;
+use super::location::Location;
+use super::raw::{RawAuth, RawBackend, RawEvent, RawScenario};
+use super::{
+    BackendSpec, DEFAULT_PATH, DEFAULT_PORT, EventAction, EventSpec, OldPod, Scenario, SimUrl,
+    parse_expect,
+};
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Parse and validate a whole scenario.
+pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
+    let ctx = Ctx::new(file, text);
+    let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.from_toml(&e))?;
+
+    let name = scenario_name(&ctx, &raw.name)?;
+    let description = non_empty(&ctx, "description", &raw.description)?;
+    let duration = positive(&ctx, "duration", &raw.duration)?;
+    let tick = match &raw.tick {
+        Some(tick) => {
+            let value = positive(&ctx, "tick", tick)?;
+            if value >= duration {
+                return Err(ctx.error(
+                    &tick.span(),
+                    format!(
+                        "tick ({}) must be less than duration ({})",
+                        duration::format(value),
+                        duration::format(duration)
+                    ),
+                ));
+            }
+            Some(value)
+        }
+        None => None,
+    };
+    let reproduces_bug = raw
+        .reproduces_bug
+        .as_ref()
+        .map(|text| non_empty(&ctx, "reproduces_bug", text))
+        .transpose()?;
+
+    let mut backends = Vec::with_capacity(raw.backend.len());
+    let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
+    for spanned in &raw.backend {
+        let backend = self::backend(&ctx, spanned)?;
+        let name_span = spanned.get_ref().name.span();
+        if let Some(first) = first_declared.get(&backend.name) {
+            return Err(ctx.error(
+                &name_span,
+                format!(
+                    "duplicate backend name \"{}\" (first declared at {first})",
+                    backend.name
+                ),
+            ));
+        }
+        first_declared.insert(backend.name.clone(), ctx.location(&name_span));
+        backends.push(backend);
+    }
+    let declared = Declared {
+        names: backends.iter().map(|b| b.name.clone()).collect(),
+    };
+
+    let mut events = Vec::with_capacity(raw.event.len());
+    let mut ids: BTreeMap<String, (Duration, Location)> = BTreeMap::new();
+    for event in &raw.event {
+        let event = self::event(&ctx, event, duration, &declared, &mut ids)?;
+        events.push(event);
+    }
+    let expects = raw
+        .expect
+        .iter()
+        .map(|expect| parse_expect::expectation(&ctx, expect, duration, &declared, &ids))
+        .collect::<Result<Vec<_>>>()?;
+    // Stable: events at the same instant keep their file order.
+    events.sort_by_key(|event| event.at);
+
+    Ok(Scenario {
+        file: file.to_owned(),
+        name,
+        description,
+        seed: raw.seed,
+        duration,
+        tick,
+        reproduces_bug,
+        vmcp: raw.vmcp.unwrap_or_default(),
+        backends,
+        events,
+        expects,
+    })
+}
+
+/// The declared backend names, for reference checks.
+pub(super) struct Declared {
+    names: Vec<String>,
+}
+
+impl Declared {
+    /// Whether `name` is a declared backend.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// `(declared: a, b)` or `(no backend is declared)`, for messages.
+    pub fn hint(&self) -> String {
+        if self.names.is_empty() {
+            "(no backend is declared)".to_owned()
+        } else {
+            format!("(declared: {})", self.names.join(", "))
+        }
+    }
+
+    /// The referenced backend name, if declared.
+    pub fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
+        let value = name.get_ref();
+        if self.contains(value) {
+            Ok(value.clone())
+        } else {
+            Err(ctx.error(
+                &name.span(),
+                format!("undeclared backend \"{value}\" {}", self.hint()),
+            ))
+        }
+    }
+}
+
+fn scenario_name(ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
+    let value = name.get_ref();
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(value.clone())
+    } else {
+        Err(ctx.error(
+            &name.span(),
+            format!(
+                "invalid scenario name \"{value}\": use lowercase letters, digits and `-` only"
+            ),
+        ))
+    }
+}
+
+/// A required free-text value that must say something.
+fn non_empty(ctx: &Ctx<'_>, key: &str, text: &Spanned<String>) -> Result<String> {
+    if text.get_ref().trim().is_empty() {
+        Err(ctx.error(&text.span(), format!("{key} must not be empty")))
+    } else {
+        Ok(text.get_ref().clone())
+    }
+}
+
+/// A duration that must be greater than zero.
+pub(super) fn positive(
+    ctx: &Ctx<'_>,
+    key: &str,
+    value: &Spanned<duration::HumanDuration>,
+) -> Result<Duration> {
+    let d = value.get_ref().0;
+    if d.is_zero() {
+        Err(ctx.error(
+            &value.span(),
+            format!("{key} ({}) must be greater than 0", duration::format(d)),
+        ))
+    } else {
+        Ok(d)
+    }
+}
+
+/// The key (of `keys`) written first in the file that `allowed` does not contain.
+pub(super) fn first_unused(
+    keys: Vec<(&'static str, Range<usize>)>,
+    allowed: &[&str],
+) -> Option<(&'static str, Range<usize>)> {
+    keys.into_iter()
+        .filter(|(key, _)| !allowed.contains(key))
+        .min_by_key(|(_, span)| span.start)
+}
+
+/// `a, b, c` from a list of names, for "expected one of" messages.
+pub(super) fn one_of(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+// -------------------------------------------------------------------------------------------------
+// Backends
+
+fn backend(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>) -> Result<BackendSpec> {
+    let raw = spanned.get_ref();
+    let name = backend_name(ctx, &raw.name)?;
+    let port = match &raw.port {
+        Some(port) if *port.get_ref() == 0 => {
+            return Err(ctx.error(&port.span(), "port 0 is not a valid port: use 1..=65535"));
+        }
+        Some(port) => *port.get_ref(),
+        None => DEFAULT_PORT,
+    };
+    let path = match &raw.path {
+        Some(path) => {
+            let value = path.get_ref();
+            if !value.starts_with('/') {
+                return Err(ctx.error(
+                    &path.span(),
+                    format!("path \"{value}\" must start with `/`"),
+                ));
+            }
+            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ctx.error(
+                    &path.span(),
+                    format!(
+                        "path \"{}\" must not contain whitespace",
+                        value.escape_debug()
+                    ),
+                ));
+            }
+            value.clone()
+        }
+        None => DEFAULT_PATH.to_owned(),
+    };
+    let auth = raw
+        .auth
+        .as_ref()
+        .map(|auth| self::auth(ctx, auth))
+        .transpose()?;
+    Ok(BackendSpec {
+        name,
+        port,
+        path,
+        behaviour: raw.behaviour.unwrap_or_default(),
+        registered: raw.registered.unwrap_or(true),
+        auth,
+        require_auth: raw.require_auth.unwrap_or(false),
+        location: ctx.location(&spanned.span()),
+    })
+}
+
+/// A backend name is a host name in the simulated network: one DNS label, and not one the world
+/// uses for its own hosts (`vmcp`, `<backend>-pod-<n>`).
+fn backend_name(ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
+    let value = name.get_ref();
+    let label = !value.is_empty()
+        && value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if !label {
+        return Err(ctx.error(
+            &name.span(),
+            format!(
+                "invalid backend name \"{}\": it is a host name, so use 1 to 63 lowercase \
+                 letters, digits and `-`, starting and ending with a letter or digit",
+                value.escape_debug()
+            ),
+        ));
+    }
+    if value == "vmcp" {
+        return Err(ctx.error(
+            &name.span(),
+            "backend name \"vmcp\" is reserved for the vMCP host",
+        ));
+    }
+    if let Some((_, n)) = value.rsplit_once("-pod-") {
+        if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ctx.error(
+                &name.span(),
+                format!(
+                    "backend name \"{value}\" looks like a pod host name (`<backend>-pod-<n>`) \
+                     and could clash with one: choose another name"
+                ),
+            ));
+        }
+    }
+    Ok(value.clone())
+}
+
+const AUTH_TYPES: &[&str] = &["bearer", "header"];
+
+fn auth(ctx: &Ctx<'_>, spanned: &Spanned<RawAuth>) -> Result<OutgoingAuth> {
+    let raw = spanned.get_ref();
+    let type_ = raw.type_.get_ref().as_str();
+    let allowed: &[&str] = match type_ {
+        "bearer" => &["token"],
+        "header" => &["name", "value"],
+        other => {
+            return Err(ctx.error(
+                &raw.type_.span(),
+                format!(
+                    "invalid auth type \"{other}\": expected one of {}",
+                    one_of(AUTH_TYPES)
+                ),
+            ));
+        }
+    };
+    let mut keys = Vec::new();
+    for (key, value) in [
+        ("token", &raw.token),
+        ("name", &raw.name),
+        ("value", &raw.value),
+    ] {
+        if let Some(value) = value {
+            keys.push((key, value.span()));
+        }
+    }
+    if let Some((key, span)) = first_unused(keys, allowed) {
+        return Err(ctx.key_error(
+            &span,
+            format!("key `{key}` is not used by auth type `{type_}`"),
+        ));
+    }
+    let required = |key: &str, value: &Option<Spanned<String>>| -> Result<Spanned<String>> {
+        match value {
+            Some(value) if value.get_ref().is_empty() => {
+                Err(ctx.error(&value.span(), format!("auth {key} must not be empty")))
+            }
+            Some(value) if !header_value_ok(value.get_ref()) => Err(ctx.error(
+                &value.span(),
+                format!(
+                    "auth {key} must be visible ASCII (it is sent in an HTTP header), \
+                     without leading or trailing spaces"
+                ),
+            )),
+            Some(value) => Ok(value.clone()),
+            None => Err(ctx.error(
+                &raw.type_.span(),
+                format!("auth type `{type_}` needs `{key}`"),
+            )),
+        }
+    };
+    match type_ {
+        "bearer" => Ok(OutgoingAuth::Bearer {
+            token: Secret::new(required("token", &raw.token)?.into_inner()),
+        }),
+        _ => {
+            let name = required("name", &raw.name)?;
+            if !name.get_ref().bytes().all(is_tchar) {
+                return Err(ctx.error(
+                    &name.span(),
+                    format!(
+                        "invalid header name \"{}\": use letters, digits and !#$%&'*+-.^_`|~",
+                        name.get_ref().escape_debug()
+                    ),
+                ));
+            }
+            let value = required("value", &raw.value)?;
+            Ok(OutgoingAuth::Header {
+                name: name.into_inner(),
+                value: Secret::new(value.into_inner()),
+            })
+        }
+    }
+}
+
+/// RFC 9110 `tchar`: the bytes allowed in a header name.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Visible ASCII and inner spaces: what can be sent as a header value without surprises.
+fn header_value_ok(value: &str) -> bool {
+    value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+}
+
+// -------------------------------------------------------------------------------------------------
+// Events
+
+/// Each action with the optional keys it uses (besides `at`, `id`, `action`).
+const ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "replace_pod",
+        &["backend", "old_pod", "stale_behaviour", "behaviour"],
+    ),
+    ("set_behaviour", &["backend", "behaviour", "for"]),
+    ("crash_pod", &["backend"]),
+    ("restart_pod", &["backend"]),
+    ("crash_vmcp", &[]),
+    ("restart_vmcp", &[]),
+    ("partition", &["backend"]),
+    ("repair", &["backend"]),
+    ("hold", &["backend"]),
+    ("release", &["backend"]),
+    ("latency", &["backend", "latency"]),
+    ("registry_add", &["backend"]),
+    ("registry_remove", &["backend"]),
+    ("registry_change_url", &["backend", "url"]),
+];
+
+const OLD_POD: &[&str] = &["terminate", "stale", "blackhole"];
+
+fn event(
+    ctx: &Ctx<'_>,
+    spanned: &Spanned<RawEvent>,
+    run: Duration,
+    declared: &Declared,
+    ids: &mut BTreeMap<String, (Duration, Location)>,
+) -> Result<EventSpec> {
+    let raw = spanned.get_ref();
+    let location = ctx.location(&spanned.span());
+    let action_span = raw.action.span();
+    let action = raw.action.get_ref().as_str();
+    let Some((_, allowed)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
+        let names: Vec<&str> = ACTIONS.iter().map(|(name, _)| *name).collect();
+        return Err(ctx.error(
+            &action_span,
+            format!(
+                "invalid action \"{action}\": expected one of {}",
+                one_of(&names)
+            ),
+        ));
+    };
+    if let Some((key, span)) = first_unused(raw.present_keys(), allowed) {
+        return Err(ctx.key_error(
+            &span,
+            format!("key `{key}` is not used by action `{action}`"),
+        ));
+    }
+
+    let at = raw.at.get_ref().0;
+    if at >= run {
+        return Err(ctx.error(
+            &raw.at.span(),
+            format!(
+                "event at {} is at or after the end of the run (duration = {})",
+                duration::format(at),
+                duration::format(run)
+            ),
+        ));
+    }
+    let id = match &raw.id {
+        Some(id) => Some(event_id(ctx, id, at, ids)?),
+        None => None,
+    };
+
+    let needs = |key: &str| ctx.error(&action_span, format!("action `{action}` needs `{key}`"));
+    let backend = match (&raw.backend, allowed.contains(&"backend")) {
+        (Some(backend), _) => declared.reference(ctx, backend)?,
+        (None, true) => return Err(needs("backend")),
+        (None, false) => String::new(),
+    };
+    let action = match action {
+        "replace_pod" => {
+            let old_pod = old_pod(ctx, raw)?;
+            EventAction::ReplacePod {
+                backend,
+                old_pod,
+                behaviour: raw
+                    .behaviour
+                    .as_ref()
+                    .map_or(Behaviour::Healthy, |b| *b.get_ref()),
+            }
+        }
+        "set_behaviour" => EventAction::SetBehaviour {
+            backend,
+            behaviour: *raw
+                .behaviour
+                .as_ref()
+                .ok_or_else(|| needs("behaviour"))?
+                .get_ref(),
+            for_: raw
+                .for_
+                .as_ref()
+                .map(|d| positive(ctx, "for", d))
+                .transpose()?,
+        },
+        "crash_pod" => EventAction::CrashPod { backend },
+        "restart_pod" => EventAction::RestartPod { backend },
+        "crash_vmcp" => EventAction::CrashVmcp,
+        "restart_vmcp" => EventAction::RestartVmcp,
+        "partition" => EventAction::Partition { backend },
+        "repair" => EventAction::Repair { backend },
+        "hold" => EventAction::Hold { backend },
+        "release" => EventAction::Release { backend },
+        "latency" => EventAction::Latency {
+            backend,
+            latency: raw
+                .latency
+                .as_ref()
+                .ok_or_else(|| needs("latency"))?
+                .get_ref()
+                .0,
+        },
+        "registry_add" => EventAction::RegistryAdd { backend },
+        "registry_remove" => EventAction::RegistryRemove { backend },
+        _ => EventAction::RegistryChangeUrl {
+            backend,
+            url: sim_url(ctx, raw.url.as_ref().ok_or_else(|| needs("url"))?, declared)?,
+        },
+    };
+    Ok(EventSpec {
+        at,
+        id,
+        action,
+        location,
+    })
+}
+
+fn event_id(
+    ctx: &Ctx<'_>,
+    id: &Spanned<String>,
+    at: Duration,
+    ids: &mut BTreeMap<String, (Duration, Location)>,
+) -> Result<String> {
+    let value = id.get_ref();
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(ctx.error(
+            &id.span(),
+            format!(
+                "invalid event id \"{}\": use lowercase letters, digits, `-` and `_` only",
+                value.escape_debug()
+            ),
+        ));
+    }
+    let location = ctx.location(&id.span());
+    if let Some((_, first)) = ids.get(value) {
+        return Err(ctx.error(
+            &id.span(),
+            format!("duplicate event id \"{value}\" (first defined at {first})"),
+        ));
+    }
+    ids.insert(value.clone(), (at, location));
+    Ok(value.clone())
+}
+
+/// `old_pod` and `stale_behaviour` of a `replace_pod` event: the behaviour is required exactly
+/// when the old pod stays stale.
+fn old_pod(ctx: &Ctx<'_>, raw: &RawEvent) -> Result<OldPod> {
+    let kind = raw
+        .old_pod
+        .as_ref()
+        .map_or("terminate", |k| k.get_ref().as_str());
+    match (kind, &raw.stale_behaviour) {
+        ("stale", Some(behaviour)) => Ok(OldPod::Stale(*behaviour.get_ref())),
+        ("stale", None) => Err(ctx.error(
+            &raw.old_pod.as_ref().map_or(0..0, Spanned::span),
+            "old_pod = \"stale\" needs `stale_behaviour` (how the old pod answers its existing \
+             connections)",
+        )),
+        (_, Some(behaviour)) if OLD_POD.contains(&kind) => Err(ctx.key_error(
+            &behaviour.span(),
+            format!("key `stale_behaviour` is only used with old_pod = \"stale\", not \"{kind}\""),
+        )),
+        ("terminate", None) => Ok(OldPod::Terminate),
+        ("blackhole", None) => Ok(OldPod::Blackhole),
+        (other, _) => Err(ctx.error(
+            &raw.old_pod.as_ref().map_or(0..0, Spanned::span),
+            format!(
+                "invalid old_pod \"{other}\": expected one of {}",
+                one_of(OLD_POD)
+            ),
+        )),
+    }
+}
+
+/// `http://<declared backend>[:port][/path]`: vMCP can only reach hosts of the simulated network.
+fn sim_url(ctx: &Ctx<'_>, url: &Spanned<String>, declared: &Declared) -> Result<SimUrl> {
+    let text = url.get_ref();
+    let bad = |why: String| {
+        ctx.error(
+            &url.span(),
+            format!("url \"{}\" {why}", text.escape_debug()),
+        )
+    };
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must not contain whitespace".to_owned()));
+    }
+    let Some(rest) = text.strip_prefix("http://") else {
+        return Err(bad(
+            "must start with `http://` (the simulated network speaks plain HTTP)".to_owned(),
+        ));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, "/"),
+    };
+    if authority.contains('@') {
+        return Err(bad(
+            "must not contain user info: credentials go in the backend's `auth`".to_owned(),
+        ));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(port) if port != 0 => (host, port),
+            _ => {
+                return Err(bad(format!(
+                    "has an invalid port \"{port}\": use 1..=65535"
+                )));
+            }
+        },
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err(bad("has no host".to_owned()));
+    }
+    if !declared.contains(host) {
+        return Err(bad(format!(
+            "names host \"{host}\", which is not a declared backend {}",
+            declared.hint()
+        )));
+    }
+    Ok(SimUrl {
+        url: text.clone(),
+        host: host.to_owned(),
+        port,
+        path: path.to_owned(),
+    })
+}

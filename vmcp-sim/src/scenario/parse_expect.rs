@@ -1,0 +1,467 @@
+//! From `[[expect]]` tables to validated [`Expectation`]s: kinds, windows, conditions, counters.
+//!
+//! Windows are resolved here (defaults applied, `within` turned into absolute times from the
+//! referenced event), so the runner only compares instants.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use toml::Spanned;
+use vmcp_core::config::duration::{self, HumanDuration};
+
+use super::context::Ctx;
+use super::error::ScenarioError;
+use super::expect::{
+    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Window,
+};
+use super::location::Location;
+use super::parse::{Declared, first_unused, one_of};
+use super::raw::RawExpect;
+use super::values::{self, CATEGORIES, CIRCUITS, CRD_STATUSES, PHASES, REASONS, STATUSES};
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Each kind with the keys it uses (besides `kind` and `description`).
+const KINDS: &[(&str, &[&str])] = &[
+    (
+        "eventually",
+        &[
+            "from",
+            "by",
+            "backend",
+            "present",
+            "status",
+            "crd_status",
+            "reason",
+            "circuit",
+            "category",
+            "phase",
+        ],
+    ),
+    (
+        "always",
+        &[
+            "from",
+            "to",
+            "backend",
+            "present",
+            "status",
+            "crd_status",
+            "reason",
+            "circuit",
+            "category",
+            "phase",
+        ],
+    ),
+    (
+        "never",
+        &[
+            "from",
+            "to",
+            "backend",
+            "present",
+            "status",
+            "crd_status",
+            "reason",
+            "circuit",
+            "category",
+            "phase",
+        ],
+    ),
+    (
+        "within",
+        &[
+            "after",
+            "within",
+            "backend",
+            "present",
+            "status",
+            "crd_status",
+            "reason",
+            "circuit",
+            "category",
+            "phase",
+        ],
+    ),
+    (
+        "count",
+        &["counter", "from", "to", "min", "max", "equals", "backend"],
+    ),
+];
+
+const COUNTERS: &[&str] = &["probes", "skips", "connections", "reports"];
+
+/// Parse one `[[expect]]` table.
+pub(super) fn expectation(
+    ctx: &Ctx<'_>,
+    spanned: &Spanned<RawExpect>,
+    run: Duration,
+    declared: &Declared,
+    event_ids: &BTreeMap<String, (Duration, Location)>,
+) -> Result<Expectation> {
+    let raw = spanned.get_ref();
+    let kind_span = raw.kind.span();
+    let kind = raw.kind.get_ref().as_str();
+    let Some((_, allowed)) = KINDS.iter().find(|(name, _)| *name == kind) else {
+        let names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
+        return Err(ctx.error(
+            &kind_span,
+            format!(
+                "invalid kind \"{kind}\": expected one of {}",
+                one_of(&names)
+            ),
+        ));
+    };
+    if let Some((key, span)) = first_unused(raw.present_keys(), allowed) {
+        return Err(ctx.key_error(&span, format!("key `{key}` is not used by kind `{kind}`")));
+    }
+    let description = match &raw.description {
+        Some(text) if text.get_ref().trim().is_empty() => {
+            return Err(ctx.error(&text.span(), "description must not be empty"));
+        }
+        Some(text) => Some(text.get_ref().clone()),
+        None => None,
+    };
+    let needs = |key: &str| ctx.error(&kind_span, format!("kind `{kind}` needs `{key}`"));
+
+    let kind = match kind {
+        "eventually" => {
+            let by = raw.by.as_ref().ok_or_else(|| needs("by"))?;
+            let window = eventually_window(ctx, raw.from.as_ref(), by, run)?;
+            let condition = condition(ctx, raw, kind, &kind_span, declared)?;
+            ExpectKind::Eventually { window, condition }
+        }
+        "always" | "never" => {
+            let window = span_window(ctx, raw.from.as_ref(), raw.to.as_ref(), run)?;
+            let condition = condition(ctx, raw, kind, &kind_span, declared)?;
+            if kind == "always" {
+                ExpectKind::Always { window, condition }
+            } else {
+                ExpectKind::Never { window, condition }
+            }
+        }
+        "within" => {
+            let after = raw.after.as_ref().ok_or_else(|| needs("after"))?;
+            let within = raw.within.as_ref().ok_or_else(|| needs("within"))?;
+            let window = within_window(ctx, after, within, run, event_ids)?;
+            let condition = condition(ctx, raw, kind, &kind_span, declared)?;
+            ExpectKind::Within {
+                after: after.get_ref().clone(),
+                window,
+                condition,
+            }
+        }
+        _ => {
+            let counter_value = raw.counter.as_ref().ok_or_else(|| needs("counter"))?;
+            let counter = counter(ctx, counter_value, raw.backend.as_ref(), declared)?;
+            let window = span_window(ctx, raw.from.as_ref(), raw.to.as_ref(), run)?;
+            let bounds = bounds(ctx, raw, &kind_span)?;
+            ExpectKind::Count {
+                counter,
+                window,
+                bounds,
+            }
+        }
+    };
+    Ok(Expectation {
+        kind,
+        description,
+        location: ctx.location(&spanned.span()),
+    })
+}
+
+fn fmt(d: Duration) -> String {
+    duration::format(d)
+}
+
+/// `[from (default 0), by]`, inside the run.
+fn eventually_window(
+    ctx: &Ctx<'_>,
+    from: Option<&Spanned<HumanDuration>>,
+    by: &Spanned<HumanDuration>,
+    run: Duration,
+) -> Result<Window> {
+    let to = by.get_ref().0;
+    if to > run {
+        return Err(ctx.error(
+            &by.span(),
+            format!(
+                "by ({}) is after the end of the run (duration = {})",
+                fmt(to),
+                fmt(run)
+            ),
+        ));
+    }
+    let from_value = from.map_or(Duration::ZERO, |f| f.get_ref().0);
+    if let Some(from) = from {
+        if from_value > to {
+            return Err(ctx.error(
+                &from.span(),
+                format!(
+                    "from ({}) must not be after by ({})",
+                    fmt(from_value),
+                    fmt(to)
+                ),
+            ));
+        }
+    }
+    Ok(Window {
+        from: from_value,
+        to,
+    })
+}
+
+/// `[from (default 0), to (default end of run)]`, non-empty, inside the run.
+fn span_window(
+    ctx: &Ctx<'_>,
+    from: Option<&Spanned<HumanDuration>>,
+    to: Option<&Spanned<HumanDuration>>,
+    run: Duration,
+) -> Result<Window> {
+    let to_value = to.map_or(run, |t| t.get_ref().0);
+    if let Some(to) = to {
+        if to_value > run {
+            return Err(ctx.error(
+                &to.span(),
+                format!(
+                    "to ({}) is after the end of the run (duration = {})",
+                    fmt(to_value),
+                    fmt(run)
+                ),
+            ));
+        }
+    }
+    let from_value = from.map_or(Duration::ZERO, |f| f.get_ref().0);
+    if from_value >= to_value {
+        let end = match to {
+            Some(_) => format!("to ({})", fmt(to_value)),
+            None => format!("the end of the run (duration = {})", fmt(run)),
+        };
+        // `from` is given here: with from = 0 the window can only be empty when `to` is 0.
+        let span = match (from, to) {
+            (Some(from), _) => from.span(),
+            (None, Some(to)) => to.span(),
+            (None, None) => 0..0,
+        };
+        return Err(ctx.error(
+            &span,
+            format!("from ({}) must be before {end}", fmt(from_value)),
+        ));
+    }
+    Ok(Window {
+        from: from_value,
+        to: to_value,
+    })
+}
+
+/// `[event.at, event.at + within]`, inside the run.
+fn within_window(
+    ctx: &Ctx<'_>,
+    after: &Spanned<String>,
+    within: &Spanned<HumanDuration>,
+    run: Duration,
+    event_ids: &BTreeMap<String, (Duration, Location)>,
+) -> Result<Window> {
+    let id = after.get_ref();
+    let Some((at, _)) = event_ids.get(id) else {
+        let hint = if event_ids.is_empty() {
+            "(no event has an id)".to_owned()
+        } else {
+            let ids: Vec<&str> = event_ids.keys().map(String::as_str).collect();
+            format!("(event ids: {})", ids.join(", "))
+        };
+        return Err(ctx.error(
+            &after.span(),
+            format!("unknown event id \"{id}\" in `after` {hint}"),
+        ));
+    };
+    let length = within.get_ref().0;
+    let end = at.checked_add(length).filter(|end| *end <= run);
+    let Some(end) = end else {
+        return Err(ctx.error(
+            &within.span(),
+            format!(
+                "within ({}) after event \"{id}\" at {} ends after the end of the run \
+                 (duration = {})",
+                fmt(length),
+                fmt(*at),
+                fmt(run)
+            ),
+        ));
+    };
+    Ok(Window { from: *at, to: end })
+}
+
+/// The report condition of an `eventually` / `always` / `never` / `within` expectation.
+fn condition(
+    ctx: &Ctx<'_>,
+    raw: &RawExpect,
+    kind: &str,
+    kind_span: &std::ops::Range<usize>,
+    declared: &Declared,
+) -> Result<Condition> {
+    let backend_keys = raw.backend_condition_keys();
+    let phase = raw
+        .phase
+        .as_ref()
+        .map(|p| value(ctx, "phase", p, PHASES))
+        .transpose()?;
+    let backend = match &raw.backend {
+        None => {
+            if let Some((key, span)) = backend_keys.iter().min_by_key(|(_, s)| s.start) {
+                return Err(ctx.key_error(
+                    span,
+                    format!(
+                        "condition `{key}` needs a subject: add `backend = \"<name>\"` (the \
+                         backend it is about)"
+                    ),
+                ));
+            }
+            None
+        }
+        Some(subject) => {
+            if backend_keys.is_empty() {
+                return Err(ctx.key_error(
+                    &subject.span(),
+                    "`backend` is given but no condition is about it: add status, crd_status, \
+                     reason, circuit, category or present",
+                ));
+            }
+            if raw.present.as_ref().is_some_and(|p| !*p.get_ref()) {
+                if let Some((key, span)) = backend_keys
+                    .iter()
+                    .filter(|(key, _)| *key != "present")
+                    .min_by_key(|(_, s)| s.start)
+                {
+                    return Err(ctx.key_error(
+                        span,
+                        format!(
+                            "condition `{key}` cannot be combined with `present = false`: a \
+                             backend missing from the report has no {key}"
+                        ),
+                    ));
+                }
+            }
+            Some(BackendCondition {
+                backend: declared.reference(ctx, subject)?,
+                present: raw.present.as_ref().map(|p| *p.get_ref()),
+                status: optional_value(ctx, "status", &raw.status, STATUSES)?,
+                crd_status: optional_value(ctx, "crd_status", &raw.crd_status, CRD_STATUSES)?,
+                reason: optional_value(ctx, "reason", &raw.reason, REASONS)?,
+                circuit: optional_value(ctx, "circuit", &raw.circuit, CIRCUITS)?,
+                category: optional_value(ctx, "category", &raw.category, CATEGORIES)?,
+            })
+        }
+    };
+    if backend.is_none() && phase.is_none() {
+        return Err(ctx.error(
+            kind_span,
+            format!(
+                "kind `{kind}` needs a condition: one or more of status, crd_status, reason, \
+                 circuit, category, present (with backend) or phase"
+            ),
+        ));
+    }
+    Ok(Condition { backend, phase })
+}
+
+/// An optional enumerated condition value.
+fn optional_value<T: Copy>(
+    ctx: &Ctx<'_>,
+    key: &str,
+    text: &Option<Spanned<String>>,
+    table: &[(&str, T)],
+) -> Result<Option<T>> {
+    text.as_ref()
+        .map(|text| value(ctx, key, text, table))
+        .transpose()
+}
+
+/// One enumerated condition value, or an error listing the valid spellings.
+fn value<T: Copy>(
+    ctx: &Ctx<'_>,
+    key: &str,
+    text: &Spanned<String>,
+    table: &[(&str, T)],
+) -> Result<T> {
+    values::lookup(table, text.get_ref()).ok_or_else(|| {
+        ctx.error(
+            &text.span(),
+            format!(
+                "invalid {key} \"{}\": expected one of {}",
+                text.get_ref().escape_debug(),
+                values::spellings(table)
+            ),
+        )
+    })
+}
+
+fn counter(
+    ctx: &Ctx<'_>,
+    name: &Spanned<String>,
+    backend: Option<&Spanned<String>>,
+    declared: &Declared,
+) -> Result<Counter> {
+    let counter = name.get_ref().as_str();
+    if !COUNTERS.contains(&counter) {
+        return Err(ctx.error(
+            &name.span(),
+            format!(
+                "invalid counter \"{}\": expected one of {}",
+                counter.escape_debug(),
+                one_of(COUNTERS)
+            ),
+        ));
+    }
+    if counter == "reports" {
+        if let Some(backend) = backend {
+            return Err(ctx.key_error(
+                &backend.span(),
+                "key `backend` is not used by counter `reports` (reports cover every backend)",
+            ));
+        }
+        return Ok(Counter::Reports);
+    }
+    let Some(backend) = backend else {
+        return Err(ctx.error(
+            &name.span(),
+            format!("counter `{counter}` needs `backend = \"<name>\"` (whose {counter} to count)"),
+        ));
+    };
+    let backend = declared.reference(ctx, backend)?;
+    Ok(match counter {
+        "probes" => Counter::Probes { backend },
+        "skips" => Counter::Skips { backend },
+        _ => Counter::Connections { backend },
+    })
+}
+
+fn bounds(
+    ctx: &Ctx<'_>,
+    raw: &RawExpect,
+    kind_span: &std::ops::Range<usize>,
+) -> Result<CountBounds> {
+    let get = |v: &Option<Spanned<u64>>| v.as_ref().map(|v| *v.get_ref());
+    if let Some(equals) = &raw.equals {
+        if raw.min.is_some() || raw.max.is_some() {
+            return Err(ctx.key_error(
+                &equals.span(),
+                "`equals` cannot be combined with `min` or `max`",
+            ));
+        }
+        let n = *equals.get_ref();
+        return Ok(CountBounds {
+            min: Some(n),
+            max: Some(n),
+        });
+    }
+    let (min, max) = (get(&raw.min), get(&raw.max));
+    match (min, max, &raw.min) {
+        (None, None, _) => Err(ctx.error(kind_span, "kind `count` needs `min`, `max` or `equals`")),
+        (Some(lo), Some(hi), Some(min_value)) if lo > hi => Err(ctx.error(
+            &min_value.span(),
+            format!("min ({lo}) must not exceed max ({hi})"),
+        )),
+        _ => Ok(CountBounds { min, max }),
+    }
+}

@@ -1,0 +1,160 @@
+//! The file shape of a scenario, as serde reads it: every table `deny_unknown_fields`, every
+//! value that a later rule may complain about wrapped in [`Spanned`] so the complaint can point
+//! at it.
+//!
+//! Why two layers (raw, then the model): serde checks the shape (unknown keys, types, duration
+//! syntax, `[vmcp]` through `vmcp-core`), and the conversion in `parse` checks the rules that
+//! relate values to each other (references, windows, keys an action does not use). The model
+//! then holds only resolved, valid values.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use vmcp_core::config::FailureHandling;
+use vmcp_core::config::duration::HumanDuration;
+
+use super::behaviour::Behaviour;
+
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Spanned<String>,
+    pub seed: u64,
+    pub duration: Spanned<HumanDuration>,
+    pub tick: Option<Spanned<HumanDuration>>,
+    pub reproduces_bug: Option<Spanned<String>>,
+    pub vmcp: Option<FailureHandling>,
+    #[serde(default)]
+    pub backend: Vec<Spanned<RawBackend>>,
+    #[serde(default)]
+    pub event: Vec<Spanned<RawEvent>>,
+    #[serde(default)]
+    pub expect: Vec<Spanned<RawExpect>>,
+}
+
+/// One `[[backend]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackend {
+    pub name: Spanned<String>,
+    pub port: Option<Spanned<u16>>,
+    pub path: Option<Spanned<String>>,
+    pub behaviour: Option<Behaviour>,
+    pub registered: Option<bool>,
+    pub auth: Option<Spanned<RawAuth>>,
+    pub require_auth: Option<bool>,
+}
+
+/// `auth = { type = "bearer", token = ... }` or `{ type = "header", name = ..., value = ... }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    #[serde(rename = "type")]
+    pub type_: Spanned<String>,
+    pub token: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub value: Option<Spanned<String>>,
+}
+
+/// One `[[event]]`: every key any action uses; `parse` refuses the ones its action does not.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvent {
+    pub at: Spanned<HumanDuration>,
+    pub id: Option<Spanned<String>>,
+    pub action: Spanned<String>,
+    pub backend: Option<Spanned<String>>,
+    pub old_pod: Option<Spanned<String>>,
+    pub stale_behaviour: Option<Spanned<Behaviour>>,
+    pub behaviour: Option<Spanned<Behaviour>>,
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<HumanDuration>>,
+    pub latency: Option<Spanned<HumanDuration>>,
+    pub url: Option<Spanned<String>>,
+}
+
+impl RawEvent {
+    /// The optional keys that are present, with their value spans.
+    pub fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        let mut keys = Vec::new();
+        push(&mut keys, "backend", &self.backend);
+        push(&mut keys, "old_pod", &self.old_pod);
+        push(&mut keys, "stale_behaviour", &self.stale_behaviour);
+        push(&mut keys, "behaviour", &self.behaviour);
+        push(&mut keys, "for", &self.for_);
+        push(&mut keys, "latency", &self.latency);
+        push(&mut keys, "url", &self.url);
+        keys
+    }
+}
+
+/// One `[[expect]]`: every key any kind uses; `parse` refuses the ones its kind does not.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpect {
+    pub kind: Spanned<String>,
+    pub description: Option<Spanned<String>>,
+    pub from: Option<Spanned<HumanDuration>>,
+    pub to: Option<Spanned<HumanDuration>>,
+    pub by: Option<Spanned<HumanDuration>>,
+    pub after: Option<Spanned<String>>,
+    pub within: Option<Spanned<HumanDuration>>,
+    pub counter: Option<Spanned<String>>,
+    pub min: Option<Spanned<u64>>,
+    pub max: Option<Spanned<u64>>,
+    pub equals: Option<Spanned<u64>>,
+    pub backend: Option<Spanned<String>>,
+    pub status: Option<Spanned<String>>,
+    pub crd_status: Option<Spanned<String>>,
+    pub reason: Option<Spanned<String>>,
+    pub circuit: Option<Spanned<String>>,
+    pub category: Option<Spanned<String>>,
+    pub phase: Option<Spanned<String>>,
+    pub present: Option<Spanned<bool>>,
+}
+
+impl RawExpect {
+    /// The optional keys that are present (except `description`, which every kind accepts),
+    /// with their value spans.
+    pub fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        let mut keys = Vec::new();
+        push(&mut keys, "from", &self.from);
+        push(&mut keys, "to", &self.to);
+        push(&mut keys, "by", &self.by);
+        push(&mut keys, "after", &self.after);
+        push(&mut keys, "within", &self.within);
+        push(&mut keys, "counter", &self.counter);
+        push(&mut keys, "min", &self.min);
+        push(&mut keys, "max", &self.max);
+        push(&mut keys, "equals", &self.equals);
+        push(&mut keys, "backend", &self.backend);
+        keys.extend(self.backend_condition_keys());
+        push(&mut keys, "phase", &self.phase);
+        keys
+    }
+
+    /// The backend condition keys that are present (they need `backend` as their subject).
+    pub fn backend_condition_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+        let mut keys = Vec::new();
+        push(&mut keys, "present", &self.present);
+        push(&mut keys, "status", &self.status);
+        push(&mut keys, "crd_status", &self.crd_status);
+        push(&mut keys, "reason", &self.reason);
+        push(&mut keys, "circuit", &self.circuit);
+        push(&mut keys, "category", &self.category);
+        keys
+    }
+}
+
+fn push<T>(
+    keys: &mut Vec<(&'static str, Range<usize>)>,
+    key: &'static str,
+    value: &Option<Spanned<T>>,
+) {
+    if let Some(value) = value {
+        keys.push((key, value.span()));
+    }
+}
