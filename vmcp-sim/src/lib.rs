@@ -7,13 +7,17 @@
 //! * [`net`]: the hyper-util connector over turmoil TCP that the core's client is given.
 //! * [`pod`]: simulated MCP Streamable-HTTP servers with runtime-switchable behaviour.
 //! * [`clock`]: the report wall clock inside the simulation (epoch + simulated time).
+//! * [`runner`]: runs a scenario: world + the real core + events + expectations.
+//! * [`trace`]: the run trace and its stable hash.
 //! * [`scenario`]: scenario files: the typed model, parsing and validation.
 
 pub mod clock;
 pub mod net;
 pub mod pod;
+pub mod runner;
 pub mod scenario;
 pub mod service;
+pub mod trace;
 pub mod world;
 
 pub use clock::SimClock;

@@ -1,0 +1,123 @@
+//! The command line: argument parsing and the three commands.
+
+mod explore;
+mod render;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use vmcp_sim::scenario::{Scenario, ScenarioError, discover};
+
+/// Exit status: everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: an expectation failed or a run crashed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: invalid input (a scenario file or an argument).
+pub const EXIT_INVALID: u8 = 2;
+
+/// Deterministic simulation of vmcp-core: run scenario files on a simulated network.
+#[derive(Debug, Parser)]
+#[command(name = "vmcp-sim", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios (files or directories of *.toml, sorted) and check their expectations.
+    Run {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Seed for every scenario (overrides the files' `seed`).
+        #[arg(long, env = "VMCP_SIM_SEED")]
+        seed: Option<u64>,
+        /// Print each run's timeline.
+        #[arg(long)]
+        trace: bool,
+        /// One JSON object per scenario on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Sweep seeds over one scenario and report every failing seed.
+    Explore {
+        /// The scenario file.
+        file: PathBuf,
+        /// How many seeds to try.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Run only shard K of M (1-based), e.g. `--shard 2/4`: seeds whose offset from
+        /// `--start` is ≡ K-1 (mod M).
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u64, u64)>,
+    },
+}
+
+/// `K/M` with 1 ≤ K ≤ M.
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (k, m) = text.split_once('/').ok_or_else(|| format!("`{text}`: expected K/M, e.g. 1/4"))?;
+    let k: u64 = k.trim().parse().map_err(|_| format!("`{text}`: K is not a number"))?;
+    let m: u64 = m.trim().parse().map_err(|_| format!("`{text}`: M is not a number"))?;
+    if m == 0 || k == 0 || k > m {
+        return Err(format!("`{text}`: need 1 <= K <= M"));
+    }
+    Ok((k, m))
+}
+
+/// Run the parsed command; returns the exit status.
+pub fn execute(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run { paths, seed, trace, json } => run::run(&paths, seed, trace, json),
+        Command::Check { paths } => check(&paths),
+        Command::Explore { file, seeds, start, shard } => explore::explore(&file, seeds, start, shard),
+    }
+}
+
+/// Load every scenario under `paths`; on the first invalid file, print it and return `None`.
+fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    discover(paths)?.iter().map(Scenario::load).collect()
+}
+
+fn check(paths: &[PathBuf]) -> u8 {
+    let files = match discover(paths) {
+        Ok(files) => files,
+        Err(err) => {
+            eprintln!("{err}");
+            return EXIT_INVALID;
+        }
+    };
+    let mut status = EXIT_OK;
+    for file in &files {
+        match Scenario::load(file) {
+            Ok(s) => println!(
+                "ok  {}  ({}: {} backends, {} events, {} expectations)",
+                file.display(),
+                s.name,
+                s.backends.len(),
+                s.events.len(),
+                s.expects.len()
+            ),
+            Err(err) => {
+                eprintln!("{err}");
+                status = EXIT_INVALID;
+            }
+        }
+    }
+    status
+}
+
+/// The command that reproduces one run.
+fn repro_command(file: &str, seed: u64) -> String {
+    format!("cargo run --release -p vmcp-sim -- run {file} --seed {seed} --trace")
+}

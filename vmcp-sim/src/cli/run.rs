@@ -1,0 +1,90 @@
+//! `vmcp-sim run`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+use vmcp_sim::runner::{self, RunError};
+
+use super::render::{failure_report, summary_table};
+use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, load_all};
+
+/// One finished scenario, for the summary.
+pub struct Row {
+    pub name: String,
+    pub file: String,
+    pub seed: u64,
+    pub result: Result<runner::RunOutcome, RunError>,
+    pub wall_ms: u128,
+}
+
+pub fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: bool) -> u8 {
+    let scenarios = match load_all(paths) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("{err}");
+            return EXIT_INVALID;
+        }
+    };
+    let mut rows = Vec::new();
+    for scenario in &scenarios {
+        let seed = seed.unwrap_or(scenario.seed);
+        // Wall time is reported, never used by the simulation.
+        let started = Instant::now();
+        let result = runner::run(scenario, seed);
+        let wall_ms = started.elapsed().as_millis();
+        let row = Row { name: scenario.name.clone(), file: scenario.file.clone(), seed, result, wall_ms };
+        if json_out {
+            println!("{}", json_line(&row));
+        } else {
+            if trace && let Ok(outcome) = &row.result {
+                println!("── {} (seed {}) ──", row.name, row.seed);
+                print!("{}", outcome.trace.render(&outcome.trace.entries));
+            }
+            if let Some(text) = failure_report(&row) {
+                eprint!("{text}");
+            }
+        }
+        rows.push(row);
+    }
+    if !json_out {
+        print!("{}", summary_table(&rows));
+    }
+    if rows.iter().any(|r| matches!(r.result, Err(RunError::Unsupported { .. }))) {
+        EXIT_INVALID
+    } else if rows.iter().all(|r| r.result.as_ref().is_ok_and(|o| o.passed())) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn json_line(row: &Row) -> String {
+    let value = match &row.result {
+        Ok(o) => json!({
+            "scenario": row.name,
+            "file": row.file,
+            "seed": row.seed,
+            "passed": o.passed(),
+            "reproduces_bug": o.reproduces_bug,
+            "failures": o.failures,
+            "trace_hash": o.trace_hash(),
+            "sim_elapsed_ms": o.sim_elapsed.as_millis(),
+            "wall_ms": row.wall_ms,
+            "final_report": o.final_report(),
+        }),
+        Err(err) => json!({
+            "scenario": row.name,
+            "file": row.file,
+            "seed": row.seed,
+            "passed": false,
+            "error": err.to_string(),
+            "failures": [],
+            "trace_hash": null,
+            "sim_elapsed_ms": null,
+            "wall_ms": row.wall_ms,
+            "final_report": null,
+        }),
+    };
+    value.to_string()
+}

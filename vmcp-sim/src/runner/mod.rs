@@ -1,0 +1,393 @@
+//! The scenario runner (DESIGN §4.3): build the world from a scenario and a seed, run the real
+//! core in the `vmcp` host, apply events at their simulated instants, record the trace, check the
+//! expectations.
+
+mod evaluate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use vmcp_core::client::McpClient;
+use vmcp_core::registry::{Backend, DynamicRegistry};
+use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
+use vmcp_core::status::StatusReport;
+
+pub use evaluate::{ExpectationFailure, evaluate};
+
+use crate::pod::{Behaviour as PodBehaviour, ReplyMode};
+use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
+use crate::trace::{TimedReport, Trace, TraceEvent, TraceRecorder};
+use crate::world::{self, World, WorldConfig, WorldError};
+
+/// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
+pub const DEFAULT_TICK: Duration = Duration::from_millis(10);
+
+/// Why a scenario could not be run (as opposed to an expectation failing).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The simulated world refused an operation or a host failed.
+    #[error("{location}: {source}")]
+    World {
+        /// `file:line:column` of the event or backend that caused it.
+        location: String,
+        /// The world's error.
+        source: WorldError,
+    },
+    /// The scenario asks for something the simulation cannot do.
+    #[error("{location}: {message}")]
+    Unsupported {
+        /// `file:line:column`.
+        location: String,
+        /// What and why.
+        message: String,
+    },
+}
+
+/// The result of one run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub file: String,
+    /// The seed the run used.
+    pub seed: u64,
+    /// The declared bug this scenario reproduces, if any.
+    pub reproduces_bug: Option<String>,
+    /// The merged trace.
+    pub trace: Trace,
+    /// Every published report, with its simulated time.
+    pub reports: Vec<TimedReport>,
+    /// Expectations that did not hold (empty: passed).
+    pub failures: Vec<ExpectationFailure>,
+    /// Simulated time covered.
+    pub sim_elapsed: Duration,
+}
+
+impl RunOutcome {
+    /// Every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The stable hash of the trace.
+    pub fn trace_hash(&self) -> String {
+        self.trace.hash()
+    }
+
+    /// The last published report.
+    pub fn final_report(&self) -> Option<&StatusReport> {
+        self.reports.last().map(|r| &r.report)
+    }
+}
+
+/// What the event queue holds: a scenario event, or the automatic end of a `set_behaviour ... for`.
+enum Pending {
+    Event(usize),
+    Revert { backend: String, pod: String, behaviour: PodBehaviour, reply: ReplyMode, of: usize },
+}
+
+/// Run `scenario` with `seed` (the caller resolves the seed precedence).
+pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
+    let mut world = World::new(WorldConfig {
+        seed,
+        tick: scenario.tick.unwrap_or(DEFAULT_TICK),
+        duration: scenario.duration + Duration::from_secs(1),
+        pod_port: world::DEFAULT_POD_PORT,
+        ..WorldConfig::default()
+    });
+    let at_backend = |name: &str| {
+        scenario
+            .backend(name)
+            .map_or_else(|| scenario.file.clone(), |b| scenario.position(b.location))
+    };
+    for backend in &scenario.backends {
+        if backend.port != world::DEFAULT_POD_PORT {
+            return Err(RunError::Unsupported {
+                location: scenario.position(backend.location),
+                message: format!(
+                    "backend `{}`: simulated pods listen on port {}; `port = {}` is not supported",
+                    backend.name,
+                    world::DEFAULT_POD_PORT,
+                    backend.port
+                ),
+            });
+        }
+        let (behaviour, reply) = pod_behaviour(backend.behaviour, backend.require_auth, backend);
+        let pod = world.add_backend(&backend.name, behaviour).map_err(|source| RunError::World {
+            location: scenario.position(backend.location),
+            source,
+        })?;
+        world.set_reply_mode(&pod, reply).map_err(|source| RunError::World {
+            location: at_backend(&backend.name),
+            source,
+        })?;
+    }
+    let registered: Vec<Backend> = scenario
+        .backends
+        .iter()
+        .filter(|b| b.registered)
+        .map(|b| b.registry_backend())
+        .collect();
+    let registry = Arc::new(DynamicRegistry::new(registered).map_err(|e| RunError::Unsupported {
+        location: scenario.file.clone(),
+        message: e.to_string(),
+    })?);
+    let recorder = TraceRecorder::new();
+    add_vmcp_host(&mut world, scenario, seed, &registry, &recorder).map_err(|source| {
+        RunError::World { location: scenario.file.clone(), source }
+    })?;
+
+    let mut queue: BTreeMap<(Duration, u64), Pending> = BTreeMap::new();
+    let mut seq = 0_u64;
+    for (index, event) in scenario.events.iter().enumerate() {
+        queue.insert((event.at, seq), Pending::Event(index));
+        seq += 1;
+    }
+    while let Some(((at, _), pending)) = queue.pop_first() {
+        let location = match &pending {
+            Pending::Event(i) | Pending::Revert { of: i, .. } => {
+                scenario.position(scenario.events[*i].location)
+            }
+        };
+        let world_err = |source| RunError::World { location: location.clone(), source };
+        world.run_until(at).map_err(world_err)?;
+        let now = world.elapsed();
+        match pending {
+            Pending::Event(index) => {
+                let event = &scenario.events[index];
+                let revert = apply(&mut world, scenario, &registry, event, &recorder, now)
+                    .map_err(world_err)?;
+                if let (Some(revert), Some(duration)) = (revert, set_for(event)) {
+                    let end = at + duration;
+                    if end < scenario.duration {
+                        let (backend, pod, behaviour, reply) = revert;
+                        queue.insert(
+                            (end, seq),
+                            Pending::Revert { backend, pod, behaviour, reply, of: index },
+                        );
+                        seq += 1;
+                    }
+                }
+            }
+            Pending::Revert { backend, pod, behaviour, reply, .. } => {
+                let detail = format!("{backend}: {pod} back to {behaviour:?}");
+                world.set_behaviour(&pod, behaviour).map_err(world_err)?;
+                world.set_reply_mode(&pod, reply).map_err(world_err)?;
+                recorder.record_at(
+                    now,
+                    TraceEvent::Fault { action: "set_behaviour_end".to_owned(), detail },
+                );
+            }
+        }
+    }
+    world
+        .run_until(scenario.duration)
+        .map_err(|source| RunError::World { location: scenario.file.clone(), source })?;
+
+    let trace = Trace::merge(recorder.entries(), &world.connection_log().records());
+    let reports = recorder.reports();
+    let failures = evaluate(scenario, &reports, &trace);
+    Ok(RunOutcome {
+        scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        seed,
+        reproduces_bug: scenario.reproduces_bug.clone(),
+        trace,
+        reports,
+        failures,
+        sim_elapsed: world.elapsed(),
+    })
+}
+
+fn set_for(event: &EventSpec) -> Option<Duration> {
+    match &event.action {
+        EventAction::SetBehaviour { for_, .. } => *for_,
+        _ => None,
+    }
+}
+
+/// The `vmcp` host: the real core with the turmoil connector, reporting into the trace. The
+/// registry lives outside the host (like the Kubernetes API), so it survives a `vmcp` restart
+/// while everything else is rebuilt from scratch.
+fn add_vmcp_host(
+    world: &mut World,
+    scenario: &Scenario,
+    seed: u64,
+    registry: &Arc<DynamicRegistry>,
+    recorder: &TraceRecorder,
+) -> Result<(), WorldError> {
+    let connector = world.connector();
+    let clock = world.clock();
+    let config = scenario.vmcp.clone();
+    let registry = Arc::clone(registry);
+    let recorder = recorder.clone();
+    world.add_vmcp_host(move || {
+        let connector = connector.clone();
+        let config = config.clone();
+        let registry = Arc::clone(&registry);
+        let recorder = recorder.clone();
+        async move {
+            recorder.record(TraceEvent::VmcpStarted);
+            let probe = Arc::new(McpClient::new(connector, &config));
+            let runtime = VmcpRuntime::start(RuntimeParts {
+                config,
+                probe,
+                registry,
+                clock: Arc::new(clock),
+                observer: Some(Arc::new(recorder.clone())),
+                rng_seed: seed,
+                reporters: vec![Arc::new(recorder)],
+            })?;
+            // The core runs until the host is crashed or the simulation ends.
+            std::future::pending::<()>().await;
+            runtime.stop().await;
+            Ok(())
+        }
+    })
+}
+
+/// A scenario behaviour as the pod's behaviour and reply mode. A pod that requires credentials
+/// the backend does not send answers 401 to everything.
+fn pod_behaviour(
+    behaviour: Behaviour,
+    require_auth: bool,
+    spec: &crate::scenario::BackendSpec,
+) -> (PodBehaviour, ReplyMode) {
+    if require_auth && spec.auth.is_none() {
+        let code = StatusCode::UNAUTHORIZED;
+        return (PodBehaviour::Status { code, only_initialize: false }, ReplyMode::Json);
+    }
+    to_pod(behaviour)
+}
+
+fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
+    let json = ReplyMode::Json;
+    match behaviour {
+        Behaviour::Healthy => (PodBehaviour::Healthy, json),
+        Behaviour::Sse => (PodBehaviour::Healthy, ReplyMode::Sse),
+        Behaviour::Hang => (PodBehaviour::Hang, json),
+        Behaviour::Close => (PodBehaviour::Close, json),
+        Behaviour::Refuse => (PodBehaviour::Refuse, json),
+        Behaviour::LegacySse => (PodBehaviour::LegacySse, json),
+        Behaviour::ForgetSessions => (PodBehaviour::ForgetSessions, json),
+        Behaviour::Status { code, only_initialize } => (
+            PodBehaviour::Status {
+                code: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                only_initialize,
+            },
+            json,
+        ),
+        Behaviour::Slow(d) => (PodBehaviour::Slow(d), json),
+        Behaviour::StartingFor(d) => (PodBehaviour::StartingFor(d), json),
+    }
+}
+
+type Revert = (String, String, PodBehaviour, ReplyMode);
+
+fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
+    world.current_pod(backend).ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))
+}
+
+/// Apply one event; returns what to restore if it was a timed `set_behaviour`.
+fn apply(
+    world: &mut World,
+    scenario: &Scenario,
+    registry: &DynamicRegistry,
+    event: &EventSpec,
+    recorder: &TraceRecorder,
+    now: Duration,
+) -> Result<Option<Revert>, WorldError> {
+    let mut revert = None;
+    let detail = match &event.action {
+        EventAction::ReplacePod { backend, old_pod, behaviour } => {
+            let old = current_pod(world, backend)?;
+            let (new_behaviour, reply) = to_pod(*behaviour);
+            let old_mode = match old_pod {
+                OldPod::Terminate => world::OldPod::Terminate,
+                OldPod::Stale(b) => world::OldPod::Stale(to_pod(*b).0),
+                OldPod::Blackhole => world::OldPod::Blackhole,
+            };
+            let new = world.replace_pod(backend, new_behaviour, old_mode.clone())?;
+            world.set_reply_mode(&new, reply)?;
+            format!("{backend}: {old} -> {new} (old pod: {old_mode:?}; new pod: {behaviour})")
+        }
+        EventAction::SetBehaviour { backend, behaviour, for_ } => {
+            let pod = current_pod(world, backend)?;
+            let handle = world.pod(&pod).ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
+            revert = Some((backend.clone(), pod.clone(), handle.behaviour(), handle.reply_mode()));
+            let (b, reply) = to_pod(*behaviour);
+            world.set_behaviour(&pod, b)?;
+            world.set_reply_mode(&pod, reply)?;
+            match for_ {
+                Some(d) => format!("{backend}: {pod} {behaviour} for {}", vmcp_core::config::duration::format(*d)),
+                None => format!("{backend}: {pod} {behaviour}"),
+            }
+        }
+        EventAction::CrashPod { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.crash_pod(&pod)?;
+            format!("{backend}: {pod}")
+        }
+        EventAction::RestartPod { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.restart_pod(&pod)?;
+            format!("{backend}: {pod}")
+        }
+        EventAction::CrashVmcp => {
+            world.crash_vmcp()?;
+            "vmcp".to_owned()
+        }
+        EventAction::RestartVmcp => {
+            world.restart_vmcp()?;
+            "vmcp".to_owned()
+        }
+        EventAction::Partition { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.partition(&pod)?;
+            format!("vmcp <-> {pod}")
+        }
+        EventAction::Repair { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.repair(&pod)?;
+            format!("vmcp <-> {pod}")
+        }
+        EventAction::Hold { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.hold(&pod)?;
+            format!("vmcp <-> {pod}")
+        }
+        EventAction::Release { backend } => {
+            let pod = current_pod(world, backend)?;
+            world.release(&pod)?;
+            format!("vmcp <-> {pod}")
+        }
+        EventAction::Latency { backend, latency } => {
+            let pod = current_pod(world, backend)?;
+            world.set_link_latency(&pod, *latency)?;
+            format!("vmcp <-> {pod}: {}", vmcp_core::config::duration::format(*latency))
+        }
+        EventAction::RegistryAdd { backend } => {
+            if let Some(spec) = scenario.backend(backend) {
+                registry.upsert(spec.registry_backend());
+            }
+            backend.clone()
+        }
+        EventAction::RegistryRemove { backend } => {
+            registry.remove(backend);
+            backend.clone()
+        }
+        EventAction::RegistryChangeUrl { backend, url } => {
+            let auth = scenario.backend(backend).and_then(|b| b.auth.clone());
+            registry.upsert(Backend { name: backend.clone(), url: url.url.clone(), auth });
+            format!("{backend}: {url}")
+        }
+    };
+    recorder.record_at(
+        now,
+        TraceEvent::Fault { action: event.action.name().to_owned(), detail },
+    );
+    Ok(revert)
+}
