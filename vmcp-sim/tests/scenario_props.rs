@@ -267,10 +267,7 @@ fn table(header: &'static str, pool: Pool, required: usize) -> impl Strategy<Val
         .prop_map(move |(required_values, picks)| {
             let mut seen = Vec::new();
             let mut text = format!("{header}\n");
-            let required_picks = required_values
-                .into_iter()
-                .enumerate()
-                .map(|(i, value)| (i, value));
+            let required_picks = required_values.into_iter().enumerate();
             let optional_picks = picks
                 .into_iter()
                 .map(|(key, value)| (key.index(pool.len()), value));
