@@ -52,7 +52,7 @@ impl<'a> Ctx<'a> {
 
     /// Turn a `toml` error (syntax, shape, or a message from a value's own deserializer such as
     /// `[vmcp]` validation) into a positioned error, keeping its message.
-    pub fn from_toml(&self, error: &toml::de::Error) -> ScenarioError {
+    pub fn toml_error(&self, error: &toml::de::Error) -> ScenarioError {
         let span = error.span().unwrap_or(0..0);
         self.error(&span, error.message().trim_end())
     }

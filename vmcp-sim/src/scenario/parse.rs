@@ -28,7 +28,7 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 /// Parse and validate a whole scenario.
 pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     let ctx = Ctx::new(file, text);
-    let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.from_toml(&e))?;
+    let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
 
     let name = scenario_name(&ctx, &raw.name)?;
     let description = non_empty(&ctx, "description", &raw.description)?;
