@@ -164,10 +164,21 @@ impl TraceEvent {
         match self {
             TraceEvent::VmcpStarted => "vmcp runtime started".to_owned(),
             TraceEvent::ProbeStarted { backend, .. } => format!("{backend}: probe"),
-            TraceEvent::ProbeFinished { backend, ok: true, latency_ms, .. } => {
+            TraceEvent::ProbeFinished {
+                backend,
+                ok: true,
+                latency_ms,
+                ..
+            } => {
                 format!("{backend}: probe ok ({latency_ms} ms)")
             }
-            TraceEvent::ProbeFinished { backend, category, message, latency_ms, .. } => format!(
+            TraceEvent::ProbeFinished {
+                backend,
+                category,
+                message,
+                latency_ms,
+                ..
+            } => format!(
                 "{backend}: probe failed ({}, {latency_ms} ms): {}",
                 category.map_or("?", |c| c.as_str()),
                 message.as_deref().unwrap_or("")
@@ -175,7 +186,13 @@ impl TraceEvent {
             TraceEvent::ProbeSkipped { backend, circuit } => {
                 format!("{backend}: probe skipped (circuit {circuit})")
             }
-            TraceEvent::Status { backend, from, from_reason, to, to_reason } => {
+            TraceEvent::Status {
+                backend,
+                from,
+                from_reason,
+                to,
+                to_reason,
+            } => {
                 format!("{backend}: status {from}/{from_reason} -> {to}/{to_reason}")
             }
             TraceEvent::Circuit { backend, from, to } => {
@@ -183,7 +200,10 @@ impl TraceEvent {
             }
             TraceEvent::BackendAdded { backend } => format!("{backend}: monitored"),
             TraceEvent::BackendRemoved { backend } => format!("{backend}: no longer monitored"),
-            TraceEvent::EndpointChanged { backend, generation } => {
+            TraceEvent::EndpointChanged {
+                backend,
+                generation,
+            } => {
                 format!("{backend}: endpoint changed (generation {generation})")
             }
             TraceEvent::Report { phase, backends } => {
@@ -197,7 +217,11 @@ impl TraceEvent {
                 line
             }
             TraceEvent::Fault { action, detail } => format!("FAULT {action} {detail}"),
-            TraceEvent::Connection { service, pod, outcome } => format!(
+            TraceEvent::Connection {
+                service,
+                pod,
+                outcome,
+            } => format!(
                 "{service}: connection {outcome}{}",
                 pod.as_ref().map(|p| format!(" -> {p}")).unwrap_or_default()
             ),
@@ -229,7 +253,9 @@ pub struct TraceRecorder {
 
 impl std::fmt::Debug for TraceRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceRecorder").field("entries", &self.lock().entries.len()).finish()
+        f.debug_struct("TraceRecorder")
+            .field("entries", &self.lock().entries.len())
+            .finish()
     }
 }
 
@@ -249,12 +275,17 @@ impl TraceRecorder {
     }
 
     fn lock(&self) -> MutexGuard<'_, RecorderState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Record `event` at simulated time `at`.
     pub fn record_at(&self, at: Duration, event: TraceEvent) {
-        self.lock().entries.push(TraceEntry { at_ms: millis(at), event });
+        self.lock().entries.push(TraceEntry {
+            at_ms: millis(at),
+            event,
+        });
     }
 
     /// Record `event` now (inside a host).
@@ -276,10 +307,16 @@ impl TraceRecorder {
 impl MonitorObserver for TraceRecorder {
     fn on_event(&self, event: &MonitorEvent) {
         let event = match event {
-            MonitorEvent::ProbeStarted { backend, generation } => {
-                TraceEvent::ProbeStarted { backend: backend.clone(), generation: *generation }
-            }
-            MonitorEvent::ProbeFinished { backend, outcome, .. } => {
+            MonitorEvent::ProbeStarted {
+                backend,
+                generation,
+            } => TraceEvent::ProbeStarted {
+                backend: backend.clone(),
+                generation: *generation,
+            },
+            MonitorEvent::ProbeFinished {
+                backend, outcome, ..
+            } => {
                 let failure = outcome.result.as_ref().err();
                 TraceEvent::ProbeFinished {
                     backend: backend.clone(),
@@ -289,9 +326,12 @@ impl MonitorObserver for TraceRecorder {
                     message: failure.map(|f| f.message.clone()),
                 }
             }
-            MonitorEvent::ProbeSkipped { backend, circuit, .. } => {
-                TraceEvent::ProbeSkipped { backend: backend.clone(), circuit: *circuit }
-            }
+            MonitorEvent::ProbeSkipped {
+                backend, circuit, ..
+            } => TraceEvent::ProbeSkipped {
+                backend: backend.clone(),
+                circuit: *circuit,
+            },
             MonitorEvent::StatusChanged { backend, change } => TraceEvent::Status {
                 backend: backend.clone(),
                 from: change.from,
@@ -299,20 +339,27 @@ impl MonitorObserver for TraceRecorder {
                 to: change.to,
                 to_reason: change.to_reason,
             },
-            MonitorEvent::CircuitChanged { backend, transition } => TraceEvent::Circuit {
+            MonitorEvent::CircuitChanged {
+                backend,
+                transition,
+            } => TraceEvent::Circuit {
                 backend: backend.clone(),
                 from: transition.from,
                 to: transition.to,
             },
-            MonitorEvent::BackendAdded { backend } => {
-                TraceEvent::BackendAdded { backend: backend.clone() }
-            }
-            MonitorEvent::BackendRemoved { backend } => {
-                TraceEvent::BackendRemoved { backend: backend.clone() }
-            }
-            MonitorEvent::EndpointChanged { backend, generation } => {
-                TraceEvent::EndpointChanged { backend: backend.clone(), generation: *generation }
-            }
+            MonitorEvent::BackendAdded { backend } => TraceEvent::BackendAdded {
+                backend: backend.clone(),
+            },
+            MonitorEvent::BackendRemoved { backend } => TraceEvent::BackendRemoved {
+                backend: backend.clone(),
+            },
+            MonitorEvent::EndpointChanged {
+                backend,
+                generation,
+            } => TraceEvent::EndpointChanged {
+                backend: backend.clone(),
+                generation: *generation,
+            },
         };
         self.record(event);
     }
@@ -335,9 +382,15 @@ impl Reporter for TraceRecorder {
         let mut state = self.lock();
         state.entries.push(TraceEntry {
             at_ms: millis(at),
-            event: TraceEvent::Report { phase: report.phase, backends },
+            event: TraceEvent::Report {
+                phase: report.phase,
+                backends,
+            },
         });
-        state.reports.push(TimedReport { at, report: report.clone() });
+        state.reports.push(TimedReport {
+            at,
+            report: report.clone(),
+        });
         Ok(())
     }
 

@@ -26,7 +26,14 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>) -
     for (i, &seed) in chosen.iter().enumerate() {
         match runner::run(&scenario, seed) {
             Ok(o) if o.passed() => {}
-            Ok(o) => failing.push((seed, format!("{} expectation(s) failed: {}", o.failures.len(), o.failures[0].message))),
+            Ok(o) => failing.push((
+                seed,
+                format!(
+                    "{} expectation(s) failed: {}",
+                    o.failures.len(),
+                    o.failures[0].message
+                ),
+            )),
             Err(runner::RunError::Unsupported { location, message }) => {
                 eprintln!("{location}: {message}");
                 return EXIT_INVALID;
@@ -61,5 +68,9 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>) -
         chosen.len(),
         failing.len()
     );
-    if failing.is_empty() { EXIT_OK } else { EXIT_FAILED }
+    if failing.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }

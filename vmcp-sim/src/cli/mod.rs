@@ -66,9 +66,17 @@ enum Command {
 
 /// `K/M` with 1 ≤ K ≤ M.
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let (k, m) = text.split_once('/').ok_or_else(|| format!("`{text}`: expected K/M, e.g. 1/4"))?;
-    let k: u64 = k.trim().parse().map_err(|_| format!("`{text}`: K is not a number"))?;
-    let m: u64 = m.trim().parse().map_err(|_| format!("`{text}`: M is not a number"))?;
+    let (k, m) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}`: expected K/M, e.g. 1/4"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: K is not a number"))?;
+    let m: u64 = m
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: M is not a number"))?;
     if m == 0 || k == 0 || k > m {
         return Err(format!("`{text}`: need 1 <= K <= M"));
     }
@@ -78,9 +86,19 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 /// Run the parsed command; returns the exit status.
 pub fn execute(cli: Cli) -> u8 {
     match cli.command {
-        Command::Run { paths, seed, trace, json } => run::run(&paths, seed, trace, json),
+        Command::Run {
+            paths,
+            seed,
+            trace,
+            json,
+        } => run::run(&paths, seed, trace, json),
         Command::Check { paths } => check(&paths),
-        Command::Explore { file, seeds, start, shard } => explore::explore(&file, seeds, start, shard),
+        Command::Explore {
+            file,
+            seeds,
+            start,
+            shard,
+        } => explore::explore(&file, seeds, start, shard),
     }
 }
 

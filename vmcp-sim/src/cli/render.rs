@@ -32,7 +32,12 @@ pub fn summary_table(rows: &[Row]) -> String {
                     (_, false) => format!("{} expectation(s) failed", o.failures.len()),
                     _ => String::new(),
                 };
-                (result, duration::format(o.sim_elapsed), o.trace_hash(), note)
+                (
+                    result,
+                    duration::format(o.sim_elapsed),
+                    o.trace_hash(),
+                    note,
+                )
             }
             Err(err) => ("ERROR", "-".to_owned(), "-".to_owned(), err.to_string()),
         };
@@ -52,7 +57,11 @@ pub fn summary_table(rows: &[Row]) -> String {
             hash
         );
     }
-    let _ = writeln!(out, "\n{} scenarios: {passed} passed, {failed} failed", rows.len());
+    let _ = writeln!(
+        out,
+        "\n{} scenarios: {passed} passed, {failed} failed",
+        rows.len()
+    );
     out
 }
 
@@ -62,7 +71,11 @@ pub fn failure_report(row: &Row) -> Option<String> {
     match &row.result {
         Ok(o) if o.passed() => return None,
         Ok(o) => {
-            let _ = writeln!(out, "\nFAILED {} ({}) with seed {}", row.name, row.file, row.seed);
+            let _ = writeln!(
+                out,
+                "\nFAILED {} ({}) with seed {}",
+                row.name, row.file, row.seed
+            );
             for f in &o.failures {
                 let _ = writeln!(out, "\n  {}: {} expectation failed", f.location, f.kind);
                 if let Some(d) = &f.description {
@@ -74,10 +87,18 @@ pub fn failure_report(row: &Row) -> Option<String> {
             }
         }
         Err(err) => {
-            let _ = writeln!(out, "\nERROR {} ({}) with seed {}: {err}", row.name, row.file, row.seed);
+            let _ = writeln!(
+                out,
+                "\nERROR {} ({}) with seed {}: {err}",
+                row.name, row.file, row.seed
+            );
         }
     }
-    let _ = writeln!(out, "\n  reproduce: {}\n", repro_command(&row.file, row.seed));
+    let _ = writeln!(
+        out,
+        "\n  reproduce: {}\n",
+        repro_command(&row.file, row.seed)
+    );
     Some(out)
 }
 

@@ -33,7 +33,13 @@ pub fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: bool) ->
         let started = Instant::now();
         let result = runner::run(scenario, seed);
         let wall_ms = started.elapsed().as_millis();
-        let row = Row { name: scenario.name.clone(), file: scenario.file.clone(), seed, result, wall_ms };
+        let row = Row {
+            name: scenario.name.clone(),
+            file: scenario.file.clone(),
+            seed,
+            result,
+            wall_ms,
+        };
         if json_out {
             println!("{}", json_line(&row));
         } else {
@@ -50,9 +56,15 @@ pub fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: bool) ->
     if !json_out {
         print!("{}", summary_table(&rows));
     }
-    if rows.iter().any(|r| matches!(r.result, Err(RunError::Unsupported { .. }))) {
+    if rows
+        .iter()
+        .any(|r| matches!(r.result, Err(RunError::Unsupported { .. })))
+    {
         EXIT_INVALID
-    } else if rows.iter().all(|r| r.result.as_ref().is_ok_and(|o| o.passed())) {
+    } else if rows
+        .iter()
+        .all(|r| r.result.as_ref().is_ok_and(|o| o.passed()))
+    {
         EXIT_OK
     } else {
         EXIT_FAILED

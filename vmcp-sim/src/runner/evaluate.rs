@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
-use crate::trace::{Trace, TraceEntry, TraceEvent, TimedReport, format_ms};
+use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
 
 /// One expectation that did not hold.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -53,14 +53,27 @@ fn relevant(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
     let in_force = reports.iter().rev().find(|r| r.at <= window.from);
     in_force
         .into_iter()
-        .chain(reports.iter().filter(|r| r.at > window.from && r.at <= window.to))
+        .chain(
+            reports
+                .iter()
+                .filter(|r| r.at > window.from && r.at <= window.to),
+        )
         .collect()
 }
 
 fn describe_report(r: &TimedReport, condition: &Condition) -> String {
-    let mut text = format!("report at {} phase {}", format_ms(millis(r.at)), r.report.phase);
+    let mut text = format!(
+        "report at {} phase {}",
+        format_ms(millis(r.at)),
+        r.report.phase
+    );
     if let Some(b) = &condition.backend {
-        match r.report.discovered_backends.iter().find(|d| d.name == b.backend) {
+        match r
+            .report
+            .discovered_backends
+            .iter()
+            .find(|d| d.name == b.backend)
+        {
             Some(d) => {
                 text.push_str(&format!(
                     ", {} {}/{} ({}), circuit {}",
@@ -146,7 +159,9 @@ fn check(
                 subject(condition),
             ))
         }
-        ExpectKind::Count { counter, bounds, .. } => {
+        ExpectKind::Count {
+            counter, bounds, ..
+        } => {
             let (from, to) = (millis(window.from), millis(window.to));
             let count = trace
                 .entries
@@ -157,7 +172,11 @@ fn check(
                 return None;
             }
             Some(fail(
-                format!("expected {} {} in {span}; counted {count}", bounds, counter_name(counter)),
+                format!(
+                    "expected {} {} in {span}; counted {count}",
+                    bounds,
+                    counter_name(counter)
+                ),
                 counter_backend(counter),
             ))
         }
@@ -172,9 +191,12 @@ fn counts(counter: &Counter, entry: &TraceEntry) -> bool {
     match (counter, &entry.event) {
         (Counter::Probes { backend }, TraceEvent::ProbeStarted { backend: b, .. })
         | (Counter::Skips { backend }, TraceEvent::ProbeSkipped { backend: b, .. }) => b == backend,
-        (Counter::Connections { backend }, TraceEvent::Connection { service, outcome, .. }) => {
-            service == backend && outcome == "opened"
-        }
+        (
+            Counter::Connections { backend },
+            TraceEvent::Connection {
+                service, outcome, ..
+            },
+        ) => service == backend && outcome == "opened",
         (Counter::Reports, TraceEvent::Report { .. }) => true,
         _ => false,
     }
@@ -191,9 +213,9 @@ fn counter_name(counter: &Counter) -> String {
 
 fn counter_backend(counter: &Counter) -> Option<String> {
     match counter {
-        Counter::Probes { backend } | Counter::Skips { backend } | Counter::Connections { backend } => {
-            Some(backend.clone())
-        }
+        Counter::Probes { backend }
+        | Counter::Skips { backend }
+        | Counter::Connections { backend } => Some(backend.clone()),
         Counter::Reports => None,
     }
 }

@@ -86,7 +86,13 @@ impl RunOutcome {
 /// What the event queue holds: a scenario event, or the automatic end of a `set_behaviour ... for`.
 enum Pending {
     Event(usize),
-    Revert { backend: String, pod: String, behaviour: PodBehaviour, reply: ReplyMode, of: usize },
+    Revert {
+        backend: String,
+        pod: String,
+        behaviour: PodBehaviour,
+        reply: ReplyMode,
+        of: usize,
+    },
 }
 
 /// Run `scenario` with `seed` (the caller resolves the seed precedence).
@@ -116,14 +122,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             });
         }
         let (behaviour, reply) = pod_behaviour(backend.behaviour, backend.require_auth, backend);
-        let pod = world.add_backend(&backend.name, behaviour).map_err(|source| RunError::World {
-            location: scenario.position(backend.location),
-            source,
-        })?;
-        world.set_reply_mode(&pod, reply).map_err(|source| RunError::World {
-            location: at_backend(&backend.name),
-            source,
-        })?;
+        let pod = world
+            .add_backend(&backend.name, behaviour)
+            .map_err(|source| RunError::World {
+                location: scenario.position(backend.location),
+                source,
+            })?;
+        world
+            .set_reply_mode(&pod, reply)
+            .map_err(|source| RunError::World {
+                location: at_backend(&backend.name),
+                source,
+            })?;
     }
     let registered: Vec<Backend> = scenario
         .backends
@@ -131,13 +141,19 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         .filter(|b| b.registered)
         .map(|b| b.registry_backend())
         .collect();
-    let registry = Arc::new(DynamicRegistry::new(registered).map_err(|e| RunError::Unsupported {
-        location: scenario.file.clone(),
-        message: e.to_string(),
-    })?);
+    let registry =
+        Arc::new(
+            DynamicRegistry::new(registered).map_err(|e| RunError::Unsupported {
+                location: scenario.file.clone(),
+                message: e.to_string(),
+            })?,
+        );
     let recorder = TraceRecorder::new();
     add_vmcp_host(&mut world, scenario, seed, &registry, &recorder).map_err(|source| {
-        RunError::World { location: scenario.file.clone(), source }
+        RunError::World {
+            location: scenario.file.clone(),
+            source,
+        }
     })?;
 
     let mut queue: BTreeMap<(Duration, u64), Pending> = BTreeMap::new();
@@ -152,7 +168,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 scenario.position(scenario.events[*i].location)
             }
         };
-        let world_err = |source| RunError::World { location: location.clone(), source };
+        let world_err = |source| RunError::World {
+            location: location.clone(),
+            source,
+        };
         world.run_until(at).map_err(world_err)?;
         let now = world.elapsed();
         match pending {
@@ -166,26 +185,44 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                         let (backend, pod, behaviour, reply) = revert;
                         queue.insert(
                             (end, seq),
-                            Pending::Revert { backend, pod, behaviour, reply, of: index },
+                            Pending::Revert {
+                                backend,
+                                pod,
+                                behaviour,
+                                reply,
+                                of: index,
+                            },
                         );
                         seq += 1;
                     }
                 }
             }
-            Pending::Revert { backend, pod, behaviour, reply, .. } => {
+            Pending::Revert {
+                backend,
+                pod,
+                behaviour,
+                reply,
+                ..
+            } => {
                 let detail = format!("{backend}: {pod} back to {behaviour:?}");
                 world.set_behaviour(&pod, behaviour).map_err(world_err)?;
                 world.set_reply_mode(&pod, reply).map_err(world_err)?;
                 recorder.record_at(
                     now,
-                    TraceEvent::Fault { action: "set_behaviour_end".to_owned(), detail },
+                    TraceEvent::Fault {
+                        action: "set_behaviour_end".to_owned(),
+                        detail,
+                    },
                 );
             }
         }
     }
     world
         .run_until(scenario.duration)
-        .map_err(|source| RunError::World { location: scenario.file.clone(), source })?;
+        .map_err(|source| RunError::World {
+            location: scenario.file.clone(),
+            source,
+        })?;
 
     let trace = Trace::merge(recorder.entries(), &world.connection_log().records());
     let reports = recorder.reports();
@@ -258,7 +295,13 @@ fn pod_behaviour(
 ) -> (PodBehaviour, ReplyMode) {
     if require_auth && spec.auth.is_none() {
         let code = StatusCode::UNAUTHORIZED;
-        return (PodBehaviour::Status { code, only_initialize: false }, ReplyMode::Json);
+        return (
+            PodBehaviour::Status {
+                code,
+                only_initialize: false,
+            },
+            ReplyMode::Json,
+        );
     }
     to_pod(behaviour)
 }
@@ -273,7 +316,10 @@ fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
         Behaviour::Refuse => (PodBehaviour::Refuse, json),
         Behaviour::LegacySse => (PodBehaviour::LegacySse, json),
         Behaviour::ForgetSessions => (PodBehaviour::ForgetSessions, json),
-        Behaviour::Status { code, only_initialize } => (
+        Behaviour::Status {
+            code,
+            only_initialize,
+        } => (
             PodBehaviour::Status {
                 code: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 only_initialize,
@@ -288,7 +334,9 @@ fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
 type Revert = (String, String, PodBehaviour, ReplyMode);
 
 fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
-    world.current_pod(backend).ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))
+    world
+        .current_pod(backend)
+        .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))
 }
 
 /// Apply one event; returns what to restore if it was a timed `set_behaviour`.
@@ -302,7 +350,11 @@ fn apply(
 ) -> Result<Option<Revert>, WorldError> {
     let mut revert = None;
     let detail = match &event.action {
-        EventAction::ReplacePod { backend, old_pod, behaviour } => {
+        EventAction::ReplacePod {
+            backend,
+            old_pod,
+            behaviour,
+        } => {
             let old = current_pod(world, backend)?;
             let (new_behaviour, reply) = to_pod(*behaviour);
             let old_mode = match old_pod {
@@ -314,15 +366,29 @@ fn apply(
             world.set_reply_mode(&new, reply)?;
             format!("{backend}: {old} -> {new} (old pod: {old_mode:?}; new pod: {behaviour})")
         }
-        EventAction::SetBehaviour { backend, behaviour, for_ } => {
+        EventAction::SetBehaviour {
+            backend,
+            behaviour,
+            for_,
+        } => {
             let pod = current_pod(world, backend)?;
-            let handle = world.pod(&pod).ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
-            revert = Some((backend.clone(), pod.clone(), handle.behaviour(), handle.reply_mode()));
+            let handle = world
+                .pod(&pod)
+                .ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
+            revert = Some((
+                backend.clone(),
+                pod.clone(),
+                handle.behaviour(),
+                handle.reply_mode(),
+            ));
             let (b, reply) = to_pod(*behaviour);
             world.set_behaviour(&pod, b)?;
             world.set_reply_mode(&pod, reply)?;
             match for_ {
-                Some(d) => format!("{backend}: {pod} {behaviour} for {}", vmcp_core::config::duration::format(*d)),
+                Some(d) => format!(
+                    "{backend}: {pod} {behaviour} for {}",
+                    vmcp_core::config::duration::format(*d)
+                ),
                 None => format!("{backend}: {pod} {behaviour}"),
             }
         }
@@ -367,7 +433,10 @@ fn apply(
         EventAction::Latency { backend, latency } => {
             let pod = current_pod(world, backend)?;
             world.set_link_latency(&pod, *latency)?;
-            format!("vmcp <-> {pod}: {}", vmcp_core::config::duration::format(*latency))
+            format!(
+                "vmcp <-> {pod}: {}",
+                vmcp_core::config::duration::format(*latency)
+            )
         }
         EventAction::RegistryAdd { backend } => {
             if let Some(spec) = scenario.backend(backend) {
@@ -381,13 +450,20 @@ fn apply(
         }
         EventAction::RegistryChangeUrl { backend, url } => {
             let auth = scenario.backend(backend).and_then(|b| b.auth.clone());
-            registry.upsert(Backend { name: backend.clone(), url: url.url.clone(), auth });
+            registry.upsert(Backend {
+                name: backend.clone(),
+                url: url.url.clone(),
+                auth,
+            });
             format!("{backend}: {url}")
         }
     };
     recorder.record_at(
         now,
-        TraceEvent::Fault { action: event.action.name().to_owned(), detail },
+        TraceEvent::Fault {
+            action: event.action.name().to_owned(),
+            detail,
+        },
     );
     Ok(revert)
 }
