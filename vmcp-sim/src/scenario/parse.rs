@@ -1,9 +1,10 @@
 //! From file text to a validated [`Scenario`]: the header, `[[backend]]` and `[[event]]` rules.
 //! Expectations are in `parse_expect`.
 //!
-//! Rules run in file order (header, backends, events, expectations; inside a table: the
-//! kind/action, keys it does not use, missing keys, then each value), and the first broken rule
-//! is reported, so the same file always gives the same message.
+//! Rules run in a fixed order (the shape and `[vmcp]` while deserializing, then the header,
+//! backends, events and expectations, each list in file order; inside a table: the kind/action,
+//! keys it does not use, missing keys, then each value) and the first broken rule is reported,
+//! so the same file always gives the same message.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
