@@ -777,3 +777,23 @@ rejects!(
     "name = \"t\"\r\ndescription = \"d\"\r\nseed = 1\r\nduration = \"0s\"\r\n",
     "t.toml:4:12: duration (0s) must be greater than 0"
 );
+
+rejects!(
+    max_latency_below_min_latency,
+    format!("min_latency = \"20ms\"\nmax_latency = \"5ms\"\n{HB}"),
+    "t.toml:2:15: max_latency (5ms) must not be less than min_latency (20ms)"
+);
+rejects!(
+    min_latency_without_max_latency,
+    format!("min_latency = \"20ms\"\n{HB}"),
+    "t.toml:1:15: min_latency and max_latency go together: set both"
+);
+
+#[test]
+fn a_latency_range_is_parsed() {
+    let text = format!("min_latency = \"1ms\"\nmax_latency = \"40ms\"\n{HB}");
+    let scenario = Scenario::from_toml_str(&text, "t.toml").unwrap();
+    let latency = scenario.latency.expect("a latency range");
+    assert_eq!(latency.min, std::time::Duration::from_millis(1));
+    assert_eq!(latency.max, std::time::Duration::from_millis(40));
+}

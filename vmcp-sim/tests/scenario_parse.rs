@@ -74,6 +74,7 @@ fn expected_full() -> Scenario {
         seed: 42,
         duration: run,
         tick: Some(Duration::from_millis(2)),
+        latency: None,
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
         vmcp: FailureHandling {
             health_check_interval: s(5),

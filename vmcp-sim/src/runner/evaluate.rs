@@ -2,10 +2,9 @@
 //!
 //! Backend and phase conditions are evaluated against the **latest published report** at each
 //! instant: inside a window `[from, to]` the relevant reports are the one in force at `from` (the
-//! last published at or before it) and every report published in `(from, to]`. The stretch before
-//! the first report has nothing published: `always`/`never` ignore it, but need at least one
-//! relevant report to say anything (otherwise they fail: an expectation that cannot be checked is
-//! not a pass). Counts come from the merged trace.
+//! last published at or before it) and every report published in `(from, to]`. Before the first
+//! report nothing is published, so no condition holds: an `always` whose window starts before the
+//! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
 use std::time::Duration;
 
@@ -127,9 +126,17 @@ fn check(
         }
         ExpectKind::Always { condition, .. } => {
             let seen = relevant(reports, window);
-            if seen.is_empty() {
+            if seen.first().is_none_or(|first| first.at > window.from) {
+                let first = reports
+                    .first()
+                    .map_or("none was ever published".to_owned(), |r| {
+                        format!("the first was published at {}", format_ms(millis(r.at)))
+                    });
                 return Some(fail(
-                    format!("expected always in {span}: {condition}; no report was published"),
+                    format!(
+                        "expected always in {span}: {condition}; no report was in force at the \
+                         start of the window ({first})"
+                    ),
                     subject(condition),
                 ));
             }
@@ -144,12 +151,6 @@ fn check(
         }
         ExpectKind::Never { condition, .. } => {
             let seen = relevant(reports, window);
-            if seen.is_empty() {
-                return Some(fail(
-                    format!("expected never in {span}: {condition}; no report was published"),
-                    subject(condition),
-                ));
-            }
             let held = seen.iter().find(|r| condition.holds(&r.report))?;
             Some(fail(
                 format!(
@@ -217,5 +218,134 @@ fn counter_backend(counter: &Counter) -> Option<String> {
         | Counter::Skips { backend }
         | Counter::Connections { backend } => Some(backend.clone()),
         Counter::Reports => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use vmcp_core::clock::Timestamp;
+    use vmcp_core::health::{CircuitState, HealthReason, HealthStatus};
+    use vmcp_core::status::{DiscoveredBackend, Phase, StatusReport};
+
+    use super::*;
+    use crate::trace::TraceEntry;
+
+    fn report(at_s: u64, health: HealthStatus) -> TimedReport {
+        TimedReport {
+            at: Duration::from_secs(at_s),
+            report: StatusReport {
+                phase: if health == HealthStatus::Healthy {
+                    Phase::Ready
+                } else {
+                    Phase::Failed
+                },
+                message: String::new(),
+                observed_at: Timestamp::from_unix_millis(at_s * 1000),
+                backend_count: 0,
+                conditions: Vec::new(),
+                discovered_backends: vec![DiscoveredBackend {
+                    name: "a".into(),
+                    url: "http://a:8080/mcp".into(),
+                    status: health.crd(),
+                    health,
+                    reason: HealthReason::Ok,
+                    message: String::new(),
+                    last_health_check: None,
+                    consecutive_failures: 0,
+                    circuit_breaker_state: CircuitState::Closed,
+                    circuit_last_changed: None,
+                    error_category: None,
+                }],
+            },
+        }
+    }
+
+    fn scenario(expect: &str) -> Scenario {
+        let text = format!(
+            "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"100s\"\n\
+             [[backend]]\nname = \"a\"\n[[expect]]\n{expect}\n"
+        );
+        Scenario::from_toml_str(&text, "t.toml").unwrap()
+    }
+
+    /// Reports: unknown... healthy at 10 s, unhealthy at 50 s, healthy again at 70 s.
+    fn timeline() -> Vec<TimedReport> {
+        vec![
+            report(10, HealthStatus::Healthy),
+            report(50, HealthStatus::Unhealthy),
+            report(70, HealthStatus::Healthy),
+        ]
+    }
+
+    fn failures(expect: &str) -> Vec<ExpectationFailure> {
+        evaluate(&scenario(expect), &timeline(), &Trace::default())
+    }
+
+    #[test]
+    fn eventually_sees_the_report_in_force_at_the_window_start() {
+        let e = "kind = \"eventually\"\nfrom = \"55s\"\nby = \"60s\"\nbackend = \"a\"\nstatus = \"unhealthy\"";
+        assert!(
+            failures(e).is_empty(),
+            "the 50 s report is in force at 55 s"
+        );
+        let e = "kind = \"eventually\"\nby = \"49s\"\nbackend = \"a\"\nstatus = \"unhealthy\"";
+        let f = failures(e);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].location, "t.toml:7:1");
+        assert!(f[0].message.contains("never held"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn always_fails_when_the_window_starts_before_the_first_report() {
+        let e =
+            "kind = \"always\"\nfrom = \"5s\"\nto = \"40s\"\nbackend = \"a\"\nstatus = \"healthy\"";
+        let f = failures(e);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("first was published at 10.000s"),
+            "{}",
+            f[0].message
+        );
+        let e = "kind = \"always\"\nfrom = \"10s\"\nto = \"49s\"\nbackend = \"a\"\nstatus = \"healthy\"";
+        assert!(failures(e).is_empty());
+        let e = "kind = \"always\"\nfrom = \"10s\"\nto = \"50s\"\nbackend = \"a\"\nstatus = \"healthy\"";
+        assert!(
+            failures(e)[0]
+                .message
+                .contains("broken by report at 50.000s")
+        );
+    }
+
+    #[test]
+    fn never_and_within() {
+        let e = "kind = \"never\"\nfrom = \"71s\"\nbackend = \"a\"\nstatus = \"unhealthy\"";
+        assert!(failures(e).is_empty());
+        let e = "kind = \"never\"\nfrom = \"60s\"\nbackend = \"a\"\nstatus = \"unhealthy\"";
+        assert_eq!(failures(e).len(), 1, "the 50 s report is in force at 60 s");
+    }
+
+    #[test]
+    fn counts_are_bounded_and_windowed() {
+        let trace = Trace {
+            entries: [5_u64, 15, 25]
+                .iter()
+                .map(|s| TraceEntry {
+                    at_ms: s * 1000,
+                    event: TraceEvent::ProbeStarted {
+                        backend: "a".into(),
+                        generation: 0,
+                    },
+                })
+                .collect(),
+        };
+        let s = scenario(
+            "kind = \"count\"\ncounter = \"probes\"\nbackend = \"a\"\nfrom = \"10s\"\nequals = 2",
+        );
+        assert!(evaluate(&s, &[], &trace).is_empty());
+        let s = scenario("kind = \"count\"\ncounter = \"probes\"\nbackend = \"a\"\nmax = 2");
+        let f = evaluate(&s, &[], &trace);
+        assert!(f[0].message.contains("counted 3"), "{}", f[0].message);
     }
 }

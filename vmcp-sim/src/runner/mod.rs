@@ -97,12 +97,16 @@ enum Pending {
 
 /// Run `scenario` with `seed` (the caller resolves the seed precedence).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
+    let defaults = WorldConfig::default();
+    let latency = scenario.latency;
     let mut world = World::new(WorldConfig {
         seed,
         tick: scenario.tick.unwrap_or(DEFAULT_TICK),
         duration: scenario.duration + Duration::from_secs(1),
         pod_port: world::DEFAULT_POD_PORT,
-        ..WorldConfig::default()
+        min_latency: latency.map_or(defaults.min_latency, |l| l.min),
+        max_latency: latency.map_or(defaults.max_latency, |l| l.max),
+        ..defaults
     });
     let at_backend = |name: &str| {
         scenario

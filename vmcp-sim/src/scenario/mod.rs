@@ -55,6 +55,10 @@ pub struct Scenario {
     pub duration: Duration,
     /// The turmoil tick, if the file sets one (`None`: the world's default).
     pub tick: Option<Duration>,
+    /// The range turmoil draws every message's one-way latency from (seeded), if the file sets
+    /// `min_latency`/`max_latency` (`None`: the world's default). A range wider than the tick
+    /// makes the seed change message timings.
+    pub latency: Option<LinkLatency>,
     /// Set when the scenario reproduces a known bug (e.g. with `pool = "shared"`): its
     /// expectations describe the buggy behaviour and hold only while the bug is present.
     pub reproduces_bug: Option<String>,
@@ -110,6 +114,15 @@ impl Scenario {
     pub fn position(&self, location: Location) -> String {
         format!("{}:{location}", self.file)
     }
+}
+
+/// A latency range for every link of the simulated network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkLatency {
+    /// Lower bound.
+    pub min: Duration,
+    /// Upper bound.
+    pub max: Duration,
 }
 
 /// Default service port of a backend.

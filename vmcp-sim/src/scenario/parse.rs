@@ -20,8 +20,8 @@ use super::error::ScenarioError;
 use super::location::Location;
 use super::raw::{RawAuth, RawBackend, RawEvent, RawScenario};
 use super::{
-    BackendSpec, DEFAULT_PATH, DEFAULT_PORT, EventAction, EventSpec, OldPod, Scenario, SimUrl,
-    parse_expect,
+    BackendSpec, DEFAULT_PATH, DEFAULT_PORT, EventAction, EventSpec, LinkLatency, OldPod, Scenario,
+    SimUrl, parse_expect,
 };
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -51,6 +51,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         }
         None => None,
     };
+    let latency = latency(&ctx, &raw)?;
     let reproduces_bug = raw
         .reproduces_bug
         .as_ref()
@@ -99,12 +100,38 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         seed: raw.seed,
         duration,
         tick,
+        latency,
         reproduces_bug,
         vmcp: raw.vmcp.unwrap_or_default(),
         backends,
         events,
         expects,
     })
+}
+
+/// `min_latency` / `max_latency`: both or neither, `min <= max`.
+fn latency(ctx: &Ctx, raw: &RawScenario) -> Result<Option<LinkLatency>> {
+    match (&raw.min_latency, &raw.max_latency) {
+        (None, None) => Ok(None),
+        (Some(min), Some(max)) => {
+            let (lo, hi) = (min.get_ref().0, max.get_ref().0);
+            if hi < lo {
+                return Err(ctx.error(
+                    &max.span(),
+                    format!(
+                        "max_latency ({}) must not be less than min_latency ({})",
+                        duration::format(hi),
+                        duration::format(lo)
+                    ),
+                ));
+            }
+            Ok(Some(LinkLatency { min: lo, max: hi }))
+        }
+        (Some(one), None) | (None, Some(one)) => Err(ctx.error(
+            &one.span(),
+            "min_latency and max_latency go together: set both".to_owned(),
+        )),
+    }
 }
 
 /// The declared backend names, for reference checks.

@@ -25,6 +25,8 @@ pub(super) struct RawScenario {
     pub seed: u64,
     pub duration: Spanned<HumanDuration>,
     pub tick: Option<Spanned<HumanDuration>>,
+    pub min_latency: Option<Spanned<HumanDuration>>,
+    pub max_latency: Option<Spanned<HumanDuration>>,
     pub reproduces_bug: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
     #[serde(default)]
