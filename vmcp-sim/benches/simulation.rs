@@ -1,0 +1,35 @@
+//! How fast the simulation runs: one full run of the stale keep-alive scenario (default pool)
+//! and of the baseline. Simulated seconds per wall second = the scenario's `duration` divided by
+//! the time per run; `docs/BENCHMARKS.md` records the figures and how they were produced.
+
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vmcp_sim::runner;
+use vmcp_sim::scenario::Scenario;
+
+fn load(file: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scenario_runs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scenario_run");
+    group.sample_size(20);
+    for file in ["stale-keepalive-default-pool.toml", "healthy-three-backends.toml"] {
+        let scenario = load(file);
+        let mut seed = 0_u64;
+        group.bench_function(scenario.name.clone(), |b| {
+            b.iter(|| {
+                seed += 1;
+                let outcome = runner::run(&scenario, seed).expect("run");
+                assert!(outcome.passed());
+                outcome.trace.entries.len()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scenario_runs);
+criterion_main!(benches);
