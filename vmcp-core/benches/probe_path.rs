@@ -45,9 +45,9 @@ fn probe_path(c: &mut Criterion) {
         .expect("tokio runtime");
     let mut group = c.benchmark_group("probe_path");
     group
-        .sample_size(20)
+        .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(4));
     for (name, policy) in POLICIES {
         // A fresh server per policy: the server records every request, so memory stays bounded
         // by one policy's run.
