@@ -256,6 +256,45 @@ async fn disabled_breaker_never_skips() {
     monitor.stop().await;
 }
 
+/// A probe skipped by an open breaker is not a status or circuit transition: it must not signal
+/// `changes()`, or every skipped tick would trigger a status report (DESIGN §3.4 reports follow
+/// transitions only). The Open→HalfOpen→Open transitions at the deadline still signal.
+#[tokio::test(start_paused = true)]
+async fn skipped_probe_does_not_signal_a_change() {
+    let start = Instant::now();
+    let probe = ScriptedProbe::new(|_, _| (Duration::ZERO, false));
+    let monitor = HealthMonitor::start(
+        config(true),
+        probe.clone(),
+        clock(),
+        None,
+        5,
+        vec![Backend::new("down", "http://down/mcp")],
+    );
+    // Five failures (0, 30, ..., 120 s) open the breaker at 120 s until 180 s.
+    at(start, 121).await;
+    assert_eq!(monitor.snapshot()["down"].circuit.state, CircuitState::Open);
+    let mut changes = monitor.changes();
+    changes.borrow_and_update();
+
+    at(start, 151).await;
+    assert_eq!(
+        monitor.snapshot()["down"].probes_skipped,
+        1,
+        "the 150 s tick is skipped"
+    );
+    assert!(
+        !changes.has_changed().unwrap(),
+        "a skip changes neither status nor circuit"
+    );
+
+    // At 180 s: HalfOpen, the trial fails, Open again: transitions, so a change is signalled.
+    at(start, 181).await;
+    assert_eq!(probe.call_secs("down"), vec![0, 30, 60, 90, 120, 180]);
+    assert!(changes.has_changed().unwrap());
+    monitor.stop().await;
+}
+
 /// A probe slower than the interval's timeout is cut at `health_check_timeout` and the next
 /// probe still starts on the grid: probes never overlap.
 #[tokio::test(start_paused = true)]

@@ -592,10 +592,14 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
             }
         }
     };
-    if events
-        .iter()
-        .any(|e| !matches!(e, MonitorEvent::ProbeStarted { .. }))
-    {
+    // Only transitions are changes: a plain start or skip alters nothing a report shows, and
+    // signalling it would publish a report after every skipped tick of an open circuit.
+    if events.iter().any(|e| {
+        matches!(
+            e,
+            MonitorEvent::CircuitChanged { .. } | MonitorEvent::StatusChanged { .. }
+        )
+    }) {
         Shared::bump(&shared.changes);
     }
     if admitted.is_none() {
