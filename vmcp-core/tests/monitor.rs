@@ -256,6 +256,46 @@ async fn disabled_breaker_never_skips() {
     monitor.stop().await;
 }
 
+/// `changes()` moves on transitions only. A probe skipped by an open breaker changes neither the
+/// status nor the circuit, so it must not wake the reporting loop (it used to, and every skip
+/// was followed by a report identical to the previous one).
+#[tokio::test(start_paused = true)]
+async fn skipped_probes_are_not_changes() {
+    let start = Instant::now();
+    let probe = ScriptedProbe::new(|_, _| (Duration::ZERO, false));
+    let monitor = HealthMonitor::start(
+        config(true),
+        probe.clone(),
+        clock(),
+        None,
+        1,
+        vec![Backend::new("a", "http://a/mcp")],
+    );
+    let mut changes = monitor.changes();
+    // Failures at 0, 30, 60, 90, 120 s: the breaker (5 failures / 60 s) opens at 120 s and its
+    // half-open trial is due at 180 s.
+    at(start, 121).await;
+    assert_eq!(monitor.snapshot()["a"].circuit.state, CircuitState::Open);
+    assert!(
+        changes.has_changed().unwrap(),
+        "the opening is a transition"
+    );
+    changes.borrow_and_update();
+    // The grid probe at 150 s is skipped.
+    at(start, 179).await;
+    let snap = monitor.snapshot();
+    assert_eq!(snap["a"].probes_skipped, 1);
+    assert_eq!(snap["a"].circuit.state, CircuitState::Open);
+    assert!(
+        !changes.has_changed().unwrap(),
+        "a skipped probe is not a status or circuit transition"
+    );
+    // The half-open trial at 180 s is one again.
+    at(start, 181).await;
+    assert!(changes.has_changed().unwrap());
+    monitor.stop().await;
+}
+
 /// A probe slower than the interval's timeout is cut at `health_check_timeout` and the next
 /// probe still starts on the grid: probes never overlap.
 #[tokio::test(start_paused = true)]

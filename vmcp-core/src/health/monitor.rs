@@ -592,10 +592,14 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
             }
         }
     };
-    if events
-        .iter()
-        .any(|e| !matches!(e, MonitorEvent::ProbeStarted { .. }))
-    {
+    // Only a transition is a change: a skip leaves status and circuit as they were, so it must
+    // not wake the reporting loop (that published an identical report after every skip).
+    if events.iter().any(|e| {
+        matches!(
+            e,
+            MonitorEvent::CircuitChanged { .. } | MonitorEvent::StatusChanged { .. }
+        )
+    }) {
         Shared::bump(&shared.changes);
     }
     if admitted.is_none() {
