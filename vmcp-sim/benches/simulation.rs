@@ -9,14 +9,19 @@ use vmcp_sim::runner;
 use vmcp_sim::scenario::Scenario;
 
 fn load(file: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(file);
     Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn scenario_runs(c: &mut Criterion) {
     let mut group = c.benchmark_group("scenario_run");
     group.sample_size(20);
-    for file in ["stale-keepalive-default-pool.toml", "healthy-three-backends.toml"] {
+    for file in [
+        "stale-keepalive-default-pool.toml",
+        "healthy-three-backends.toml",
+    ] {
         let scenario = load(file);
         let mut seed = 0_u64;
         group.bench_function(scenario.name.clone(), |b| {
