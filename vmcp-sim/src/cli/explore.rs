@@ -2,13 +2,40 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vmcp_sim::runner;
 use vmcp_sim::scenario::Scenario;
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, repro_command};
 
-pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>) -> u8 {
+/// What one seed's run came to.
+enum SeedResult {
+    Passed,
+    Failed(String),
+    Invalid(String),
+}
+
+fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
+    match runner::run(scenario, seed) {
+        Ok(o) if o.passed() => SeedResult::Passed,
+        Ok(o) => SeedResult::Failed(format!(
+            "{} expectation(s) failed; first: {}: {}",
+            o.failures.len(),
+            o.failures[0].location,
+            o.failures[0].message
+        )),
+        Err(runner::RunError::Unsupported { location, message }) => {
+            SeedResult::Invalid(format!("{location}: {message}"))
+        }
+        Err(err) => SeedResult::Failed(err.to_string()),
+    }
+}
+
+/// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
+/// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
+pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, jobs: usize) -> u8 {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(err) => {
@@ -22,36 +49,45 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>) -
         .map(|offset| start.wrapping_add(offset))
         .collect();
     let progress = std::io::stderr().is_terminal();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<(u64, SeedResult)>> = Mutex::new(Vec::with_capacity(chosen.len()));
+    let jobs = jobs.clamp(1, chosen.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = chosen.get(i) else { break };
+                    let result = run_seed(&scenario, seed);
+                    let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
+                    all.push((seed, result));
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if progress {
+                        let failing = all
+                            .iter()
+                            .filter(|(_, r)| !matches!(r, SeedResult::Passed))
+                            .count();
+                        draw_progress(finished, chosen.len(), failing);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(seed, _)| *seed);
     let mut failing = Vec::new();
-    for (i, &seed) in chosen.iter().enumerate() {
-        match runner::run(&scenario, seed) {
-            Ok(o) if o.passed() => {}
-            Ok(o) => failing.push((
-                seed,
-                format!(
-                    "{} expectation(s) failed: {}",
-                    o.failures.len(),
-                    o.failures[0].message
-                ),
-            )),
-            Err(runner::RunError::Unsupported { location, message }) => {
-                eprintln!("{location}: {message}");
+    for (seed, result) in results {
+        match result {
+            SeedResult::Passed => {}
+            SeedResult::Failed(why) => failing.push((seed, why)),
+            SeedResult::Invalid(why) => {
+                if progress {
+                    eprintln!();
+                }
+                eprintln!("{why}");
                 return EXIT_INVALID;
             }
-            Err(err) => failing.push((seed, err.to_string())),
-        }
-        if progress {
-            let done = i + 1;
-            let width = 30;
-            let filled = done * width / chosen.len().max(1);
-            eprint!(
-                "\r[{}{}] {done}/{} seeds, {} failing",
-                "#".repeat(filled),
-                " ".repeat(width - filled),
-                chosen.len(),
-                failing.len()
-            );
-            let _ = std::io::stderr().flush();
         }
     }
     if progress {
@@ -73,4 +109,15 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>) -
     } else {
         EXIT_FAILED
     }
+}
+
+fn draw_progress(done: usize, total: usize, failing: usize) {
+    let width = 30;
+    let filled = done * width / total.max(1);
+    eprint!(
+        "\r[{}{}] {done}/{total} seeds, {failing} failing",
+        "#".repeat(filled),
+        " ".repeat(width - filled),
+    );
+    let _ = std::io::stderr().flush();
 }

@@ -61,6 +61,10 @@ enum Command {
         /// `--start` is ≡ K-1 (mod M).
         #[arg(long, value_parser = parse_shard)]
         shard: Option<(u64, u64)>,
+        /// Seeds run in parallel on this many threads (default: the number of CPUs). Results do
+        /// not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
 }
 
@@ -98,7 +102,13 @@ pub fn execute(cli: Cli) -> u8 {
             seeds,
             start,
             shard,
-        } => explore::explore(&file, seeds, start, shard),
+            jobs,
+        } => {
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            explore::explore(&file, seeds, start, shard, jobs)
+        }
     }
 }
 
