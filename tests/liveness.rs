@@ -28,9 +28,10 @@ use vmcp_core::config::duration::format as fmt_duration;
 use vmcp_sim::runner::{RunOutcome, run};
 use vmcp_sim::scenario::Scenario;
 
-/// Cases per `cargo test` run. Each run simulates 2–5 minutes in ~0.1–0.5 s (debug build); this
-/// keeps the test well under a minute while covering every fault kind many times over.
-const CASES: u32 = 48;
+/// Cases per `cargo test` run. A case simulates 1–4 minutes in ~0.1–0.3 s (debug build): 64 cases
+/// took ~10 s on the 2-core dev machine, well under a minute, and draw every fault kind many times
+/// over.
+const CASES: u32 = 64;
 
 /// [`CASES`], or `PROPTEST_CASES` when set (to sweep many more schedules locally:
 /// `PROPTEST_CASES=2000 cargo test --release --test liveness`).
@@ -158,7 +159,9 @@ enum Fault {
 /// A fault with its place in its backend's sequence.
 #[derive(Clone, Debug)]
 struct TimedFault {
-    /// Time after the previous fault of the same backend ended (after 0 s for the first).
+    /// Time after the previous fault of the same backend ended (after 0 s for the first); at
+    /// least 1 s, so a fault never starts at the instant the previous one ends (the automatic end
+    /// of a `set_behaviour … for` applies after the file's events of the same instant).
     gap: Duration,
     duration: Duration,
     fault: Fault,
@@ -317,31 +320,35 @@ impl Schedule {
     /// timeout × (1 + jitter), see [`BreakerSettings::longest_open`].
     ///
     /// Why it suffices, for one backend after `F` (the network is clean and every routed pod is
-    /// healthy from then on):
+    /// healthy from then on; `d` is the duration of a successful probe on a clean network, a few
+    /// 10 ms ticks, so `2d` fits in `SLACK`; validation guarantees `T < I`, so a probe always ends
+    /// before the next grid point):
     ///
-    /// 1. **The last failure ends by `F + I + T`.** A probe in flight at `F` ends by `F + T`. The
-    ///    next probe starts on the grid by `F + I`; it may still fail once on a stale pooled
-    ///    keep-alive connection (to a replaced, blackholed or partitioned-then-repaired pod) and
-    ///    then fails by its deadline, `F + I + T`. A failure flushes the `per_backend` pool
-    ///    (`per_probe` has nothing to flush), so every later probe opens a fresh connection to
-    ///    the current pod and succeeds. If the breaker is Open at `F`, no probe starts until its
-    ///    deadline, and the pool was flushed by the failure that opened it, so the trial
-    ///    succeeds.
-    /// 2. **The breaker closes by `F + I + T + O`.** It can (re)open at the latest on that last
-    ///    failure; the Open period lasts at most `O`; the half-open trial runs exactly at the
-    ///    deadline and succeeds.
-    /// 3. **`H` successes.** Without breaker, the first success starts one interval after the
-    ///    last failed probe started, so the `H`-th starts by `F + I + H × I`. With the breaker,
-    ///    the trial is the first success and the next `H − 1` follow on the grid, the first of
-    ///    them within one interval: the `H`-th starts by `F + I + T + O + (H − 1) × I + I`...
-    ///    less than `F + O + (H + 1) × I + T`. Either way the status is `healthy` (reason `ok`)
-    ///    once that probe ends, a few ticks later (in `SLACK`).
+    /// 1. **The last failed probe starts by `F + I` and ends by `F + I + T`.** A probe in flight
+    ///    at `F` started on the grid at `g ≤ F`; the next one starts at `g + I ≤ F + I`. That one
+    ///    may still fail, once, on a stale pooled keep-alive connection (to a replaced pod kept
+    ///    stale or blackholed, or a connection whose packets a partition dropped), at the latest
+    ///    at its deadline. A failure flushes the `per_backend` pool (`per_probe` has nothing to
+    ///    flush), so every later probe connects afresh to the current pod and succeeds.
+    /// 2. **A breaker closes by `F + I + T + O`.** It can (re)open at the latest on that last
+    ///    failure, the Open period lasts at most `O`, and the half-open trial runs exactly at the
+    ///    deadline and succeeds (the failure that opened the breaker flushed the pool, and no
+    ///    probe ran since). A breaker already Open at `F` opened before `F`: its deadline is
+    ///    earlier still.
+    /// 3. **`H` successes.** Without breaker, the `H` probes after the last failed one start
+    ///    one interval apart and succeed: the `H`-th ends by `F + (H + 1) × I + d`. With the
+    ///    breaker, the trial at `D ≤ F + I + T + O` is the first success and the other `H − 1`
+    ///    follow on the grid, the first within one interval after the trial: the `H`-th ends by
+    ///    `D + (H − 1) × I + 2d ≤ F + O + H × I + T + 2d`. Both are below
+    ///    `F + O + (H + 1) × I + T + 2d`; the status is then `healthy` (reason `ok`), the
+    ///    breaker `closed`.
     /// 4. **Published within `R`**: a report follows every status or circuit transition within
     ///    the registry poll interval.
     ///
-    /// A vMCP restart is a fault too: it ends at the restart, after which the first probe of
-    /// each backend starts within `initial_jitter ≤ I` on fresh pools, and a first success is
-    /// reported `healthy` at once.
+    /// A vMCP restart is a fault too: it is over at the restart, after which the first probe of
+    /// each backend starts within `initial_jitter ≤ I` on fresh pools, its success is reported
+    /// `healthy` at once (a first result needs no recovery), and the first report follows the
+    /// initial probes.
     fn bound(&self) -> Duration {
         let (_, last_end) = self.events();
         let s = &self.settings;
@@ -455,7 +462,7 @@ impl Schedule {
                 t,
                 "\n[[expect]]\nkind = \"eventually\"\nfrom = \"{}\"\nby = \"{}\"\n\
                  backend = \"{name}\"\nstatus = \"healthy\"\ncircuit = \"closed\"\n\
-                 description = \"liveness: recovered within the bound once the faults are over\"\n",
+                 description = \"liveness: healthy, breaker closed, at some instant between the end of the faults and the bound\"\n",
                 d(last_end),
                 d(bound)
             );
@@ -463,7 +470,7 @@ impl Schedule {
                 t,
                 "\n[[expect]]\nkind = \"always\"\nfrom = \"{}\"\nbackend = \"{name}\"\n\
                  status = \"healthy\"\ncircuit = \"closed\"\n\
-                 description = \"liveness: stays healthy in the quiet phase\"\n",
+                 description = \"liveness: healthy, breaker closed, from the bound to the end of the run\"\n",
                 d(bound)
             );
         }
@@ -749,6 +756,13 @@ fn every_fault_kind_renders_a_valid_passing_scenario() {
                     timed(5, Fault::Behaviour("{ status = 401 }".to_owned())),
                     timed(3, Fault::Partition),
                     timed(3, Fault::Latency(Duration::from_secs(3))),
+                    timed(
+                        3,
+                        Fault::Replace {
+                            old: OldPod::Terminate,
+                            new: NewPod::Healthy,
+                        },
+                    ),
                 ],
             },
             BackendPlan {
@@ -775,14 +789,8 @@ fn every_fault_kind_renders_a_valid_passing_scenario() {
                             new: NewPod::StartingFor,
                         },
                     ),
-                    timed(
-                        3,
-                        Fault::Replace {
-                            old: OldPod::Terminate,
-                            new: NewPod::Healthy,
-                        },
-                    ),
                     timed(3, Fault::Behaviour("\"hang\"".to_owned())),
+                    timed(3, Fault::Crash),
                 ],
             },
         ],
@@ -794,7 +802,17 @@ fn every_fault_kind_renders_a_valid_passing_scenario() {
         Duration::from_secs(54),
         "the vMCP restart ends last"
     );
-    assert_eq!(events.len(), 15);
+    assert_eq!(events.len(), 17);
+    let without_restart = Schedule {
+        vmcp_restart: None,
+        ..schedule.clone()
+    };
+    assert_eq!(
+        without_restart.events().0.len(),
+        15,
+        "jira: crash at 24 s, restart at 32 s, up 8 s later (it was started with starting_for)"
+    );
+    assert_eq!(without_restart.events().1, Duration::from_secs(40));
     // bound = 54 + 10 × 1.1 + 3 × 3 + 2 + 1 + 1 (slack)
     assert_eq!(schedule.bound(), Duration::from_secs(78));
     let outcome = check(&schedule).unwrap_or_else(|message| panic!("{message}"));
