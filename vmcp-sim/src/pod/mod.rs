@@ -122,6 +122,13 @@ impl PodHandle {
         self.shared.control.borrow().behaviour.clone()
     }
 
+    /// When the current behaviour was set (simulated time; 0 for the initial one): the start of
+    /// a [`Behaviour::StartingFor`] window. Passing it back to [`PodHandle::set_behaviour`]
+    /// restores the behaviour exactly, without opening a new window.
+    pub fn behaviour_since(&self) -> Duration {
+        self.shared.control.borrow().since
+    }
+
     /// Switches the behaviour. `now` is the current simulated time (the world passes
     /// `Sim::elapsed()`, code inside a host `turmoil::sim_elapsed()`); it starts the window of a
     /// [`Behaviour::StartingFor`].

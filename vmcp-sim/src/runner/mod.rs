@@ -90,6 +90,9 @@ enum Pending {
         backend: String,
         pod: String,
         behaviour: PodBehaviour,
+        /// When `behaviour` had been set, restored with it
+        /// (see [`crate::pod::PodHandle::behaviour_since`]).
+        since: Duration,
         reply: ReplyMode,
         of: usize,
     },
@@ -186,13 +189,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 if let (Some(revert), Some(duration)) = (revert, set_for(event)) {
                     let end = at + duration;
                     if end < scenario.duration {
-                        let (backend, pod, behaviour, reply) = revert;
+                        let (backend, pod, behaviour, since, reply) = revert;
                         queue.insert(
                             (end, seq),
                             Pending::Revert {
                                 backend,
                                 pod,
                                 behaviour,
+                                since,
                                 reply,
                                 of: index,
                             },
@@ -205,11 +209,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 backend,
                 pod,
                 behaviour,
+                since,
                 reply,
                 ..
             } => {
                 let detail = format!("{backend}: {pod} back to {behaviour:?}");
-                world.set_behaviour(&pod, behaviour).map_err(world_err)?;
+                // Restored with the instant it was first set, so a `StartingFor` window that had
+                // already elapsed stays elapsed: setting it afresh would start the pod up again.
+                world
+                    .pod(&pod)
+                    .ok_or_else(|| WorldError::UnknownPod(pod.clone()))
+                    .map_err(world_err)?
+                    .set_behaviour(behaviour, since);
                 world.set_reply_mode(&pod, reply).map_err(world_err)?;
                 recorder.record_at(
                     now,
@@ -335,7 +346,8 @@ fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
     }
 }
 
-type Revert = (String, String, PodBehaviour, ReplyMode);
+/// What a timed `set_behaviour` restores: backend, pod, behaviour, when it was set, reply mode.
+type Revert = (String, String, PodBehaviour, Duration, ReplyMode);
 
 fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
     world
@@ -383,6 +395,7 @@ fn apply(
                 backend.clone(),
                 pod.clone(),
                 handle.behaviour(),
+                handle.behaviour_since(),
                 handle.reply_mode(),
             ));
             let (b, reply) = to_pod(*behaviour);
