@@ -53,7 +53,7 @@ const FAULT_PHASE: Duration = Duration::from_secs(60);
 const MAX_FAULT: Duration = Duration::from_secs(25);
 
 /// Added to the bound for what the bound does not model: the duration of the successful probes
-/// on a fault-free network (a handful of hops of one 10 ms tick each, so well under 100 ms per
+/// on a fault-free network (a handful of hops of one 20 ms tick each, so well under 200 ms per
 /// probe) and the quantisation of events and reports to ticks.
 const SLACK: Duration = Duration::from_secs(1);
 
@@ -321,7 +321,7 @@ impl Schedule {
     ///
     /// Why it suffices, for one backend after `F` (the network is clean and every routed pod is
     /// healthy from then on; `d` is the duration of a successful probe on a clean network, a few
-    /// 10 ms ticks, so `2d` fits in `SLACK`; validation guarantees `T < I`, so a probe always ends
+    /// 20 ms ticks, so `2d` fits in `SLACK`; validation guarantees `T < I`, so a probe always ends
     /// before the next grid point):
     ///
     /// 1. **The last failed probe starts by `F + I` and ends by `F + I + T`.** A probe in flight

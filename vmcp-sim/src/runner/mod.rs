@@ -22,7 +22,7 @@ use crate::trace::{TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
-pub const DEFAULT_TICK: Duration = Duration::from_millis(10);
+pub const DEFAULT_TICK: Duration = Duration::from_millis(20);
 
 /// Why a scenario could not be run (as opposed to an expectation failing).
 #[derive(Debug, thiserror::Error)]
