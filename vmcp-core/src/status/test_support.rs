@@ -23,13 +23,7 @@ pub fn state(status: HealthStatus, reason: HealthReason) -> HealthState {
     HealthState {
         status,
         reason,
-        consecutive_failures: 0,
-        consecutive_successes: 0,
-        last_check: None,
-        last_transition: None,
-        last_error_category: None,
-        last_error_message: None,
-        last_latency: None,
+        ..HealthState::pending()
     }
 }
 

@@ -355,6 +355,23 @@ fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
         .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))
 }
 
+/// A world operation on a backend's current pod; returns the trace detail.
+type PodOp = fn(&mut World, &str) -> Result<(), WorldError>;
+
+/// Apply `op` to the backend's current pod (`<backend>: <pod>` in the trace).
+fn on_pod(world: &mut World, backend: &str, op: PodOp) -> Result<String, WorldError> {
+    let pod = current_pod(world, backend)?;
+    op(world, &pod)?;
+    Ok(format!("{backend}: {pod}"))
+}
+
+/// Apply `op` to the link between `vmcp` and the backend's current pod.
+fn on_link(world: &mut World, backend: &str, op: PodOp) -> Result<String, WorldError> {
+    let pod = current_pod(world, backend)?;
+    op(world, &pod)?;
+    Ok(format!("vmcp <-> {pod}"))
+}
+
 /// Apply one event; returns what to restore if it was a timed `set_behaviour`.
 fn apply(
     world: &mut World,
@@ -409,16 +426,8 @@ fn apply(
                 None => format!("{backend}: {pod} {behaviour}"),
             }
         }
-        EventAction::CrashPod { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.crash_pod(&pod)?;
-            format!("{backend}: {pod}")
-        }
-        EventAction::RestartPod { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.restart_pod(&pod)?;
-            format!("{backend}: {pod}")
-        }
+        EventAction::CrashPod { backend } => on_pod(world, backend, World::crash_pod)?,
+        EventAction::RestartPod { backend } => on_pod(world, backend, World::restart_pod)?,
         EventAction::CrashVmcp => {
             world.crash_vmcp()?;
             "vmcp".to_owned()
@@ -427,26 +436,10 @@ fn apply(
             world.restart_vmcp()?;
             "vmcp".to_owned()
         }
-        EventAction::Partition { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.partition(&pod)?;
-            format!("vmcp <-> {pod}")
-        }
-        EventAction::Repair { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.repair(&pod)?;
-            format!("vmcp <-> {pod}")
-        }
-        EventAction::Hold { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.hold(&pod)?;
-            format!("vmcp <-> {pod}")
-        }
-        EventAction::Release { backend } => {
-            let pod = current_pod(world, backend)?;
-            world.release(&pod)?;
-            format!("vmcp <-> {pod}")
-        }
+        EventAction::Partition { backend } => on_link(world, backend, World::partition)?,
+        EventAction::Repair { backend } => on_link(world, backend, World::repair)?,
+        EventAction::Hold { backend } => on_link(world, backend, World::hold)?,
+        EventAction::Release { backend } => on_link(world, backend, World::release)?,
         EventAction::Latency { backend, latency } => {
             let pod = current_pod(world, backend)?;
             world.set_link_latency(&pod, *latency)?;
