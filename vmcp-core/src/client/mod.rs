@@ -177,7 +177,7 @@ impl<C: BackendConnector> McpClient<C> {
     /// Probe `backend` once (one MCP session, re-initialized once on a 404 for its session id)
     /// under `health_check_timeout`, then end the session with a bounded best-effort `DELETE`.
     pub async fn probe_detailed(&self, backend: &Backend) -> ProbeReport {
-        let start = Instant::now();
+        let start = crate::clock::monotonic_now();
         let deadline = start + self.settings.health_check_timeout;
         let target = match target::Target::new(backend) {
             Ok(target) => target,
@@ -235,7 +235,7 @@ impl<C: BackendConnector> McpClient<C> {
         if !session.has_session_id() {
             return;
         }
-        let bound = deadline.min(Instant::now() + self.settings.delete_timeout);
+        let bound = deadline.min(crate::clock::monotonic_now() + self.settings.delete_timeout);
         // Errors and timeouts are irrelevant here: the probe's outcome is already decided.
         let _ = tokio::time::timeout_at(bound, session.delete()).await;
     }
