@@ -46,7 +46,7 @@ use vmcp_core::clock::Timestamp;
 
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
-use crate::pod::{Behaviour, PodHandle, PodStats, ReplyMode};
+use crate::pod::{Behaviour, PodHandle, PodStats, ReplyMode, RequiredAuth};
 use crate::service::{ConnectionLog, ServiceRoutes};
 
 /// Unix seconds of the default epoch, 2026-01-01T00:00:00Z.
@@ -172,6 +172,8 @@ pub enum WorldError {
 struct BackendState {
     /// Pods in creation order.
     pods: Vec<String>,
+    /// Credentials every pod of this backend requires (set on pods created later too).
+    auth: Option<RequiredAuth>,
 }
 
 #[derive(Debug)]
@@ -335,8 +337,13 @@ impl World {
                 WorldError::NameTaken(name.to_owned())
             });
         }
-        self.backends
-            .insert(name.to_owned(), BackendState { pods: Vec::new() });
+        self.backends.insert(
+            name.to_owned(),
+            BackendState {
+                pods: Vec::new(),
+                auth: None,
+            },
+        );
         let pod = self.add_pod(name, behaviour)?;
         self.routes.set(name, Some(&pod));
         Ok(pod)
@@ -350,9 +357,11 @@ impl World {
             .get(backend)
             .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
+        let auth = state.auth.clone();
         self.claim_name(&name, HostKind::Pod)?;
         let handle = PodHandle::new(&name, self.config.pod_port, Behaviour::Healthy);
         handle.set_behaviour(behaviour, self.sim.elapsed());
+        handle.require_auth(auth);
         self.sim.host(name.as_str(), handle.software());
         if let Some(state) = self.backends.get_mut(backend) {
             state.pods.push(name.clone());
@@ -365,6 +374,26 @@ impl World {
             },
         );
         Ok(name)
+    }
+
+    /// Every pod of `backend`, now and later, answers 401 to requests without `auth` (an auth
+    /// proxy in front of the MCP server); `None` lifts the requirement.
+    pub fn require_auth(
+        &mut self,
+        backend: &str,
+        auth: Option<RequiredAuth>,
+    ) -> Result<(), WorldError> {
+        let state = self
+            .backends
+            .get_mut(backend)
+            .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
+        state.auth = auth.clone();
+        for pod in &state.pods {
+            if let Some(entry) = self.pods.get(pod) {
+                entry.handle.require_auth(auth.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Points `backend`'s service at `pod` (`None`: no ready endpoint, connects are refused).
@@ -627,6 +656,33 @@ fn valid_backend_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn required_credentials_apply_to_existing_and_replacement_pods() {
+        let mut world = World::new(WorldConfig::default());
+        let auth = crate::pod::RequiredAuth {
+            header: http::header::AUTHORIZATION,
+            value: "Bearer t".to_owned(),
+        };
+        let first = world.add_backend("gh", Behaviour::Healthy).unwrap();
+        world.require_auth("gh", Some(auth.clone())).unwrap();
+        assert_eq!(
+            world.pod(&first).unwrap().required_auth(),
+            Some(auth.clone())
+        );
+        world.add_vmcp_host(|| async { Ok(()) }).unwrap();
+        let second = world
+            .replace_pod("gh", Behaviour::Healthy, OldPod::Terminate)
+            .unwrap();
+        assert_eq!(world.pod(&second).unwrap().required_auth(), Some(auth));
+        world.require_auth("gh", None).unwrap();
+        assert_eq!(world.pod(&second).unwrap().required_auth(), None);
+        assert!(matches!(
+            world.require_auth("nope", None),
+            Err(WorldError::UnknownBackend(_))
+        ));
+    }
+
     use super::*;
 
     #[test]

@@ -56,12 +56,20 @@ pub(crate) async fn handle(
         // The process went down while this request was in flight: no answer.
         Behaviour::Close
     };
+    let unauthorized = control.required_auth.as_ref().is_some_and(|auth| {
+        parts
+            .headers
+            .get(&auth.header)
+            .and_then(|v| v.to_str().ok())
+            != Some(auth.value.as_str())
+    });
     let response = match behaviour {
         Behaviour::Close | Behaviour::Refuse => {
             pod.with_stats(|s| s.closed_without_reply += 1);
             return Err(CloseConnection);
         }
         Behaviour::Hang => std::future::pending().await,
+        _ if unauthorized => status_reply(StatusCode::UNAUTHORIZED),
         Behaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             serve_mcp(&pod, &inc, control.reply, request)

@@ -36,6 +36,18 @@ pub(crate) struct Control {
     pub(crate) reply: ReplyMode,
     /// Removed from its service after a replacement: accepts no new connection.
     pub(crate) retired: bool,
+    /// Credentials every request must carry (an auth proxy in front of the server): a request
+    /// without this exact header value is answered 401.
+    pub(crate) required_auth: Option<RequiredAuth>,
+}
+
+/// A header a pod requires on every request, e.g. `authorization: Bearer <token>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequiredAuth {
+    /// Header name (case-insensitive).
+    pub header: http::HeaderName,
+    /// The exact value expected.
+    pub value: String,
 }
 
 impl Control {
@@ -95,6 +107,7 @@ impl PodHandle {
             since: Duration::ZERO,
             reply: ReplyMode::Json,
             retired: false,
+            required_auth: None,
         };
         Self {
             shared: Arc::new(PodShared {
@@ -115,6 +128,18 @@ impl PodHandle {
     /// The port the pod listens on.
     pub fn port(&self) -> u16 {
         self.shared.port
+    }
+
+    /// Require `auth` on every request from now on (`None`: accept anything). A request without
+    /// it is answered 401 whatever the behaviour, unless the process does not answer at all
+    /// (`hang`, `close`, `refuse`, down).
+    pub fn require_auth(&self, auth: Option<RequiredAuth>) {
+        self.shared.control.send_modify(|c| c.required_auth = auth);
+    }
+
+    /// The credentials the pod currently requires, if any.
+    pub fn required_auth(&self) -> Option<RequiredAuth> {
+        self.shared.control.borrow().required_auth.clone()
     }
 
     /// The current behaviour.
@@ -209,6 +234,7 @@ mod tests {
             since,
             reply: ReplyMode::Json,
             retired,
+            required_auth: None,
         }
     }
 

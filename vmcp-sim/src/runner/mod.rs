@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use http::StatusCode;
 use vmcp_core::client::McpClient;
-use vmcp_core::registry::{Backend, DynamicRegistry};
+use vmcp_core::registry::{Backend, DynamicRegistry, OutgoingAuth};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 use vmcp_core::status::StatusReport;
 
 pub use evaluate::{ExpectationFailure, evaluate};
 
-use crate::pod::{Behaviour as PodBehaviour, ReplyMode};
+use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
 use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
 use crate::trace::{TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
@@ -128,9 +128,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 ),
             });
         }
-        let (behaviour, reply) = pod_behaviour(backend.behaviour, backend.require_auth, backend);
+        let (behaviour, reply) = to_pod(backend.behaviour);
         let pod = world
             .add_backend(&backend.name, behaviour)
+            .map_err(|source| RunError::World {
+                location: scenario.position(backend.location),
+                source,
+            })?;
+        world
+            .require_auth(&backend.name, required_auth(backend))
             .map_err(|source| RunError::World {
                 location: scenario.position(backend.location),
                 source,
@@ -301,24 +307,27 @@ fn add_vmcp_host(
     })
 }
 
-/// A scenario behaviour as the pod's behaviour and reply mode. A pod that requires credentials
-/// the backend does not send answers 401 to everything.
-fn pod_behaviour(
-    behaviour: Behaviour,
-    require_auth: bool,
-    spec: &crate::scenario::BackendSpec,
-) -> (PodBehaviour, ReplyMode) {
-    if require_auth && spec.auth.is_none() {
-        let code = StatusCode::UNAUTHORIZED;
-        return (
-            PodBehaviour::Status {
-                code,
-                only_initialize: false,
-            },
-            ReplyMode::Json,
-        );
+/// What the pods of a `require_auth` backend demand: exactly the credentials the backend is
+/// declared with, or (declared without credentials) a token vMCP never sends.
+fn required_auth(spec: &crate::scenario::BackendSpec) -> Option<RequiredAuth> {
+    if !spec.require_auth {
+        return None;
     }
-    to_pod(behaviour)
+    Some(match &spec.auth {
+        Some(OutgoingAuth::Bearer { token }) => RequiredAuth {
+            header: http::header::AUTHORIZATION,
+            value: format!("Bearer {}", token.expose()),
+        },
+        Some(OutgoingAuth::Header { name, value }) => RequiredAuth {
+            header: http::HeaderName::from_bytes(name.as_bytes())
+                .unwrap_or(http::header::AUTHORIZATION),
+            value: value.expose().to_owned(),
+        },
+        None => RequiredAuth {
+            header: http::header::AUTHORIZATION,
+            value: "Bearer <credentials vmcp was not given>".to_owned(),
+        },
+    })
 }
 
 fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
