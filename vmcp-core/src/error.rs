@@ -457,6 +457,12 @@ pub fn redact(msg: &str) -> String {
     redact_query_secrets(&step2)
 }
 
+/// `url` safe to publish: userinfo (`user:pass@`) and credential-named query parameters
+/// (`?api_key=...`) replaced by [`REDACTED`].
+pub fn redact_url(url: &str) -> String {
+    redact_query_secrets(&redact_userinfo(url))
+}
+
 /// Replace every verbatim occurrence of the given secret values (empty ones are ignored).
 pub fn scrub(msg: &str, secrets: &[&str]) -> String {
     let mut out = msg.to_owned();

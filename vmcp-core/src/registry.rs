@@ -56,6 +56,27 @@ pub enum OutgoingAuth {
     },
 }
 
+/// The userinfo of `url` (`user:pass` in `http://user:pass@host/`), if it has one.
+fn url_userinfo(url: &str) -> Option<&str> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..end].rfind('@').map(|at| &rest[..at])
+}
+
+/// Headers the MCP client sets itself; credentials can never be sent in them (config validation
+/// and the client both refuse such an auth header).
+pub const CLIENT_MANAGED_HEADERS: &[&str] = &[
+    "accept",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "transfer-encoding",
+];
+
 /// One MCP backend server.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Backend {
@@ -75,6 +96,26 @@ impl Backend {
             url: url.into(),
             auth: None,
         }
+    }
+
+    /// Every credential string configured for this backend (the outgoing auth value, and the
+    /// URL's userinfo and its parts), longest first so a secret containing another is scrubbed
+    /// whole. For scrubbing echoed secrets out of messages; never for display.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut secrets = Vec::new();
+        match &self.auth {
+            Some(OutgoingAuth::Bearer { token }) => secrets.push(token.expose()),
+            Some(OutgoingAuth::Header { value, .. }) => secrets.push(value.expose()),
+            None => {}
+        }
+        if let Some(userinfo) = url_userinfo(&self.url) {
+            secrets.push(userinfo);
+            secrets.extend(userinfo.split(':'));
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        secrets
     }
 
     /// Whether `other` is the same backend at a different endpoint (URL or credentials changed),

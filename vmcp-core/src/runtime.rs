@@ -9,10 +9,21 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
-use crate::config::FailureHandling;
+use crate::config::{ConfigError, FailureHandling};
 use crate::health::monitor::{HealthMonitor, HealthSnapshot, MonitorObserver, Probe};
 use crate::registry::DynamicRegistry;
 use crate::status::{Reporter, ReportingConfig, ReportingConfigError, run_reporting_loop};
+
+/// Why a runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The failure-handling settings are invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The reporting intervals are invalid.
+    #[error(transparent)]
+    Reporting(#[from] ReportingConfigError),
+}
 
 /// Everything needed to start a [`VmcpRuntime`].
 pub struct RuntimeParts<P: Probe> {
@@ -51,9 +62,10 @@ impl std::fmt::Debug for VmcpRuntime {
 impl VmcpRuntime {
     /// Start monitoring the registry's backends and reporting their status.
     ///
-    /// Fails if the reporting intervals are invalid (zero); other settings are validated by
-    /// [`FailureHandling::validate`](crate::config::FailureHandling) when the config is loaded.
-    pub fn start<P: Probe>(parts: RuntimeParts<P>) -> Result<Self, ReportingConfigError> {
+    /// The config is validated again here ([`FailureHandling::validate`]), so a config built by
+    /// hand cannot start a runtime that would spin (zero interval) or overflow its clock.
+    pub fn start<P: Probe>(parts: RuntimeParts<P>) -> Result<Self, RuntimeError> {
+        parts.config.validate()?;
         let reporting_config = ReportingConfig::from_failure_handling(&parts.config);
         reporting_config.validate()?;
         let monitor = Arc::new(HealthMonitor::start(
@@ -103,16 +115,14 @@ impl VmcpRuntime {
         self.monitor.snapshot()
     }
 
-    /// Stop reporting and probing; waits until no task is left.
+    /// Stop reporting and probing; waits until no task is left, even if other parts of the
+    /// process still hold the monitor.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        // The loop only fails at start, which `start` already ruled out.
-        let _ = self.reporting.await;
-        match Arc::try_unwrap(self.monitor) {
-            Ok(monitor) => monitor.stop().await,
-            // Someone still holds the monitor: dropping our handle cancels nothing, so cancel
-            // its tasks through a fresh stop when the last handle goes (Drop aborts them).
-            Err(shared) => drop(shared),
+        if let Err(err) = self.reporting.await {
+            // A panic in the loop (a bug) must not go unnoticed on shutdown.
+            tracing::error!(%err, "the reporting loop ended abnormally");
         }
+        self.monitor.stop().await;
     }
 }

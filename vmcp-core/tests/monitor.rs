@@ -15,8 +15,6 @@ use vmcp_core::health::monitor::{HealthMonitor, MonitorEvent, MonitorObserver};
 use vmcp_core::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::Backend;
 
-/// A probe whose answer is a function of (backend, seconds since the test started), and that
-/// records every call instant.
 /// Records events with their offset from the start in whole milliseconds.
 struct Recorder {
     start: Instant,
@@ -320,6 +318,12 @@ async fn hanging_probe_times_out_and_never_overlaps() {
     assert_eq!(
         snap["slow"].health.last_latency,
         Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        probe.hooks.lock().unwrap().clone(),
+        vec!["abandoned slow".to_owned(); 3],
+        "each cut probe (0, 30, 60 s; the 90 s one is still running) is reported to the probe, \
+         so the client can flush its pool"
     );
     monitor.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The wired runtime (registry → monitor → reporting loop) under paused time: the first report
-//! after the initial probes, registry changes reported within `registry_poll_interval`, and
-//! status transitions reported promptly.
+//! after the initial probes, registry changes reported within `registry_poll_interval`, `stop`
+//! with a shared monitor, and config validation at start. (Status transitions reaching reports
+//! promptly is pinned down by the scenario library, e.g. `breaker-lifecycle`.)
 
 mod common;
 
@@ -87,4 +88,54 @@ async fn registry_changes_are_reported_within_the_poll_interval() {
         "a removed leaves no state"
     );
     runtime.stop().await;
+}
+
+/// `stop` cancels the probe tasks even while someone else (a status endpoint) still holds the
+/// monitor.
+#[tokio::test(start_paused = true)]
+async fn stop_cancels_probing_even_with_the_monitor_shared() {
+    let t0 = Instant::now();
+    let probe = ScriptedProbe::new(|_, _| (Duration::from_millis(10), true));
+    let (runtime, _memory) = start(probe.clone(), vec![Backend::new("a", "http://a/mcp")]);
+    let held_elsewhere = std::sync::Arc::clone(runtime.monitor());
+    tokio::time::sleep_until(t0 + Duration::from_secs(31)).await;
+    assert_eq!(probe.call_secs("a"), vec![0, 30]);
+    runtime.stop().await;
+    tokio::time::sleep_until(t0 + Duration::from_secs(300)).await;
+    assert_eq!(probe.call_secs("a"), vec![0, 30], "no probe after stop");
+    assert_eq!(
+        held_elsewhere.snapshot().len(),
+        1,
+        "the shared handle still reads state"
+    );
+}
+
+/// A config built by hand is validated at start: a zero interval would spin, a huge one would
+/// overflow the clock.
+#[tokio::test(start_paused = true)]
+async fn start_rejects_an_invalid_config() {
+    let probe = ScriptedProbe::new(|_, _| (Duration::ZERO, true));
+    for config in [
+        FailureHandling {
+            health_check_interval: Duration::ZERO,
+            ..FailureHandling::default()
+        },
+        FailureHandling {
+            status_reporting_interval: Duration::from_secs(u64::MAX / 4),
+            ..FailureHandling::default()
+        },
+    ] {
+        let err = VmcpRuntime::start(RuntimeParts {
+            config,
+            probe: probe.clone(),
+            registry: Arc::new(DynamicRegistry::empty()),
+            clock: Arc::new(EpochClock::new(Timestamp::from_unix_millis(0))),
+            observer: None,
+            rng_seed: 1,
+            reporters: Vec::new(),
+        })
+        .expect_err("an invalid config must not start");
+        assert!(err.to_string().contains("must be"), "{err}");
+    }
+    assert!(probe.calls().is_empty());
 }

@@ -30,6 +30,10 @@ impl Drop for Vmcp {
 }
 
 fn start(config: &Path, listen: SocketAddr) -> Vmcp {
+    start_logging_to(config, listen, Stdio::null())
+}
+
+fn start_logging_to(config: &Path, listen: SocketAddr, stderr: Stdio) -> Vmcp {
     Vmcp(
         Command::new(env!("CARGO_BIN_EXE_vmcp"))
             .arg("--config")
@@ -38,7 +42,7 @@ fn start(config: &Path, listen: SocketAddr) -> Vmcp {
             .arg(listen.to_string())
             .env("VMCP_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start vmcp"),
     )
@@ -144,7 +148,8 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
     };
     write(&["alpha", "beta"]);
     let listen = free_addr();
-    let vmcp = start(&config, listen);
+    let log = dir.join("vmcp.log");
+    let vmcp = start_logging_to(&config, listen, std::fs::File::create(&log).unwrap().into());
     let pid = vmcp.0.id().to_string();
     let backends = || -> Option<Vec<String>> {
         let (code, body) = get(listen, "/status")?;
@@ -166,7 +171,8 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
         backends().filter(|b| b == &["beta", "gamma"])
     });
 
-    // A broken config on reload is logged and ignored: monitoring goes on with what it has.
+    // A broken config on reload is logged and ignored: monitoring goes on with what it has,
+    // and the next valid reload still applies.
     std::fs::write(&config, "backends: [{ name: x, url: not-a-url }]\n").unwrap();
     assert!(
         Command::new("kill")
@@ -175,11 +181,34 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
             .unwrap()
             .success()
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    let logged = wait_for(
+        Duration::from_secs(5),
+        "the failed reload in the log",
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("reload failed; keeping the running backends")
+                .then_some(text)
+        },
+    );
+    assert!(
+        logged.contains("backends[0].url"),
+        "the error names the key: {logged}"
+    );
     assert_eq!(
         backends(),
         Some(vec!["beta".to_owned(), "gamma".to_owned()])
     );
+    write(&["gamma"]);
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for(Duration::from_secs(5), "the next valid reload", || {
+        backends().filter(|b| b == &["gamma"])
+    });
     drop(vmcp);
     let _ = std::fs::remove_dir_all(&dir);
 }

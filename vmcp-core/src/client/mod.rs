@@ -168,7 +168,7 @@ impl<C: BackendConnector> McpClient<C> {
         match &report.result {
             Ok(_) => ProbeOutcome::success(report.latency),
             Err(err) => {
-                let secrets = auth_secrets(backend);
+                let secrets = backend.secrets();
                 ProbeOutcome::failure(report.latency, err.to_probe_failure_scrubbed(&secrets))
             }
         }
@@ -292,15 +292,6 @@ async fn run_with_reinitialize<'a, C: BackendConnector>(
 }
 
 /// The raw credential values of `backend`, to scrub from messages.
-fn auth_secrets(backend: &Backend) -> Vec<&str> {
-    use crate::registry::OutgoingAuth;
-    match &backend.auth {
-        None => Vec::new(),
-        Some(OutgoingAuth::Bearer { token }) => vec![token.expose()],
-        Some(OutgoingAuth::Header { value, .. }) => vec![value.expose()],
-    }
-}
-
 impl<C: BackendConnector> Probe for McpClient<C> {
     fn probe(&self, backend: &Backend) -> impl std::future::Future<Output = ProbeOutcome> + Send {
         self.probe_backend(backend)
@@ -312,6 +303,11 @@ impl<C: BackendConnector> Probe for McpClient<C> {
 
     fn backend_removed(&self, name: &str) {
         self.pools.flush(name);
+    }
+
+    fn probe_abandoned(&self, backend: &Backend) {
+        // A cut probe is a failed probe: its connection may be the problem.
+        self.pools.flush(&backend.name);
     }
 }
 

@@ -175,14 +175,6 @@ impl<C: BackendConnector> PoolManager<C> {
         };
         drop(removed);
     }
-
-    /// Names of backends that currently hold a pool, sorted.
-    pub fn pooled_backends(&self) -> Vec<String> {
-        match &*self.lock() {
-            Pools::PerBackend { pools, .. } => pools.keys().cloned().collect(),
-            Pools::PerProbe | Pools::Shared(_) => Vec::new(),
-        }
-    }
 }
 
 impl<C> fmt::Debug for PoolManager<C> {

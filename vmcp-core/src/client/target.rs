@@ -12,17 +12,6 @@ use crate::error::BackendError;
 use crate::registry::{Backend, OutgoingAuth};
 
 /// Headers the client sets itself; a configured credential header may not replace them.
-const RESERVED_HEADERS: &[&str] = &[
-    "accept",
-    "content-type",
-    "content-length",
-    "host",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "transfer-encoding",
-    "connection",
-];
-
 /// The wire form of one backend.
 #[derive(Clone)]
 pub struct Target {
@@ -30,28 +19,24 @@ pub struct Target {
     pub uri: Uri,
     /// The credential header, marked sensitive (hyper never logs or indexes it).
     pub auth: Option<(HeaderName, HeaderValue)>,
-    secret: Option<String>,
 }
 
 impl Target {
     /// Validate `backend` and build its wire form.
     pub fn new(backend: &Backend) -> Result<Self, BackendError> {
         let uri = parse_endpoint(&backend.url)?;
-        let (auth, secret) = match &backend.auth {
-            None => (None, None),
+        let auth = match &backend.auth {
+            None => None,
             Some(OutgoingAuth::Bearer { token }) => {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
                     .map_err(|_| invalid("the bearer token is not a valid header value"))?;
                 value.set_sensitive(true);
-                (
-                    Some((header::AUTHORIZATION, value)),
-                    Some(token.expose().to_owned()),
-                )
+                Some((header::AUTHORIZATION, value))
             }
             Some(OutgoingAuth::Header { name, value }) => {
                 let header_name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| invalid(format!("{name:?} is not a valid header name")))?;
-                if RESERVED_HEADERS.contains(&header_name.as_str()) {
+                if crate::registry::CLIENT_MANAGED_HEADERS.contains(&header_name.as_str()) {
                     return Err(invalid(format!(
                         "header {header_name} is set by the client and cannot carry credentials"
                     )));
@@ -62,18 +47,10 @@ impl Target {
                     ))
                 })?;
                 header_value.set_sensitive(true);
-                (
-                    Some((header_name, header_value)),
-                    Some(value.expose().to_owned()),
-                )
+                Some((header_name, header_value))
             }
         };
-        Ok(Self { uri, auth, secret })
-    }
-
-    /// The raw credential, for scrubbing messages (never for display).
-    pub fn secrets(&self) -> Vec<&str> {
-        self.secret.iter().map(String::as_str).collect()
+        Ok(Self { uri, auth })
     }
 }
 
@@ -108,10 +85,10 @@ pub fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
         .parse()
         .map_err(|e| invalid(format!("{}: {e}", crate::error::redact(url))))?;
     match uri.scheme_str() {
-        Some("http") | Some("https") => {}
+        Some("http") => {}
         Some(other) => {
             return Err(invalid(format!(
-                "unsupported scheme {other:?} (expected http or https)"
+                "unsupported scheme {other:?} (the client speaks plain http)"
             )));
         }
         None => return Err(invalid(format!("{url:?} is not an absolute URL"))),

@@ -26,7 +26,9 @@ mod validate;
 mod vmcp;
 
 pub use error::ConfigError;
-pub use validate::{MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES};
+pub use validate::{
+    MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES,
+};
 pub use vmcp::{
     AuthConfig, BackendConfig, OperationalConfig, ProcessSecrets, SecretSource, StatusConfig,
     VmcpConfig, VmcpConfigFile,

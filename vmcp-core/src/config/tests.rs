@@ -471,6 +471,31 @@ fn failure_handling_rules_have_exact_messages() {
             fh_err(|f| f.max_body_bytes = 1023),
             "max_body_bytes (1023) must be at least 1KiB (1024 bytes)",
         ),
+        (
+            fh_err(|f| f.max_body_bytes = 2 * 1024 * 1024 * 1024),
+            "max_body_bytes (2GiB) must be at most 1GiB",
+        ),
+        (
+            fh_err(|f| {
+                f.health_check_interval = Duration::from_secs(8 * 24 * 3600);
+            }),
+            "health_check_interval (192h) must be at most 168h",
+        ),
+        (
+            fh_err(|f| f.status_reporting_interval = Duration::from_secs(4_000_000_000_000_000)),
+            "status_reporting_interval (1111111111111h6m40s) must be at most 168h",
+        ),
+        (
+            fh_err(|f| f.initial_jitter = Duration::from_secs(8 * 24 * 3600)),
+            "initial_jitter (192h) must be at most 168h",
+        ),
+        (
+            fh_err(|f| {
+                f.circuit_breaker.enabled = true;
+                f.circuit_breaker.max_timeout = Some(Duration::from_secs(8 * 24 * 3600));
+            }),
+            "circuit_breaker.max_timeout (192h) must be at most 168h",
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
@@ -641,15 +666,19 @@ fn backend_name_rules() {
 #[test]
 fn backend_url_rules() {
     let bad = [
-        ("ftp://h/mcp", "must start with http:// or https://"),
-        ("h:8080/mcp", "must start with http:// or https://"),
+        ("ftp://h/mcp", "must start with http://"),
+        ("h:8080/mcp", "must start with http://"),
+        (
+            "https://mcp.example.com/mcp",
+            "uses https, which the vmcp client does not support (it speaks plain HTTP; terminate TLS in front of it, e.g. in a sidecar)",
+        ),
         (
             "http:///mcp",
-            "is not a URL of the form http(s)://host[:port]/path",
+            "is not a URL of the form http://host[:port]/path",
         ),
         (
             "http://a b/mcp",
-            "is not a URL of the form http(s)://host[:port]/path",
+            "is not a URL of the form http://host[:port]/path",
         ),
         (
             "http://h:99999/mcp",
@@ -668,7 +697,6 @@ fn backend_url_rules() {
     }
     for url in [
         "http://127.0.0.1:8080/mcp",
-        "https://mcp.example.com/mcp",
         "http://[::1]:8080/mcp",
         "http://github-mcp:8080",
         "http://h/mcp?tenant=a",

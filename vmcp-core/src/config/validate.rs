@@ -14,6 +14,25 @@ pub const MIN_MAX_BODY_BYTES: u64 = 1024;
 /// The smallest accepted breaker `timeout` (DESIGN §3.3), so an open circuit cannot thrash.
 pub const MIN_BREAKER_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The largest accepted duration setting. Nothing in health checking needs a week, and a bound
+/// keeps every `Instant + setting` far from overflow (which would panic a probe task).
+pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The largest accepted `max_body_bytes`: a probe reply has no business being bigger.
+pub const MAX_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
+
+fn at_most_a_week(key: &str, value: Duration) -> Result<(), ConfigError> {
+    if value > MAX_SETTING_DURATION {
+        return Err(ConfigError::invalid_value(
+            key,
+            duration::format(value),
+            format!("must be at most {}", duration::format(MAX_SETTING_DURATION)),
+        ));
+    }
+    Ok(())
+}
+
+/// `0 < value <= MAX_SETTING_DURATION`.
 fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::invalid_value(
@@ -22,7 +41,7 @@ fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
             "must be greater than 0",
         ));
     }
-    Ok(())
+    at_most_a_week(key, value)
 }
 
 fn at_least_one(key: &str, value: u32) -> Result<(), ConfigError> {
@@ -53,6 +72,7 @@ impl CircuitBreakerConfig {
                 format!("must be at least {}", duration::format(MIN_BREAKER_TIMEOUT)),
             ));
         }
+        at_most_a_week("timeout", self.timeout)?;
         at_least_one("half_open_max_probes", self.half_open_max_probes)?;
         if !(self.timeout_multiplier.is_finite() && self.timeout_multiplier >= 1.0) {
             return Err(ConfigError::invalid_value(
@@ -72,6 +92,7 @@ impl CircuitBreakerConfig {
                     ),
                 ));
             }
+            at_most_a_week("max_timeout", max_timeout)?;
         }
         // `contains` is false for NaN, so NaN is refused too.
         if !(0.0..1.0).contains(&self.timeout_jitter) {
@@ -108,6 +129,7 @@ impl FailureHandling {
         positive("degraded_threshold", self.degraded_threshold)?;
         positive("status_reporting_interval", self.status_reporting_interval)?;
         positive("registry_poll_interval", self.registry_poll_interval)?;
+        at_most_a_week("initial_jitter", self.initial_jitter)?;
         positive("connect_timeout", self.connect_timeout)?;
         // Connecting is part of the probe, so it cannot be given longer than the whole probe.
         if self.connect_timeout > self.health_check_timeout {
@@ -128,6 +150,13 @@ impl FailureHandling {
                     "must be at least {} ({MIN_MAX_BODY_BYTES} bytes)",
                     byte_size::format(MIN_MAX_BODY_BYTES)
                 ),
+            ));
+        }
+        if self.max_body_bytes > MAX_MAX_BODY_BYTES {
+            return Err(ConfigError::invalid_value(
+                "max_body_bytes",
+                byte_size::format(self.max_body_bytes),
+                format!("must be at most {}", byte_size::format(MAX_MAX_BODY_BYTES)),
             ));
         }
         self.circuit_breaker

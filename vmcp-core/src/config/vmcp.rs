@@ -52,7 +52,7 @@ pub struct VmcpConfigFile {
 pub struct BackendConfig {
     /// Unique, non-empty name.
     pub name: String,
-    /// Streamable-HTTP endpoint: `http(s)://host[:port][/path]`.
+    /// Streamable-HTTP endpoint: `http://host[:port][/path]` (plain HTTP; terminate TLS in front of vmcp).
     pub url: String,
     /// Where the backend's credentials come from, if it needs any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -277,14 +277,15 @@ fn validate_name(key: &str, name: &str) -> Result<(), ConfigError> {
     ))
 }
 
-/// Accept `http(s)://host[:port][/path][?query]`; nothing else can be probed, and credentials in
+/// Accept `http://host[:port][/path][?query]`; nothing else can be probed (the client speaks
+/// plain HTTP: TLS terminates in front of vMCP, e.g. a service mesh sidecar), and credentials in
 /// the URL would leak into reports (which show the URL), so they are refused without echoing it.
 fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
     let bad = |reason: &str| ConfigError::invalid_value(key, format!("{url:?}"), reason);
-    let expected = "is not a URL of the form http(s)://host[:port]/path";
+    let expected = "is not a URL of the form http://host[:port]/path";
 
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(bad("must start with http:// or https://"));
+        return Err(bad("must start with http://"));
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if rest[..authority_end].contains('@') {
@@ -294,8 +295,14 @@ fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
             "must not contain credentials (user:password@host); use the backend's auth block",
         ));
     }
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
-        return Err(bad("must start with http:// or https://"));
+    if scheme.eq_ignore_ascii_case("https") {
+        return Err(bad(
+            "uses https, which the vmcp client does not support (it speaks plain HTTP; terminate \
+             TLS in front of it, e.g. in a sidecar)",
+        ));
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(bad("must start with http://"));
     }
     if url.contains('#') {
         return Err(bad("must not contain a fragment (#...)"));
@@ -323,17 +330,6 @@ fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
 }
 
 /// Header names the MCP client sets itself; a credential must not replace them.
-const RESERVED_HEADERS: &[&str] = &[
-    "accept",
-    "connection",
-    "content-length",
-    "content-type",
-    "host",
-    "mcp-protocol-version",
-    "mcp-session-id",
-    "transfer-encoding",
-];
-
 fn resolve_auth(
     key: &str,
     auth: &AuthConfig,
@@ -366,7 +362,7 @@ fn resolve_auth(
                     "is not a valid HTTP header name",
                 )
             })?;
-            if RESERVED_HEADERS.contains(&header.as_str()) {
+            if crate::registry::CLIENT_MANAGED_HEADERS.contains(&header.as_str()) {
                 return Err(ConfigError::invalid_value(
                     format!("{key}.name"),
                     format!("{name:?}"),

@@ -139,7 +139,8 @@ pub enum ErrorCategory {
     AuthenticationFailed,
     /// The probe deadline passed.
     Timeout,
-    /// The probe was cancelled (shutdown, endpoint change).
+    /// The probe was cancelled by something outside the monitor. (Probes the monitor cancels
+    /// itself, on shutdown or an endpoint change, have their results discarded, never reported.)
     Cancelled,
     /// The backend answered with an error (5xx, 4xx on initialize, EOF mid-message).
     BackendUnavailable,

@@ -41,6 +41,11 @@ pub trait Probe: Send + Sync + 'static {
     fn backend_removed(&self, name: &str) {
         let _ = name;
     }
+    /// The monitor cut a probe of `backend` at `health_check_timeout` (the probe's own deadline
+    /// did not end it first): treat it as a failed probe, e.g. drop pooled connections.
+    fn probe_abandoned(&self, backend: &Backend) {
+        let _ = backend;
+    }
 }
 
 /// What the monitor tells its observer, in the order it happens. The observer stamps time
@@ -419,8 +424,10 @@ impl HealthMonitor {
         let _ = tokio::time::timeout(max_wait, all_done).await;
     }
 
-    /// Cancel every task and wait until each has finished.
-    pub async fn stop(self) {
+    /// Cancel every task and wait until each has finished. Works through a shared handle, so
+    /// a runtime can stop the monitor even while other parts (e.g. a status endpoint) still hold
+    /// it; afterwards no probe runs, and `update_backends` starts tasks again only if called.
+    pub async fn stop(&self) {
         let handles: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.tasks()).into_values().collect();
         for handle in &handles {
@@ -507,17 +514,20 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
                 .await
             {
                 Ok(outcome) => outcome,
-                Err(_) => ProbeOutcome::failure(
-                    started.elapsed(),
-                    ProbeFailure {
-                        status: FailureStatus::Unhealthy,
-                        category: ErrorCategory::Timeout,
-                        message: format!(
-                            "probe timed out after {}",
-                            humantime::format_duration(shared.config.health_check_timeout)
-                        ),
-                    },
-                ),
+                Err(_) => {
+                    probe.probe_abandoned(&backend);
+                    ProbeOutcome::failure(
+                        started.elapsed(),
+                        ProbeFailure {
+                            status: FailureStatus::Unhealthy,
+                            category: ErrorCategory::Timeout,
+                            message: format!(
+                                "probe timed out after {}",
+                                humantime::format_duration(shared.config.health_check_timeout)
+                            ),
+                        },
+                    )
+                }
             };
         if !record(&shared, &name, generation, outcome) {
             return;

@@ -381,7 +381,7 @@ fn degraded_condition(discovered: &[DiscoveredBackend]) -> Condition {
 }
 
 fn discovered_backend(backend: &Backend, health: Option<&BackendHealth>) -> DiscoveredBackend {
-    let url = redact_url(&backend.url).into_owned();
+    let url = redact_url(&backend.url);
     let Some(h) = health else {
         return DiscoveredBackend {
             name: backend.name.clone(),

@@ -77,4 +77,11 @@ impl Probe for ScriptedProbe {
     fn backend_removed(&self, name: &str) {
         self.hooks.lock().unwrap().push(format!("removed {name}"));
     }
+
+    fn probe_abandoned(&self, backend: &Backend) {
+        self.hooks
+            .lock()
+            .unwrap()
+            .push(format!("abandoned {}", backend.name));
+    }
 }

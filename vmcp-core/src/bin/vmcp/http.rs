@@ -16,7 +16,7 @@ use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::health::monitor::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::DynamicRegistry;
-use vmcp_core::status::{StatusReport, build_report, redact_url};
+use vmcp_core::status::{StatusReport, build_report};
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -90,7 +90,7 @@ impl StatusState {
             backends.insert(
                 b.name.clone(),
                 BackendEntry {
-                    url: redact_url(&b.url).into_owned(),
+                    url: b.url.clone(), // already redacted by build_report
                     status: b.status,
                     health: b.health,
                     reason: b.reason,
@@ -109,13 +109,25 @@ impl StatusState {
     }
 }
 
+/// First pause after a failed `accept`; doubled on each further failure.
+const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(50);
+/// Longest pause between `accept` retries.
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serve the endpoints until the task is aborted. A failing connection is logged, never fatal.
 pub async fn serve(listener: TcpListener, state: StatusState) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                accepted
+            }
             Err(err) => {
-                tracing::warn!(%err, "accept failed");
+                // E.g. out of file descriptors: retrying at once would spin and flood the log.
+                tracing::warn!(%err, retry_in = ?backoff, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
         };

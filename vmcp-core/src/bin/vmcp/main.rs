@@ -133,7 +133,7 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         tokio::spawn(http::serve(listener, state))
     });
 
-    signals::run_until_shutdown(&args.config, &registry)
+    signals::run_until_shutdown(&args.config, &registry, &config)
         .await
         .map_err(|e| RunError::Fatal(format!("cannot install signal handlers: {e}")))?;
 

@@ -11,8 +11,12 @@ use vmcp_core::registry::DynamicRegistry;
 ///
 /// A reload that fails (unreadable file, invalid config) is logged and the running backends are
 /// kept: a typo in a config edit must not take monitoring down. Only `backends` is reloaded;
-/// operational settings need a restart (logged when they differ).
-pub async fn run_until_shutdown(config_path: &Path, registry: &DynamicRegistry) -> io::Result<()> {
+/// operational settings need a restart (a warning says so when they changed).
+pub async fn run_until_shutdown(
+    config_path: &Path,
+    registry: &DynamicRegistry,
+    running: &VmcpConfig,
+) -> io::Result<()> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -21,22 +25,36 @@ pub async fn run_until_shutdown(config_path: &Path, registry: &DynamicRegistry) 
             biased;
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => reload(config_path, registry),
+            _ = hangup.recv() => reload(config_path, registry, running),
         }
     }
 }
 
-fn reload(config_path: &Path, registry: &DynamicRegistry) {
+fn reload(config_path: &Path, registry: &DynamicRegistry, running: &VmcpConfig) {
     match VmcpConfig::from_yaml_file(config_path) {
-        Ok(config) => match registry.replace_all(config.backends) {
-            Ok(changed) => tracing::info!(
-                changed,
-                backends = registry.len(),
-                version = registry.version(),
-                "reloaded backends (SIGHUP)"
-            ),
-            Err(err) => tracing::error!(%err, "reload rejected; keeping the running backends"),
-        },
+        Ok(config) => {
+            if config.failure_handling != running.failure_handling
+                || config.status != running.status
+            {
+                tracing::warn!(
+                    "operational or status settings changed in the config; they take effect on \
+                     restart (SIGHUP reloads backends only)"
+                );
+            }
+            apply(registry, config.backends);
+        }
         Err(err) => tracing::error!(%err, "reload failed; keeping the running backends"),
+    }
+}
+
+fn apply(registry: &DynamicRegistry, backends: Vec<vmcp_core::registry::Backend>) {
+    match registry.replace_all(backends) {
+        Ok(changed) => tracing::info!(
+            changed,
+            backends = registry.len(),
+            version = registry.version(),
+            "reloaded backends (SIGHUP)"
+        ),
+        Err(err) => tracing::error!(%err, "reload rejected; keeping the running backends"),
     }
 }
