@@ -174,6 +174,8 @@ struct BackendState {
     pods: Vec<String>,
     /// Credentials every pod of this backend requires (set on pods created later too).
     auth: Option<RequiredAuth>,
+    /// The port its pods listen on.
+    port: u16,
 }
 
 #[derive(Debug)]
@@ -239,7 +241,11 @@ impl World {
 
     /// The URL of a backend's MCP endpoint as the core should be configured with it.
     pub fn backend_url(&self, backend: &str) -> String {
-        format!("http://{backend}:{}/mcp", self.config.pod_port)
+        let port = self
+            .backends
+            .get(backend)
+            .map_or(self.config.pod_port, |b| b.port);
+        format!("http://{backend}:{port}/mcp")
     }
 
     /// The shared service routing table.
@@ -324,9 +330,20 @@ impl World {
 
     // ----- backends and pods -------------------------------------------------------------------
 
-    /// Adds a backend service with its first pod (`<name>-pod-1`) running `behaviour`, routed.
-    /// Returns the pod's name.
+    /// Adds a backend service with its first pod (`<name>-pod-1`) running `behaviour`, routed,
+    /// its pods listening on the world's `pod_port`. Returns the pod's name.
     pub fn add_backend(&mut self, name: &str, behaviour: Behaviour) -> Result<String, WorldError> {
+        let port = self.config.pod_port;
+        self.add_backend_on_port(name, port, behaviour)
+    }
+
+    /// [`World::add_backend`] with the backend's pods listening on `port`.
+    pub fn add_backend_on_port(
+        &mut self,
+        name: &str,
+        port: u16,
+        behaviour: Behaviour,
+    ) -> Result<String, WorldError> {
         if !valid_backend_name(name) {
             return Err(WorldError::InvalidBackendName(name.to_owned()));
         }
@@ -342,6 +359,7 @@ impl World {
             BackendState {
                 pods: Vec::new(),
                 auth: None,
+                port,
             },
         );
         let pod = self.add_pod(name, behaviour)?;
@@ -357,9 +375,9 @@ impl World {
             .get(backend)
             .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
-        let auth = state.auth.clone();
+        let (auth, port) = (state.auth.clone(), state.port);
         self.claim_name(&name, HostKind::Pod)?;
-        let handle = PodHandle::new(&name, self.config.pod_port, Behaviour::Healthy);
+        let handle = PodHandle::new(&name, port, Behaviour::Healthy);
         handle.set_behaviour(behaviour, self.sim.elapsed());
         handle.require_auth(auth);
         self.sim.host(name.as_str(), handle.software());

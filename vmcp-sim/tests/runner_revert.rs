@@ -76,3 +76,65 @@ fn reverting_a_window_does_not_restart_a_starting_for_window() {
         outcome.trace.render(&outcome.trace.entries)
     );
 }
+
+/// The trace details of the `set_behaviour_end` entries of a run.
+fn ends(text: &str) -> Vec<String> {
+    let scenario = Scenario::from_toml_str(text, "t.toml").unwrap();
+    let outcome = run(&scenario, scenario.seed).unwrap();
+    outcome
+        .trace
+        .entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            vmcp_sim::trace::TraceEvent::Fault { action, detail }
+                if action == "set_behaviour_end" =>
+            {
+                Some(format!("{} {detail}", e.at_ms))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+const HEAD: &str = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"60s\"\n\
+                    [vmcp]\nhealth_check_interval = \"2s\"\nhealth_check_timeout = \"1s\"\n\
+                    connect_timeout = \"500ms\"\n[[backend]]\nname = \"a\"\n";
+
+/// An event at the instant a window ends has the last word: the window's end is applied first.
+#[test]
+fn an_event_at_the_end_of_a_window_wins() {
+    let text = format!(
+        "{HEAD}[[event]]\nat = \"10s\"\naction = \"set_behaviour\"\nbackend = \"a\"\n\
+         behaviour = \"hang\"\nfor = \"10s\"\n\
+         [[event]]\nat = \"20s\"\naction = \"set_behaviour\"\nbackend = \"a\"\n\
+         behaviour = {{ status = 503 }}\n\
+         [[expect]]\nkind = \"always\"\nfrom = \"40s\"\nbackend = \"a\"\nstatus = \"unhealthy\"\n"
+    );
+    assert_eq!(
+        ends(&text),
+        vec!["20000 a: a-pod-1 back to Healthy".to_owned()]
+    );
+    let scenario = Scenario::from_toml_str(&text, "t.toml").unwrap();
+    let outcome = run(&scenario, 1).unwrap();
+    assert!(
+        outcome.passed(),
+        "the 503 set at 20 s stays: {:?}",
+        outcome.failures
+    );
+}
+
+/// A window on a pod that was replaced meanwhile (its behaviour is now the stale one) is not
+/// restored: restoring would heal a retired pod that must keep answering 404.
+#[test]
+fn a_window_on_a_pod_changed_meanwhile_is_not_restored() {
+    let text = format!(
+        "{HEAD}[[event]]\nat = \"10s\"\naction = \"set_behaviour\"\nbackend = \"a\"\n\
+         behaviour = {{ slow = \"100ms\" }}\nfor = \"20s\"\n\
+         [[event]]\nat = \"15s\"\naction = \"replace_pod\"\nbackend = \"a\"\n\
+         old_pod = \"stale\"\nstale_behaviour = {{ status = 404 }}\n"
+    );
+    assert_eq!(
+        ends(&text),
+        vec!["30000 a: a-pod-1 changed since; not restored".to_owned()]
+    );
+}

@@ -797,3 +797,40 @@ fn a_latency_range_is_parsed() {
     assert_eq!(latency.min, std::time::Duration::from_millis(1));
     assert_eq!(latency.max, std::time::Duration::from_millis(40));
 }
+
+rejects!(
+    duration_beyond_a_day,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"25h\"\n",
+    "t.toml:4:12: duration (25h) must be at most 24h"
+);
+rejects!(
+    tick_too_small_for_the_duration,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"40s\"\ntick = \"1ns\"\n",
+    "t.toml:5:8: tick (1ns) is too small for duration (40s): 40000000000 simulation steps, at most 5000000"
+);
+rejects!(
+    latency_beyond_a_day,
+    hb("[[event]]\nat = \"1s\"\naction = \"latency\"\nbackend = \"github\"\nlatency = \"100h\"\n"),
+    "t.toml:13:11: latency (100h) must be at most 24h"
+);
+
+rejects!(
+    change_url_of_an_unregistered_backend,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n\
+     [[backend]]\nname = \"github\"\n[[backend]]\nname = \"jira\"\nregistered = false\n\
+     [[event]]\nat = \"5s\"\naction = \"registry_change_url\"\nbackend = \"jira\"\n\
+     url = \"http://github:8080/mcp\"\n",
+    "t.toml:10:1: registry_change_url at 5s: backend \"jira\" is not registered then (see its `registered` flag and the earlier registry events)"
+);
+rejects!(
+    adding_a_registered_backend,
+    hb("[[event]]\nat = \"5s\"\naction = \"registry_add\"\nbackend = \"github\"\n"),
+    "t.toml:9:1: registry_add at 5s: backend \"github\" is already registered then (see its `registered` flag and the earlier registry events)"
+);
+rejects!(
+    a_url_on_a_port_the_pods_do_not_listen_on,
+    hb(
+        "[[event]]\nat = \"5s\"\naction = \"registry_change_url\"\nbackend = \"jira\"\nurl = \"http://github/mcp\"\n"
+    ),
+    "t.toml:13:7: url \"http://github/mcp\" names port 80, but the pods of \"github\" listen on port 8080"
+);

@@ -529,7 +529,7 @@ fn a_minimal_scenario_takes_every_default() {
 fn vmcp_keys_accept_toolhive_camel_case_and_url_defaults_apply() {
     let text = "name = \"x\"\ndescription = \"d\"\nseed = 1\nduration = \"1m\"\n\
                 [vmcp]\nhealthCheckInterval = \"20s\"\n\
-                [[backend]]\nname = \"a\"\n[[backend]]\nname = \"b\"\n\
+                [[backend]]\nname = \"a\"\n[[backend]]\nname = \"b\"\nport = 80\n\
                 [[event]]\nat = \"1s\"\naction = \"registry_change_url\"\nbackend = \"a\"\n\
                 url = \"http://b\"\n";
     let scenario = Scenario::from_toml_str(text, "x.toml").unwrap();

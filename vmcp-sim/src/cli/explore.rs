@@ -18,7 +18,7 @@ enum SeedResult {
 }
 
 fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
-    match runner::run(scenario, seed) {
+    match runner::run_catching_panics(scenario, seed) {
         Ok(o) if o.passed() => SeedResult::Passed,
         Ok(o) => SeedResult::Failed(format!(
             "{} expectation(s) failed; first: {}: {}",
@@ -48,6 +48,11 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, j
         .filter(|offset| offset % m == k - 1)
         .map(|offset| start.wrapping_add(offset))
         .collect();
+    if chosen.is_empty() {
+        // A sweep that runs nothing must not look like a pass (e.g. a gate with a bad shard).
+        eprintln!("explore: no seed to run (--seeds {seeds}, shard {k}/{m})");
+        return EXIT_INVALID;
+    }
     let progress = std::io::stderr().is_terminal();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);

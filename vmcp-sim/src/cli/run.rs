@@ -31,7 +31,7 @@ pub fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: bool) ->
         let seed = seed.unwrap_or(scenario.seed);
         // Wall time is reported, never used by the simulation.
         let started = Instant::now();
-        let result = runner::run(scenario, seed);
+        let result = runner::run_catching_panics(scenario, seed);
         let wall_ms = started.elapsed().as_millis();
         let row = Row {
             name: scenario.name.clone(),

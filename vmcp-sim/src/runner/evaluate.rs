@@ -2,7 +2,8 @@
 //!
 //! Backend and phase conditions are evaluated against the **latest published report** at each
 //! instant: inside a window `[from, to]` the relevant reports are the one in force at `from` (the
-//! last published at or before it) and every report published in `(from, to]`. Before the first
+//! last published at or before it) and every report published in `(from, to]`. `within` is a
+//! reaction to an event, so for it only reports published after the event count. Before the first
 //! report nothing is published, so no condition holds: an `always` whose window starts before the
 //! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
@@ -60,6 +61,14 @@ fn relevant(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
         .collect()
 }
 
+/// The reports published in `(from, to]`.
+fn published_in(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
+    reports
+        .iter()
+        .filter(|r| r.at > window.from && r.at <= window.to)
+        .collect()
+}
+
 fn describe_report(r: &TimedReport, condition: &Condition) -> String {
     let mut text = format!(
         "report at {} phase {}",
@@ -107,7 +116,12 @@ fn check(
     let span = format!("{window}");
     match kind {
         ExpectKind::Eventually { condition, .. } | ExpectKind::Within { condition, .. } => {
-            let seen = relevant(reports, window);
+            let seen = match kind {
+                // A reaction to the event: only what is published after it counts, so the
+                // expectation cannot pass on the state from before the event.
+                ExpectKind::Within { .. } => published_in(reports, window),
+                _ => relevant(reports, window),
+            };
             if seen.iter().any(|r| condition.holds(&r.report)) {
                 return None;
             }
@@ -316,6 +330,20 @@ mod tests {
                 .message
                 .contains("broken by report at 50.000s")
         );
+    }
+
+    #[test]
+    fn within_counts_only_reports_published_after_the_event() {
+        let text = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"100s\"\n\
+             [[backend]]\nname = \"a\"\n[[event]]\nat = \"55s\"\nid = \"e\"\n\
+             action = \"crash_pod\"\nbackend = \"a\"\n[[expect]]\nkind = \"within\"\n\
+             after = \"e\"\nwithin = \"10s\"\nbackend = \"a\"\nstatus = \"unhealthy\"\n";
+        let s = Scenario::from_toml_str(text, "t.toml").unwrap();
+        let f = evaluate(&s, &timeline(), &Trace::default());
+        assert_eq!(f.len(), 1, "the 50 s report predates the event: {f:?}");
+        let mut reports = timeline();
+        reports.insert(2, report(60, HealthStatus::Unhealthy));
+        assert!(evaluate(&s, &reports, &Trace::default()).is_empty());
     }
 
     #[test]

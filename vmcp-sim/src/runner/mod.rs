@@ -35,6 +35,14 @@ pub enum RunError {
         /// The world's error.
         source: WorldError,
     },
+    /// The run panicked: a bug in the core or the harness, never a scenario problem.
+    #[error("{scenario}: the run panicked (a bug; please report it with the seed): {message}")]
+    Panicked {
+        /// The scenario file.
+        scenario: String,
+        /// The panic message.
+        message: String,
+    },
     /// The scenario asks for something the simulation cannot do.
     #[error("{location}: {message}")]
     Unsupported {
@@ -94,8 +102,34 @@ enum Pending {
         /// (see [`crate::pod::PodHandle::behaviour_since`]).
         since: Duration,
         reply: ReplyMode,
+        /// What the event itself set (behaviour and its instant): if the pod no longer has it,
+        /// a later event or a replacement changed the pod, and the restore is skipped.
+        set: (PodBehaviour, Duration),
         of: usize,
     },
+}
+
+/// Queue order at one instant: the end of a timed `set_behaviour` comes before the file's events,
+/// so an event at that instant has the last word.
+const REVERT_FIRST: u8 = 0;
+const EVENT: u8 = 1;
+
+/// [`run`], with a panic anywhere in the run (a bug in the core or the harness) turned into a
+/// [`RunError::Panicked`] so that one broken seed does not take a whole sweep down.
+pub fn run_catching_panics(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(scenario, seed))).unwrap_or_else(
+        |payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Err(RunError::Panicked {
+                scenario: scenario.file.clone(),
+                message,
+            })
+        },
+    )
 }
 
 /// Run `scenario` with `seed` (the caller resolves the seed precedence).
@@ -117,20 +151,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             .map_or_else(|| scenario.file.clone(), |b| scenario.position(b.location))
     };
     for backend in &scenario.backends {
-        if backend.port != world::DEFAULT_POD_PORT {
-            return Err(RunError::Unsupported {
-                location: scenario.position(backend.location),
-                message: format!(
-                    "backend `{}`: simulated pods listen on port {}; `port = {}` is not supported",
-                    backend.name,
-                    world::DEFAULT_POD_PORT,
-                    backend.port
-                ),
-            });
-        }
         let (behaviour, reply) = to_pod(backend.behaviour);
         let pod = world
-            .add_backend(&backend.name, behaviour)
+            .add_backend_on_port(&backend.name, backend.port, behaviour)
             .map_err(|source| RunError::World {
                 location: scenario.position(backend.location),
                 source,
@@ -169,13 +192,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         }
     })?;
 
-    let mut queue: BTreeMap<(Duration, u64), Pending> = BTreeMap::new();
+    let mut queue: BTreeMap<(Duration, u8, u64), Pending> = BTreeMap::new();
     let mut seq = 0_u64;
     for (index, event) in scenario.events.iter().enumerate() {
-        queue.insert((event.at, seq), Pending::Event(index));
+        queue.insert((event.at, EVENT, seq), Pending::Event(index));
         seq += 1;
     }
-    while let Some(((at, _), pending)) = queue.pop_first() {
+    while let Some(((at, _, _), pending)) = queue.pop_first() {
         let location = match &pending {
             Pending::Event(i) | Pending::Revert { of: i, .. } => {
                 scenario.position(scenario.events[*i].location)
@@ -193,17 +216,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 let revert = apply(&mut world, scenario, &registry, event, &recorder, now)
                     .map_err(world_err)?;
                 if let (Some(revert), Some(duration)) = (revert, set_for(event)) {
-                    let end = at + duration;
+                    let end = at.saturating_add(duration);
                     if end < scenario.duration {
-                        let (backend, pod, behaviour, since, reply) = revert;
+                        let (backend, pod, behaviour, since, reply, set) = revert;
                         queue.insert(
-                            (end, seq),
+                            (end, REVERT_FIRST, seq),
                             Pending::Revert {
                                 backend,
                                 pod,
                                 behaviour,
                                 since,
                                 reply,
+                                set,
                                 of: index,
                             },
                         );
@@ -217,17 +241,23 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 behaviour,
                 since,
                 reply,
+                set,
                 ..
             } => {
-                let detail = format!("{backend}: {pod} back to {behaviour:?}");
-                // Restored with the instant it was first set, so a `StartingFor` window that had
-                // already elapsed stays elapsed: setting it afresh would start the pod up again.
-                world
+                let handle = world
                     .pod(&pod)
                     .ok_or_else(|| WorldError::UnknownPod(pod.clone()))
-                    .map_err(world_err)?
-                    .set_behaviour(behaviour, since);
-                world.set_reply_mode(&pod, reply).map_err(world_err)?;
+                    .map_err(world_err)?;
+                let untouched = (handle.behaviour(), handle.behaviour_since()) == set;
+                let detail = if untouched {
+                    // Restored with the instant it was first set, so a `StartingFor` window that
+                    // had already elapsed stays elapsed: setting it afresh would restart it.
+                    handle.set_behaviour(behaviour.clone(), since);
+                    world.set_reply_mode(&pod, reply).map_err(world_err)?;
+                    format!("{backend}: {pod} back to {behaviour:?}")
+                } else {
+                    format!("{backend}: {pod} changed since; not restored")
+                };
                 recorder.record_at(
                     now,
                     TraceEvent::Fault {
@@ -356,7 +386,15 @@ fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
 }
 
 /// What a timed `set_behaviour` restores: backend, pod, behaviour, when it was set, reply mode.
-type Revert = (String, String, PodBehaviour, Duration, ReplyMode);
+/// (backend, pod, previous behaviour, its instant, previous reply mode, what the event set).
+type Revert = (
+    String,
+    String,
+    PodBehaviour,
+    Duration,
+    ReplyMode,
+    (PodBehaviour, Duration),
+);
 
 fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
     world
@@ -417,16 +455,26 @@ fn apply(
             let handle = world
                 .pod(&pod)
                 .ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
-            revert = Some((
-                backend.clone(),
-                pod.clone(),
+            let previous = (
                 handle.behaviour(),
                 handle.behaviour_since(),
                 handle.reply_mode(),
-            ));
+            );
             let (b, reply) = to_pod(*behaviour);
             world.set_behaviour(&pod, b)?;
             world.set_reply_mode(&pod, reply)?;
+            let handle = world
+                .pod(&pod)
+                .ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
+            let set = (handle.behaviour(), handle.behaviour_since());
+            revert = Some((
+                backend.clone(),
+                pod.clone(),
+                previous.0,
+                previous.1,
+                previous.2,
+                set,
+            ));
             match for_ {
                 Some(d) => format!(
                     "{backend}: {pod} {behaviour} for {}",

@@ -32,6 +32,11 @@ impl<'a> Ctx<'a> {
         Location::of_span(self.text, span)
     }
 
+    /// The file name errors are labelled with.
+    pub fn file_name(&self) -> &str {
+        self.file
+    }
+
     /// An error pointing at the start of `span`.
     pub fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::invalid(self.file, self.location(span), message)

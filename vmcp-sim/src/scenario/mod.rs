@@ -21,6 +21,7 @@ pub mod error;
 pub mod expect;
 pub mod location;
 mod parse;
+pub use parse::{MAX_SIMULATED, MAX_STEPS};
 mod parse_expect;
 mod raw;
 mod values;

@@ -47,6 +47,18 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
                     ),
                 ));
             }
+            let steps = duration.as_nanos() / value.as_nanos().max(1);
+            if steps > MAX_STEPS {
+                return Err(ctx.error(
+                    &tick.span(),
+                    format!(
+                        "tick ({}) is too small for duration ({}): {steps} simulation steps, at \
+                         most {MAX_STEPS}",
+                        duration::format(value),
+                        duration::format(duration)
+                    ),
+                ));
+            }
             Some(value)
         }
         None => None,
@@ -77,6 +89,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     }
     let declared = Declared {
         names: backends.iter().map(|b| b.name.clone()).collect(),
+        ports: backends.iter().map(|b| (b.name.clone(), b.port)).collect(),
     };
 
     let mut events = Vec::with_capacity(raw.event.len());
@@ -92,6 +105,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         .collect::<Result<Vec<_>>>()?;
     // Stable: events at the same instant keep their file order.
     events.sort_by_key(|event| event.at);
+    check_registry_order(&ctx, &backends, &events)?;
 
     Ok(Scenario {
         file: file.to_owned(),
@@ -109,12 +123,57 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     })
 }
 
+/// Registry events must make sense in time order: a backend can only be removed or re-pointed
+/// while it is registered, and only added while it is not (its `registered` flag says where it
+/// starts).
+fn check_registry_order(
+    ctx: &Ctx<'_>,
+    backends: &[BackendSpec],
+    events: &[EventSpec],
+) -> Result<()> {
+    let mut registered: BTreeMap<&str, bool> = backends
+        .iter()
+        .map(|b| (b.name.as_str(), b.registered))
+        .collect();
+    for event in events {
+        let (backend, wants_registered, becomes) = match &event.action {
+            EventAction::RegistryAdd { backend } => (backend, false, true),
+            EventAction::RegistryRemove { backend } => (backend, true, false),
+            EventAction::RegistryChangeUrl { backend, .. } => (backend, true, true),
+            _ => continue,
+        };
+        let is = registered.get(backend.as_str()).copied().unwrap_or(false);
+        if is != wants_registered {
+            let state = if is {
+                "already registered"
+            } else {
+                "not registered"
+            };
+            return Err(ScenarioError::invalid(
+                ctx.file_name(),
+                event.location,
+                format!(
+                    "{} at {}: backend \"{backend}\" is {state} then (see its `registered` flag \
+                     and the earlier registry events)",
+                    event.action.name(),
+                    duration::format(event.at)
+                ),
+            ));
+        }
+        registered.insert(backend.as_str(), becomes);
+    }
+    Ok(())
+}
+
 /// `min_latency` / `max_latency`: both or neither, `min <= max`.
 fn latency(ctx: &Ctx, raw: &RawScenario) -> Result<Option<LinkLatency>> {
     match (&raw.min_latency, &raw.max_latency) {
         (None, None) => Ok(None),
         (Some(min), Some(max)) => {
-            let (lo, hi) = (min.get_ref().0, max.get_ref().0);
+            let (lo, hi) = (
+                bounded(ctx, "min_latency", min)?,
+                bounded(ctx, "max_latency", max)?,
+            );
             if hi < lo {
                 return Err(ctx.error(
                     &max.span(),
@@ -137,9 +196,16 @@ fn latency(ctx: &Ctx, raw: &RawScenario) -> Result<Option<LinkLatency>> {
 /// The declared backend names, for reference checks.
 pub(super) struct Declared {
     names: Vec<String>,
+    /// The port each backend's pods listen on, by name.
+    ports: BTreeMap<String, u16>,
 }
 
 impl Declared {
+    /// The port `name`'s pods listen on.
+    pub fn port(&self, name: &str) -> Option<u16> {
+        self.ports.get(name).copied()
+    }
+
     /// Whether `name` is a declared backend.
     pub fn contains(&self, name: &str) -> bool {
         self.names.iter().any(|n| n == name)
@@ -208,8 +274,36 @@ pub(super) fn positive(
             format!("{key} ({}) must be greater than 0", duration::format(d)),
         ))
     } else {
-        Ok(d)
+        bounded(ctx, key, value)
     }
+}
+
+/// The longest simulated time any scenario value may name: a day of simulated time is already
+/// far beyond what an incident needs, and the bound keeps every `at + duration` computation far
+/// from overflow.
+pub const MAX_SIMULATED: Duration = Duration::from_secs(24 * 3600);
+
+/// The most simulation steps (`duration / tick`) a scenario may ask for: about a minute of CPU.
+pub const MAX_STEPS: u128 = 5_000_000;
+
+/// `value <= MAX_SIMULATED`.
+pub(super) fn bounded(
+    ctx: &Ctx<'_>,
+    key: &str,
+    value: &Spanned<duration::HumanDuration>,
+) -> Result<Duration> {
+    let d = value.get_ref().0;
+    if d > MAX_SIMULATED {
+        return Err(ctx.error(
+            &value.span(),
+            format!(
+                "{key} ({}) must be at most {}",
+                duration::format(d),
+                duration::format(MAX_SIMULATED)
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 /// The key (of `keys`) written first in the file that `allowed` does not contain.
@@ -520,12 +614,11 @@ fn event(
         "release" => EventAction::Release { backend },
         "latency" => EventAction::Latency {
             backend,
-            latency: raw
-                .latency
-                .as_ref()
-                .ok_or_else(|| needs("latency"))?
-                .get_ref()
-                .0,
+            latency: bounded(
+                ctx,
+                "latency",
+                raw.latency.as_ref().ok_or_else(|| needs("latency"))?,
+            )?,
         },
         "registry_add" => EventAction::RegistryAdd { backend },
         "registry_remove" => EventAction::RegistryRemove { backend },
@@ -647,6 +740,13 @@ fn sim_url(ctx: &Ctx<'_>, url: &Spanned<String>, declared: &Declared) -> Result<
         return Err(bad(format!(
             "names host \"{host}\", which is not a declared backend {}",
             declared.hint()
+        )));
+    }
+    if let Some(listening) = declared.port(host)
+        && listening != port
+    {
+        return Err(bad(format!(
+            "names port {port}, but the pods of \"{host}\" listen on port {listening}"
         )));
     }
     Ok(SimUrl {
