@@ -32,6 +32,9 @@ fn the_complete_example_is_valid() {
     let scenario = Scenario::from_toml_str(&blocks[0], "README example").unwrap();
     assert_eq!(scenario.name, "stale-keepalive-shared-pool");
     assert_eq!(scenario.expects.len(), 2);
+    // Documented is not enough: the example must run, and its expectations hold.
+    let outcome = vmcp_sim::runner::run(&scenario, scenario.seed).expect("the example runs");
+    assert!(outcome.passed(), "{:#?}", outcome.failures);
 }
 
 #[test]

@@ -112,7 +112,7 @@ pub fn execute(cli: Cli) -> u8 {
     }
 }
 
-/// Load every scenario under `paths`; on the first invalid file, print it and return `None`.
+/// Load every scenario under `paths`; the first invalid file is the error.
 fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
     discover(paths)?.iter().map(Scenario::load).collect()
 }
