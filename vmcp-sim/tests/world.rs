@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use support::{Failure, Http, Notes, initialized_msg, now, request_msg, sleep_until, vmcp};
+use support::{Failure, Http, Notes, client, initialized_msg, now, request_msg, sleep_until, vmcp};
 use vmcp_sim::{
     Behaviour, ConnectOutcome, ConnectionRecord, OldPod, PodStats, ReplyMode, World, WorldConfig,
 };
@@ -292,20 +292,14 @@ fn retired_pod_refuses_new_connections() {
 fn terminated_old_pod_closes_pooled_connections() {
     let mut world = world(5);
     world.add_backend("a", Behaviour::Healthy).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<(StatusCode, String)>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
+    let seen =
+        client::<(StatusCode, String), _, _>(&mut world, "a", |http, url, seen| async move {
             let r = http.initialize(&url).await.unwrap();
             seen.push((r.status, r.pod()));
             sleep_until(secs(10)).await;
             let r = http.initialize(&url).await.unwrap();
             seen.push((r.status, r.pod()));
-        }
-    });
+        });
     world.run_until(secs(5)).unwrap();
     world
         .replace_pod("a", Behaviour::Healthy, OldPod::Terminate)
@@ -361,21 +355,14 @@ fn blackholed_old_pod_hangs_pooled_requests() {
 fn hang_is_cut_by_a_client_timeout_in_simulated_time() {
     let mut world = world(7);
     world.add_backend("a", Behaviour::Hang).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<(bool, Duration)>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let t0 = now();
-            let r = tokio::time::timeout(secs(10), http.initialize(&url)).await;
-            seen.push((r.is_err(), now() - t0));
-            // Giving up closes the connection; the pod drops its side (no leaked connection).
-            tokio::time::sleep(secs(1)).await;
-            let streams = turmoil::established_tcp_stream_count_on("a-pod-1");
-            seen.push((streams == 0, Duration::ZERO));
-        }
+    let seen = client::<(bool, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
+        let t0 = now();
+        let r = tokio::time::timeout(secs(10), http.initialize(&url)).await;
+        seen.push((r.is_err(), now() - t0));
+        // Giving up closes the connection; the pod drops its side (no leaked connection).
+        tokio::time::sleep(secs(1)).await;
+        let streams = turmoil::established_tcp_stream_count_on("a-pod-1");
+        seen.push((streams == 0, Duration::ZERO));
     });
     world.run_until(secs(12)).unwrap();
     assert_eq!(seen.all(), [(true, secs(10)), (true, Duration::ZERO)]);
@@ -392,18 +379,12 @@ fn hang_is_cut_by_a_client_timeout_in_simulated_time() {
 fn slow_pod_delays_each_response() {
     let mut world = world(8);
     world.add_backend("a", Behaviour::Slow(secs(2))).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<(StatusCode, Duration)>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
+    let seen =
+        client::<(StatusCode, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
             let t0 = now();
             let r = http.initialize(&url).await.unwrap();
             seen.push((r.status, now() - t0));
-        }
-    });
+        });
     world.run_until(secs(5)).unwrap();
     let [(status, took)] = seen.all()[..] else {
         panic!("one reply expected")
@@ -416,15 +397,8 @@ fn slow_pod_delays_each_response() {
 fn close_answers_nothing_and_drops_the_connection() {
     let mut world = world(9);
     world.add_backend("a", Behaviour::Close).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<Failure>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            seen.push(http.initialize(&url).await.unwrap_err());
-        }
+    let seen = client::<Failure, _, _>(&mut world, "a", |http, url, seen| async move {
+        seen.push(http.initialize(&url).await.unwrap_err());
     });
     world.run_until(secs(2)).unwrap();
     assert_eq!(seen.all(), [Failure::Incomplete]);
@@ -506,19 +480,12 @@ fn refuse_and_starting_for_refuse_connects_quickly() {
 fn switching_to_refuse_closes_existing_connections() {
     let mut world = world(11);
     world.add_backend("a", Behaviour::Healthy).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<String>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            http.initialize(&url).await.unwrap();
-            sleep_until(secs(2)).await;
-            // The pooled connection was closed by the pod; a new connect is refused.
-            let e = http.initialize(&url).await.unwrap_err();
-            seen.push(format!("{e:?}"));
-        }
+    let seen = client::<String, _, _>(&mut world, "a", |http, url, seen| async move {
+        http.initialize(&url).await.unwrap();
+        sleep_until(secs(2)).await;
+        // The pooled connection was closed by the pod; a new connect is refused.
+        let e = http.initialize(&url).await.unwrap_err();
+        seen.push(format!("{e:?}"));
     });
     world.run_until(secs(1)).unwrap();
     world.set_behaviour("a-pod-1", Behaviour::Refuse).unwrap();
@@ -548,17 +515,10 @@ fn no_ready_endpoint_fails_fast_and_is_logged() {
     let mut world = world(12);
     world.add_backend("a", Behaviour::Healthy).unwrap();
     world.route("a", None).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<(Failure, Duration)>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let t0 = now();
-            let e = http.initialize(&url).await.unwrap_err();
-            seen.push((e, now() - t0));
-        }
+    let seen = client::<(Failure, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
+        let t0 = now();
+        let e = http.initialize(&url).await.unwrap_err();
+        seen.push((e, now() - t0));
     });
     world.run_until(secs(1)).unwrap();
     let seen = seen.all();
@@ -584,25 +544,18 @@ fn no_ready_endpoint_fails_fast_and_is_logged() {
 fn legacy_sse_server_rejects_post_and_streams_an_endpoint_on_get() {
     let mut world = world(13);
     world.add_backend("old", Behaviour::LegacySse).unwrap();
-    let url = world.backend_url("old");
-    let conn = world.connector();
-    let seen = Notes::<String>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let r = http.initialize(&url).await.unwrap();
-            seen.push(format!(
-                "{} allow={:?}",
-                r.status,
-                r.headers.get("allow").unwrap()
-            ));
-            let (status, first) = http.first_frame(Method::GET, &url).await.unwrap();
-            seen.push(format!(
-                "{status} {}",
-                String::from_utf8_lossy(&first).trim_end()
-            ));
-        }
+    let seen = client::<String, _, _>(&mut world, "old", |http, url, seen| async move {
+        let r = http.initialize(&url).await.unwrap();
+        seen.push(format!(
+            "{} allow={:?}",
+            r.status,
+            r.headers.get("allow").unwrap()
+        ));
+        let (status, first) = http.first_frame(Method::GET, &url).await.unwrap();
+        seen.push(format!(
+            "{status} {}",
+            String::from_utf8_lossy(&first).trim_end()
+        ));
     });
     world.run_until(secs(2)).unwrap();
     assert_eq!(
@@ -618,29 +571,22 @@ fn legacy_sse_server_rejects_post_and_streams_an_endpoint_on_get() {
 fn forget_sessions_answers_404_to_everything_but_initialize() {
     let mut world = world(14);
     world.add_backend("a", Behaviour::ForgetSessions).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<StatusCode>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let init = http.initialize(&url).await.unwrap();
-            seen.push(init.status);
-            let sid = init.session().unwrap();
-            seen.push(
-                http.post(&url, Some(&sid), initialized_msg())
-                    .await
-                    .unwrap()
-                    .status,
-            );
-            seen.push(
-                http.post(&url, Some(&sid), request_msg(2, "tools/list"))
-                    .await
-                    .unwrap()
-                    .status,
-            );
-        }
+    let seen = client::<StatusCode, _, _>(&mut world, "a", |http, url, seen| async move {
+        let init = http.initialize(&url).await.unwrap();
+        seen.push(init.status);
+        let sid = init.session().unwrap();
+        seen.push(
+            http.post(&url, Some(&sid), initialized_msg())
+                .await
+                .unwrap()
+                .status,
+        );
+        seen.push(
+            http.post(&url, Some(&sid), request_msg(2, "tools/list"))
+                .await
+                .unwrap()
+                .status,
+        );
     });
     world.run_until(secs(2)).unwrap();
     assert_eq!(
@@ -675,13 +621,8 @@ fn sse_replies_prime_then_carry_the_response() {
     let mut world = world(15);
     world.add_backend("a", Behaviour::Healthy).unwrap();
     world.set_reply_mode("a-pod-1", ReplyMode::Sse).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<(String, String, String)>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
+    let seen =
+        client::<(String, String, String), _, _>(&mut world, "a", |http, url, seen| async move {
             let init = http.initialize(&url).await.unwrap();
             let sid = init.session().unwrap();
             let tools = http
@@ -696,8 +637,7 @@ fn sse_replies_prime_then_carry_the_response() {
                     r.status.to_string(),
                 ));
             }
-        }
-    });
+        });
     world.run_until(secs(2)).unwrap();
     let seen = seen.all();
     assert_eq!(seen.len(), 2);
@@ -727,33 +667,26 @@ fn sse_replies_prime_then_carry_the_response() {
 fn crash_hangs_connects_and_restart_forgets_sessions() {
     let mut world = world(16);
     world.add_backend("a", Behaviour::Healthy).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<String>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let sid = http.initialize(&url).await.unwrap().session().unwrap();
-            // Crash at 1 s.
-            sleep_until(secs(2)).await;
-            let t0 = now();
-            let r = tokio::time::timeout(secs(3), http.initialize(&url)).await;
-            seen.push(format!(
-                "while crashed: timed_out={} after {:?}",
-                r.is_err(),
-                now() - t0
-            ));
-            // Restart at 6 s.
-            sleep_until(secs(7)).await;
-            let r = http
-                .post(&url, Some(&sid), request_msg(2, "ping"))
-                .await
-                .unwrap();
-            seen.push(format!("old session: {}", r.status));
-            let r = http.initialize(&url).await.unwrap();
-            seen.push(format!("new session: {}", r.session().unwrap()));
-        }
+    let seen = client::<String, _, _>(&mut world, "a", |http, url, seen| async move {
+        let sid = http.initialize(&url).await.unwrap().session().unwrap();
+        // Crash at 1 s.
+        sleep_until(secs(2)).await;
+        let t0 = now();
+        let r = tokio::time::timeout(secs(3), http.initialize(&url)).await;
+        seen.push(format!(
+            "while crashed: timed_out={} after {:?}",
+            r.is_err(),
+            now() - t0
+        ));
+        // Restart at 6 s.
+        sleep_until(secs(7)).await;
+        let r = http
+            .post(&url, Some(&sid), request_msg(2, "ping"))
+            .await
+            .unwrap();
+        seen.push(format!("old session: {}", r.status));
+        let r = http.initialize(&url).await.unwrap();
+        seen.push(format!("new session: {}", r.session().unwrap()));
     });
     world.run_until(secs(1)).unwrap();
     world.crash_pod("a-pod-1").unwrap();
@@ -831,17 +764,10 @@ fn partition_refuses_connects_and_hold_delays_until_release() {
 fn link_latency_is_applied() {
     let mut world = world(18);
     world.add_backend("a", Behaviour::Healthy).unwrap();
-    let url = world.backend_url("a");
-    let conn = world.connector();
-    let seen = Notes::<Duration>::default();
-    let s = seen.clone();
-    vmcp(&mut world, move || {
-        let (http, url, seen) = (Http::new(conn.clone()), url.clone(), s.clone());
-        async move {
-            let t0 = now();
-            http.initialize(&url).await.unwrap();
-            seen.push(now() - t0);
-        }
+    let seen = client::<Duration, _, _>(&mut world, "a", |http, url, seen| async move {
+        let t0 = now();
+        http.initialize(&url).await.unwrap();
+        seen.push(now() - t0);
     });
     world.set_link_latency("a-pod-1", ms(100)).unwrap();
     world.run_until(secs(2)).unwrap();

@@ -225,3 +225,21 @@ where
         })
         .expect("vmcp host");
 }
+
+/// Runs `body` as the `vmcp` host with an HTTP client over the world's connector and `backend`'s
+/// URL; returns the notes `body` records. The common shape of the world tests.
+pub fn client<T, F, Fut>(world: &mut World, backend: &str, body: F) -> Notes<T>
+where
+    T: Clone + 'static,
+    F: Fn(Http, String, Notes<T>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let url = world.backend_url(backend);
+    let conn = world.connector();
+    let seen = Notes::<T>::default();
+    let notes = seen.clone();
+    vmcp(world, move || {
+        body(Http::new(conn.clone()), url.clone(), notes.clone())
+    });
+    seen
+}
