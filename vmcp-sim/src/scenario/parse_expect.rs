@@ -21,71 +21,29 @@ use super::values::{self, CATEGORIES, CIRCUITS, CRD_STATUSES, PHASES, REASONS, S
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
-/// Each kind with the keys it uses (besides `kind` and `description`).
-const KINDS: &[(&str, &[&str])] = &[
-    (
-        "eventually",
-        &[
-            "from",
-            "by",
-            "backend",
-            "present",
-            "status",
-            "crd_status",
-            "reason",
-            "circuit",
-            "category",
-            "phase",
-        ],
-    ),
-    (
-        "always",
-        &[
-            "from",
-            "to",
-            "backend",
-            "present",
-            "status",
-            "crd_status",
-            "reason",
-            "circuit",
-            "category",
-            "phase",
-        ],
-    ),
-    (
-        "never",
-        &[
-            "from",
-            "to",
-            "backend",
-            "present",
-            "status",
-            "crd_status",
-            "reason",
-            "circuit",
-            "category",
-            "phase",
-        ],
-    ),
-    (
-        "within",
-        &[
-            "after",
-            "within",
-            "backend",
-            "present",
-            "status",
-            "crd_status",
-            "reason",
-            "circuit",
-            "category",
-            "phase",
-        ],
-    ),
+/// The keys of a condition (see [`Condition`]), used by every kind but `count`.
+const CONDITION_KEYS: &[&str] = &[
+    "backend",
+    "present",
+    "status",
+    "crd_status",
+    "reason",
+    "circuit",
+    "category",
+    "phase",
+];
+
+/// Each kind with its own keys (besides `kind` and `description`) and whether it takes a
+/// condition (then the [`CONDITION_KEYS`] are allowed too).
+const KINDS: &[(&str, &[&str], bool)] = &[
+    ("eventually", &["from", "by"], true),
+    ("always", &["from", "to"], true),
+    ("never", &["from", "to"], true),
+    ("within", &["after", "within"], true),
     (
         "count",
         &["counter", "from", "to", "min", "max", "equals", "backend"],
+        false,
     ),
 ];
 
@@ -102,8 +60,8 @@ pub(super) fn expectation(
     let raw = spanned.get_ref();
     let kind_span = raw.kind.span();
     let kind = raw.kind.get_ref().as_str();
-    let Some((_, allowed)) = KINDS.iter().find(|(name, _)| *name == kind) else {
-        let names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
+    let Some((_, own, takes_condition)) = KINDS.iter().find(|(name, ..)| *name == kind) else {
+        let names: Vec<&str> = KINDS.iter().map(|(name, ..)| *name).collect();
         return Err(ctx.error(
             &kind_span,
             format!(
@@ -112,7 +70,11 @@ pub(super) fn expectation(
             ),
         ));
     };
-    if let Some((key, span)) = first_unused(raw.present_keys(), allowed) {
+    let mut allowed = own.to_vec();
+    if *takes_condition {
+        allowed.extend_from_slice(CONDITION_KEYS);
+    }
+    if let Some((key, span)) = first_unused(raw.present_keys(), &allowed) {
         return Err(ctx.key_error(&span, format!("key `{key}` is not used by kind `{kind}`")));
     }
     let description = match &raw.description {
