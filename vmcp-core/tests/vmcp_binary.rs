@@ -44,6 +44,15 @@ fn start_logging_to(config: &Path, listen: SocketAddr, stderr: Stdio) -> Vmcp {
     )
 }
 
+/// Send `SIG<name>` to the process `pid`.
+fn signal(pid: &str, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
 fn names(report: &serde_json::Value) -> Vec<String> {
     report["discoveredBackends"]
         .as_array()
@@ -82,13 +91,7 @@ fn the_example_config_serves_the_endpoints_and_prints_json_reports() {
 
     // SIGTERM: a clean exit.
     let pid = vmcp.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "TERM");
     let status = wait_for(Duration::from_secs(10), "vmcp to exit", || {
         vmcp.0.try_wait().unwrap()
     });
@@ -129,13 +132,7 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
     });
 
     write(&["beta", "gamma"]);
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "HUP");
     wait_for(Duration::from_secs(5), "the reloaded backends", || {
         backends().filter(|b| b == &["beta", "gamma"])
     });
@@ -143,13 +140,7 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
     // A broken config on reload is logged and ignored: monitoring goes on with what it has,
     // and the next valid reload still applies.
     std::fs::write(&config, "backends: [{ name: x, url: not-a-url }]\n").unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "HUP");
     let logged = wait_for(
         Duration::from_secs(5),
         "the failed reload in the log",
@@ -168,13 +159,7 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
         Some(vec!["beta".to_owned(), "gamma".to_owned()])
     );
     write(&["gamma"]);
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "HUP");
     wait_for(Duration::from_secs(5), "the next valid reload", || {
         backends().filter(|b| b == &["gamma"])
     });
