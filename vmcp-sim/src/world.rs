@@ -678,7 +678,7 @@ mod tests {
     #[test]
     fn required_credentials_apply_to_existing_and_replacement_pods() {
         let mut world = World::new(WorldConfig::default());
-        let auth = crate::pod::RequiredAuth {
+        let auth = RequiredAuth {
             header: http::header::AUTHORIZATION,
             value: "Bearer t".to_owned(),
         };
