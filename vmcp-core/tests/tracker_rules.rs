@@ -1,12 +1,22 @@
 //! Table-driven tests of the tracker rules (DESIGN §3.3, "Tracker rules" and breaker forcing).
 //!
-//! Each row replays some prior events on a fresh tracker, then applies one event and checks the
-//! published status/reason, the counters and the returned `StatusChange`.
+//! The example half of the tracker's tests; the other half is the model-based
+//! `tracker_state_machine.rs`, which checks the whole published state after every step of random
+//! sequences (any breaker input, latencies on both sides of the degraded threshold, all
+//! bookkeeping fields). Here:
+//!
+//! * `tracker_rules_table`: each row replays some prior events on a fresh tracker, then applies
+//!   one event and checks the published status/reason, the counters, the returned `StatusChange`
+//!   and the `last_transition` stamp;
+//! * `reference_timeline`: the DESIGN's worked example (fall 3, rise 2, breaker threshold 5,
+//!   60 s open timeout, probes every 30 s), step by step;
+//! * the initial state, config validation, the defaults and the serialised field names.
 
 use std::time::Duration;
 
 use vmcp_core::clock::Timestamp;
-use vmcp_core::health::tracker::{HealthTracker, StatusChange, TrackerConfig};
+use vmcp_core::config::FailureHandling;
+use vmcp_core::health::tracker::{HealthTracker, StatusChange, TrackerConfig, TrackerConfigError};
 use vmcp_core::health::{
     CircuitState, ErrorCategory, FailureStatus, HealthReason, HealthStatus, ProbeFailure,
     ProbeOutcome,
@@ -21,7 +31,9 @@ use HealthStatus as S;
 enum Kind {
     /// Success within the degraded threshold.
     Fast,
-    /// Success slower than the degraded threshold.
+    /// Success exactly at the degraded threshold (not slow: slow is strictly above).
+    Edge,
+    /// Success 1 ms slower than the degraded threshold.
     Slow,
     /// A failure pointing to `unhealthy`.
     Fail,
@@ -40,13 +52,15 @@ enum Ev {
 
 const OK: Ev = Ev::Probe(Kind::Fast, Closed);
 const SLOW: Ev = Ev::Probe(Kind::Slow, Closed);
+const EDGE: Ev = Ev::Probe(Kind::Edge, Closed);
 const F: Ev = Ev::Probe(Kind::Fail, Closed);
 const A: Ev = Ev::Probe(Kind::Auth, Closed);
 
 fn outcome(kind: Kind) -> ProbeOutcome {
     match kind {
         Kind::Fast => ProbeOutcome::success(Duration::from_millis(50)),
-        Kind::Slow => ProbeOutcome::success(Duration::from_secs(6)),
+        Kind::Edge => ProbeOutcome::success(Duration::from_secs(5)),
+        Kind::Slow => ProbeOutcome::success(Duration::from_millis(5_001)),
         Kind::Fail => ProbeOutcome::failure(
             Duration::from_secs(1),
             ProbeFailure {
@@ -102,6 +116,10 @@ const ROWS: &[Row] = &[
           status: S::Healthy, reason: R::Ok, failures: 0, successes: 1, change_from: Some((S::Unknown, R::Pending)) },
     Row { name: "first slow success is degraded/slow", fall: 3, rise: 2, prior: &[], event: SLOW,
           status: S::Degraded, reason: R::Slow, failures: 0, successes: 1, change_from: Some((S::Unknown, R::Pending)) },
+    Row { name: "a success exactly at the degraded threshold is healthy", fall: 3, rise: 2, prior: &[], event: EDGE,
+          status: S::Healthy, reason: R::Ok, failures: 0, successes: 1, change_from: Some((S::Unknown, R::Pending)) },
+    Row { name: "degraded/slow, success exactly at the threshold: healthy", fall: 3, rise: 2, prior: &[SLOW], event: EDGE,
+          status: S::Healthy, reason: R::Ok, failures: 0, successes: 2, change_from: Some((S::Degraded, R::Slow)) },
     Row { name: "first failure stays unknown", fall: 3, rise: 2, prior: &[], event: F,
           status: S::Unknown, reason: R::ProbeFailed, failures: 1, successes: 0, change_from: Some((S::Unknown, R::Pending)) },
     Row { name: "first failure with threshold 1 is unhealthy", fall: 1, rise: 2, prior: &[], event: F,
@@ -258,6 +276,88 @@ fn tracker_rules_table() {
     assert!(failed.is_empty(), "rows failed:\n{}", failed.join("\n"));
 }
 
+/// One step of the reference timeline: when, what, and what must follow.
+struct Step {
+    secs: u64,
+    event: Ev,
+    /// The returned change, as (from, from_reason, to, to_reason).
+    change: Option<(HealthStatus, HealthReason, HealthStatus, HealthReason)>,
+    failures: u32,
+    successes: u32,
+    /// `last_check` after the step, in seconds (a breaker transition is not a check).
+    last_check: u64,
+}
+
+/// The DESIGN reference timeline: fall 3, rise 2, breaker threshold 5 and timeout 60 s, probes
+/// every 30 s, backend down from t=0 and up from t=200 s. The circuit states are what the breaker
+/// reports; the tracker only follows them.
+#[rustfmt::skip]
+const TIMELINE: &[Step] = &[
+    // t0: first failure, below the threshold: unknown.
+    Step { secs: 0, event: F, change: Some((S::Unknown, R::Pending, S::Unknown, R::ProbeFailed)), failures: 1, successes: 0, last_check: 0 },
+    Step { secs: 30, event: F, change: None, failures: 2, successes: 0, last_check: 30 },
+    // t60: the third failure reaches the threshold.
+    Step { secs: 60, event: F, change: Some((S::Unknown, R::ProbeFailed, S::Unhealthy, R::ProbeFailed)), failures: 3, successes: 0, last_check: 60 },
+    Step { secs: 90, event: F, change: None, failures: 4, successes: 0, last_check: 90 },
+    // t120: the fifth failure opens the breaker.
+    Step { secs: 120, event: Ev::Probe(Kind::Fail, Open), change: Some((S::Unhealthy, R::ProbeFailed, S::Unhealthy, R::CircuitOpen)), failures: 5, successes: 0, last_check: 120 },
+    // t180: half-open at the deadline; the trial probe fails: open again.
+    Step { secs: 180, event: Ev::Circuit(HalfOpen), change: Some((S::Unhealthy, R::CircuitOpen, S::Degraded, R::HalfOpen)), failures: 5, successes: 0, last_check: 120 },
+    Step { secs: 180, event: Ev::Probe(Kind::Fail, Open), change: Some((S::Degraded, R::HalfOpen, S::Unhealthy, R::CircuitOpen)), failures: 6, successes: 0, last_check: 180 },
+    // t240: half-open again; the backend is up since t200: the trial succeeds and closes.
+    Step { secs: 240, event: Ev::Circuit(HalfOpen), change: Some((S::Unhealthy, R::CircuitOpen, S::Degraded, R::HalfOpen)), failures: 6, successes: 0, last_check: 180 },
+    Step { secs: 240, event: OK, change: Some((S::Degraded, R::HalfOpen, S::Degraded, R::Recovering)), failures: 0, successes: 1, last_check: 240 },
+    // t270: the second success in a row: healthy.
+    Step { secs: 270, event: OK, change: Some((S::Degraded, R::Recovering, S::Healthy, R::Ok)), failures: 0, successes: 2, last_check: 270 },
+];
+
+#[test]
+fn reference_timeline() {
+    let ts = |s: u64| Timestamp::from_unix_millis(s * 1000);
+    let mut tr = HealthTracker::new(TrackerConfig::default());
+    let mut last_transition = None;
+    for (i, step) in TIMELINE.iter().enumerate() {
+        let got = apply(&mut tr, step.event, ts(step.secs));
+        let want = step
+            .change
+            .map(|(from, from_reason, to, to_reason)| StatusChange {
+                from,
+                from_reason,
+                to,
+                to_reason,
+            });
+        if want.is_some() {
+            last_transition = Some(ts(step.secs));
+        }
+        let s = tr.state();
+        assert_eq!(got, want, "step {i} (t={}s): change", step.secs);
+        assert_eq!(
+            (s.consecutive_failures, s.consecutive_successes),
+            (step.failures, step.successes),
+            "step {i} (t={}s): counters",
+            step.secs
+        );
+        assert_eq!(
+            s.last_check,
+            Some(ts(step.last_check)),
+            "step {i}: last_check"
+        );
+        assert_eq!(
+            s.last_transition, last_transition,
+            "step {i}: last_transition"
+        );
+    }
+    let s = tr.state();
+    assert_eq!((s.status, s.reason), (S::Healthy, R::Ok));
+    assert_eq!(s.last_latency, Some(Duration::from_millis(50)));
+    // The last error survives recovery.
+    assert_eq!(
+        s.last_error_category,
+        Some(ErrorCategory::BackendUnavailable)
+    );
+    assert_eq!(s.last_error_message.as_deref(), Some("HTTP 503"));
+}
+
 #[test]
 fn tracker_initial_state_is_unknown_pending() {
     let tr = HealthTracker::new(TrackerConfig::default());
@@ -274,89 +374,77 @@ fn tracker_initial_state_is_unknown_pending() {
 }
 
 #[test]
-fn tracker_slow_means_strictly_above_the_degraded_threshold() {
-    let mut tr = HealthTracker::new(cfg(3, 2));
-    let at = Timestamp::from_unix_millis(0);
-    tr.record(&ProbeOutcome::success(Duration::from_secs(5)), Closed, at);
-    assert_eq!((tr.state().status, tr.state().reason), (S::Healthy, R::Ok));
-    tr.record(
-        &ProbeOutcome::success(Duration::from_millis(5001)),
-        Closed,
-        at,
+fn tracker_config_validation() {
+    #[rustfmt::skip]
+    let rows: &[(u32, u32, Result<(), TrackerConfigError>)] = &[
+        (0, 2, Err(TrackerConfigError::ZeroUnhealthyThreshold)),
+        (3, 0, Err(TrackerConfigError::ZeroHealthyThreshold)),
+        (0, 0, Err(TrackerConfigError::ZeroUnhealthyThreshold)),
+        (1, 1, Ok(())),
+        (3, 2, Ok(())),
+    ];
+    for &(fall, rise, want) in rows {
+        let c = cfg(fall, rise);
+        assert_eq!(c.validate(), want, "fall {fall}, rise {rise}");
+        assert_eq!(
+            HealthTracker::try_new(c).map(|t| *t.config()),
+            want.map(|()| c),
+            "try_new with fall {fall}, rise {rise}"
+        );
+    }
+    assert_eq!(
+        TrackerConfigError::ZeroUnhealthyThreshold.to_string(),
+        "unhealthy_threshold (0) must be at least 1"
     );
     assert_eq!(
-        (tr.state().status, tr.state().reason),
-        (S::Degraded, R::Slow)
+        TrackerConfigError::ZeroHealthyThreshold.to_string(),
+        "healthy_threshold (0) must be at least 1"
     );
 }
 
 #[test]
-fn tracker_bookkeeping_fields() {
-    let ts = |s: u64| Timestamp::from_unix_millis(s * 1000);
-    let mut tr = HealthTracker::new(cfg(2, 2));
-
-    tr.record(&outcome(Kind::Fast), Closed, ts(0));
-    assert_eq!(tr.state().last_check, Some(ts(0)));
-    assert_eq!(tr.state().last_transition, Some(ts(0)));
-    assert_eq!(tr.state().last_latency, Some(Duration::from_millis(50)));
-
-    // No change: last_check moves, last_transition does not; a failure's latency is recorded.
-    tr.record(&outcome(Kind::Fail), Closed, ts(30));
-    let s = tr.state();
-    assert_eq!(s.last_check, Some(ts(30)));
-    assert_eq!(s.last_transition, Some(ts(0)));
-    assert_eq!(s.last_latency, Some(Duration::from_secs(1)));
+fn tracker_defaults_are_the_design_defaults() {
+    let d = TrackerConfig::default();
     assert_eq!(
-        s.last_error_category,
-        Some(ErrorCategory::BackendUnavailable)
+        (
+            d.unhealthy_threshold,
+            d.healthy_threshold,
+            d.degraded_threshold
+        ),
+        (3, 2, Duration::from_secs(5))
     );
-    assert_eq!(s.last_error_message.as_deref(), Some("HTTP 503"));
+    assert_eq!(TrackerConfig::from(&FailureHandling::default()), d);
+}
 
-    // The next failure replaces the last error.
-    tr.record(&outcome(Kind::Auth), Closed, ts(60));
-    let s = tr.state();
-    assert_eq!(s.status, S::Unauthenticated);
-    assert_eq!(s.last_transition, Some(ts(60)));
+#[test]
+fn tracker_config_comes_from_failure_handling() {
+    let fh = FailureHandling {
+        unhealthy_threshold: 7,
+        healthy_threshold: 4,
+        degraded_threshold: Duration::from_millis(1_234),
+        ..FailureHandling::default()
+    };
     assert_eq!(
-        s.last_error_category,
-        Some(ErrorCategory::AuthenticationFailed)
+        TrackerConfig::from(&fh),
+        TrackerConfig {
+            unhealthy_threshold: 7,
+            healthy_threshold: 4,
+            degraded_threshold: Duration::from_millis(1_234),
+        }
     );
-    assert_eq!(s.last_error_message.as_deref(), Some("HTTP 401"));
-
-    // Recovery keeps the last error.
-    tr.record(&outcome(Kind::Fast), Closed, ts(90));
-    tr.record(&outcome(Kind::Fast), Closed, ts(120));
-    let s = tr.state();
-    assert_eq!(s.status, S::Healthy);
-    assert_eq!(
-        s.last_error_category,
-        Some(ErrorCategory::AuthenticationFailed)
-    );
-    assert_eq!(s.last_error_message.as_deref(), Some("HTTP 401"));
-
-    // A breaker transition stamps last_transition, not last_check.
-    tr.record(&outcome(Kind::Fail), Open, ts(150));
-    assert_eq!(tr.circuit(), Open);
-    tr.circuit_changed(HalfOpen, ts(210));
-    let s = tr.state();
-    assert_eq!(s.last_check, Some(ts(150)));
-    assert_eq!(s.last_transition, Some(ts(210)));
-    assert_eq!(tr.circuit(), HalfOpen);
-    assert_eq!(tr.unforced(), (S::Healthy, R::Ok));
 }
 
 #[test]
 fn tracker_serialises_in_camel_case() {
     let mut tr = HealthTracker::new(cfg(1, 2));
     tr.record(&outcome(Kind::Auth), Closed, Timestamp::from_unix_millis(0));
-    let v = serde_json_value(tr.state());
+    let v = serde_json::to_value(tr.state()).unwrap();
     assert_eq!(v["status"], "unauthenticated");
     assert_eq!(v["reason"], "probe_failed");
     assert_eq!(v["consecutiveFailures"], 1);
+    assert_eq!(v["consecutiveSuccesses"], 0);
     assert_eq!(v["lastErrorCategory"], "authentication_failed");
+    assert_eq!(v["lastErrorMessage"], "HTTP 401");
     assert_eq!(v["lastCheck"], "1970-01-01T00:00:00.000Z");
-}
-
-fn serde_json_value<T: serde::Serialize>(t: &T) -> serde_json::Value {
-    serde_json::to_value(t).unwrap()
+    assert_eq!(v["lastTransition"], "1970-01-01T00:00:00.000Z");
 }

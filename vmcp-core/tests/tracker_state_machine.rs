@@ -17,7 +17,10 @@
 //!   Closed open it, or never when disabled; one half-open trial decides; probes are skipped
 //!   while Open, as the monitor does);
 //! * [`CircuitSource::Legal`]: any circuit state the real breaker could report after a result,
-//!   including stale results that leave it Open or HalfOpen.
+//!   including stale results that leave it Open or HalfOpen;
+//! * [`CircuitSource::Any`]: any circuit state at all, in any order, including ones a real
+//!   breaker never produces (the tracker's rules still define the result: forcing by the given
+//!   state, and a recovery whenever a non-Closed breaker becomes Closed with a success).
 
 use std::time::Duration;
 
@@ -99,6 +102,8 @@ enum Step {
     Deadline { gap_ms: u64 },
     /// `circuit_changed(Closed, now + gap)`: the breaker was reset (endpoint change).
     Reset { gap_ms: u64 },
+    /// `circuit_changed(circuit, now + gap)` with any state (only with [`CircuitSource::Any`]).
+    Circuit { gap_ms: u64, circuit: CircuitState },
     /// `state()`, `unforced()`, `circuit()`, `config()`: must change nothing.
     Read,
 }
@@ -110,6 +115,8 @@ enum CircuitSource {
     Modelled { threshold: Option<u32> },
     /// Any state the breaker could legally report.
     Legal,
+    /// Any state, legal or not.
+    Any,
 }
 
 /// The unforced status, as the DESIGN's phases rather than as a (status, reason) pair.
@@ -238,6 +245,7 @@ impl Model {
             CircuitSource::Legal => {
                 Self::legal_after(self.circuit, kind.is_success()).contains(&circuit)
             }
+            CircuitSource::Any => true,
         }
     }
 
@@ -332,6 +340,7 @@ fn config_strategy() -> impl Strategy<Value = (TrackerConfig, CircuitSource)> {
         2 => proptest::option::weighted(0.8, 1u32..=6)
             .prop_map(|threshold| CircuitSource::Modelled { threshold }),
         1 => Just(CircuitSource::Legal),
+        1 => Just(CircuitSource::Any),
     ];
     (1u32..=5, 1u32..=4, 1u64..=10_000, source).prop_map(|(fall, rise, degraded, source)| {
         (
@@ -413,6 +422,11 @@ fn record(m: &Model, kind: Kind) -> Option<BoxedStrategy<Step>> {
             .into_iter()
             .collect(),
         CircuitSource::Legal => Model::legal_after(m.circuit, kind.is_success()).to_vec(),
+        CircuitSource::Any => vec![
+            CircuitState::Closed,
+            CircuitState::Open,
+            CircuitState::HalfOpen,
+        ],
     };
     if circuits.is_empty() {
         return None;
@@ -455,6 +469,19 @@ impl ReferenceStateMachine for TrackerModel {
                 gap().prop_map(|gap_ms| Step::Deadline { gap_ms }).boxed(),
             ));
         }
+        if m.source == CircuitSource::Any {
+            let circuit = prop_oneof![
+                Just(CircuitState::Closed),
+                Just(CircuitState::Open),
+                Just(CircuitState::HalfOpen),
+            ];
+            options.push((
+                3,
+                (gap(), circuit)
+                    .prop_map(|(gap_ms, circuit)| Step::Circuit { gap_ms, circuit })
+                    .boxed(),
+            ));
+        }
         for (kind, weight) in [
             (Kind::Fast, 4),
             (Kind::Slow, 2),
@@ -480,6 +507,7 @@ impl ReferenceStateMachine for TrackerModel {
                 outcome, circuit, ..
             } => m.circuit_fits(outcome.kind, *circuit),
             Step::Deadline { .. } => m.circuit == CircuitState::Open,
+            Step::Circuit { .. } => m.source == CircuitSource::Any,
             Step::Reset { .. } | Step::Read => true,
         }
     }
@@ -521,6 +549,11 @@ impl ReferenceStateMachine for TrackerModel {
                 m.now_ms += gap_ms;
                 m.circuit = CircuitState::Closed;
                 m.breaker_failures = 0;
+                m.publish();
+            }
+            Step::Circuit { gap_ms, circuit } => {
+                m.now_ms += gap_ms;
+                m.circuit = *circuit;
                 m.publish();
             }
             Step::Read => {}
@@ -571,6 +604,10 @@ impl StateMachineTest for Harness {
             Step::Reset { gap_ms } => {
                 let at = h.at(gap_ms);
                 h.tracker.circuit_changed(CircuitState::Closed, at)
+            }
+            Step::Circuit { gap_ms, circuit } => {
+                let at = h.at(gap_ms);
+                h.tracker.circuit_changed(circuit, at)
             }
             Step::Read => {
                 let before = h.tracker.clone();
