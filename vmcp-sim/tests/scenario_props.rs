@@ -330,13 +330,270 @@ proptest! {
     }
 }
 
-/// The plausible-file generator's pieces must be able to form a valid scenario too, or the
-/// property above would only ever exercise error paths.
-#[test]
-fn plausible_pieces_can_form_a_valid_scenario() {
-    let text = "name = \"p\"\ndescription = \"d\"\nseed = 7\nduration = \"1m\"\n\
-                [[backend]]\nname = \"a\"\n[[event]]\nat = \"1s\"\nid = \"x\"\n\
-                action = \"crash_pod\"\nbackend = \"a\"\n[[expect]]\nkind = \"within\"\n\
-                after = \"x\"\nwithin = \"10s\"\nbackend = \"a\"\nstatus = \"healthy\"\n";
-    Scenario::from_toml_str(text, "p.toml").unwrap();
+// ----- valid by construction ---------------------------------------------------------------
+
+/// Behaviours that are valid everywhere a behaviour is.
+const VALID_BEHAVIOURS: &[&str] = &[
+    "\"healthy\"",
+    "\"hang\"",
+    "\"close\"",
+    "\"sse\"",
+    "\"refuse\"",
+    "{ starting_for = \"10s\" }",
+    "{ status = 404 }",
+    "{ status = 503, only_initialize = true }",
+    "{ slow = \"1s\" }",
+];
+
+/// One generated backend: its name and the port its pods listen on.
+#[derive(Clone, Debug)]
+struct GenBackend {
+    name: String,
+    port: u16,
+    text: String,
+}
+
+/// One generated event: when, its id (if any) and its TOML table.
+#[derive(Clone, Debug)]
+struct GenEvent {
+    at: u64,
+    id: Option<String>,
+    text: String,
+}
+
+/// A generated scenario file and what it declares, to compare with what the parser made of it.
+#[derive(Clone, Debug)]
+struct GenFile {
+    text: String,
+    duration: u64,
+    backends: Vec<String>,
+    events: Vec<GenEvent>,
+    expects: usize,
+}
+
+fn behaviour() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(VALID_BEHAVIOURS)
+}
+
+fn gen_backend(i: usize) -> impl Strategy<Value = GenBackend> {
+    (
+        prop_oneof![Just(8080u16), Just(9090)],
+        behaviour(),
+        prop::option::of(prop_oneof![
+            Just("{ type = \"bearer\", token = \"t\" }"),
+            Just("{ type = \"header\", name = \"X-Key\", value = \"v\" }"),
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(move |(port, behaviour, auth, require_auth)| {
+            let name = format!("b{i}");
+            let mut text =
+                format!("[[backend]]\nname = \"{name}\"\nport = {port}\nbehaviour = {behaviour}\n");
+            if let Some(auth) = auth {
+                text.push_str(&format!("auth = {auth}\n"));
+            }
+            if require_auth {
+                text.push_str("require_auth = true\n");
+            }
+            GenBackend { name, port, text }
+        })
+}
+
+/// An event at `at` on one of `backends`, with every key its action needs and only those.
+fn gen_event(backends: Vec<GenBackend>, duration: u64) -> impl Strategy<Value = GenEvent> {
+    let n = backends.len();
+    (
+        0..duration,
+        0..n,
+        0..n,
+        0usize..13,
+        behaviour(),
+        behaviour(),
+        0usize..3,
+        any::<bool>(),
+        prop::option::of(0u32..1000),
+    )
+        .prop_map(
+            move |(at, b, other, action, behaviour, stale, old_pod, flag, id)| {
+                let backend = &backends[b].name;
+                let on = |action: &str| format!("action = \"{action}\"\nbackend = \"{backend}\"\n");
+                let body = match action {
+                    0 => {
+                        let mut t = on("set_behaviour") + &format!("behaviour = {behaviour}\n");
+                        if flag {
+                            t.push_str("for = \"5s\"\n");
+                        }
+                        t
+                    }
+                    1 => {
+                        let mut t = on("replace_pod");
+                        match old_pod {
+                            0 => t.push_str("old_pod = \"terminate\"\n"),
+                            1 => t.push_str("old_pod = \"blackhole\"\n"),
+                            _ => t.push_str(&format!(
+                                "old_pod = \"stale\"\nstale_behaviour = {stale}\n"
+                            )),
+                        }
+                        if flag {
+                            t.push_str(&format!("behaviour = {behaviour}\n"));
+                        }
+                        t
+                    }
+                    2 => on("crash_pod"),
+                    3 => on("restart_pod"),
+                    4 => on("partition"),
+                    5 => on("repair"),
+                    6 => on("hold"),
+                    7 => on("release"),
+                    8 => {
+                        on("latency")
+                            + if flag {
+                                "latency = \"10ms\"\n"
+                            } else {
+                                "latency = \"0s\"\n"
+                            }
+                    }
+                    9 => "action = \"crash_vmcp\"\n".to_owned(),
+                    10 => "action = \"restart_vmcp\"\n".to_owned(),
+                    _ => {
+                        let target = &backends[other];
+                        on("registry_change_url")
+                            + &format!("url = \"http://{}:{}/mcp\"\n", target.name, target.port)
+                    }
+                };
+                let id = id.map(|k| format!("e{k}"));
+                let mut text = format!("[[event]]\nat = \"{at}s\"\n");
+                if let Some(id) = &id {
+                    text.push_str(&format!("id = \"{id}\"\n"));
+                }
+                text.push_str(&body);
+                GenEvent { at, id, text }
+            },
+        )
+}
+
+/// An expectation over `backends` and the ids of `events`, its window inside the run.
+fn gen_expect(
+    backends: Vec<String>,
+    events: Vec<GenEvent>,
+    duration: u64,
+) -> impl Strategy<Value = String> {
+    let n = backends.len();
+    (0usize..5, 0..n, 1..=duration, 1..=duration, 0u32..5, 0u32..5, any::<prop::sample::Index>())
+        .prop_map(move |(kind, b, x, y, lo, hi, pick)| {
+            let backend = &backends[b];
+            let (from, to) = (x.min(y) - 1, x.max(y));
+            let with_id: Vec<&GenEvent> = events.iter().filter(|e| e.id.is_some()).collect();
+            match kind {
+                0 => format!(
+                    "[[expect]]\nkind = \"eventually\"\nby = \"{to}s\"\nbackend = \"{backend}\"\nstatus = \"healthy\"\n"
+                ),
+                1 => format!(
+                    "[[expect]]\nkind = \"always\"\nfrom = \"{from}s\"\nto = \"{to}s\"\nbackend = \"{backend}\"\npresent = true\n"
+                ),
+                2 => format!(
+                    "[[expect]]\nkind = \"never\"\nbackend = \"{backend}\"\nstatus = \"unauthenticated\"\n"
+                ),
+                3 if !with_id.is_empty() => {
+                    let event = with_id[pick.index(with_id.len())];
+                    let within = (duration - event.at).clamp(1, 10);
+                    format!(
+                        "[[expect]]\nkind = \"within\"\nafter = \"{}\"\nwithin = \"{within}s\"\nbackend = \"{backend}\"\nreason = \"ok\"\n",
+                        event.id.as_deref().unwrap_or_default()
+                    )
+                }
+                _ => format!(
+                    "[[expect]]\nkind = \"count\"\ncounter = \"probes\"\nbackend = \"{backend}\"\nmin = {}\nmax = {}\n",
+                    lo.min(hi),
+                    lo.max(hi)
+                ),
+            }
+        })
+}
+
+/// Whole scenario files that are valid by construction: 1–4 backends, up to 8 events (ids unique)
+/// and up to 6 expectations referring only to what the file declares, every time inside the run.
+fn valid_file() -> impl Strategy<Value = GenFile> {
+    (60u64..=600, 1usize..=4, any::<u64>(), prop::option::of(prop::sample::select(&["1ms", "10ms", "20ms"][..])))
+        .prop_flat_map(|(duration, n, seed, tick)| {
+            let backends: Vec<_> = (0..n).map(gen_backend).collect();
+            (Just(duration), Just(seed), Just(tick), backends)
+        })
+        .prop_flat_map(|(duration, seed, tick, backends)| {
+            let events = prop::collection::vec(gen_event(backends.clone(), duration), 0..8)
+                .prop_map(|mut events| {
+                    // Event ids must be unique: keep the first of each.
+                    let mut seen = Vec::new();
+                    for e in &mut events {
+                        if let Some(id) = e.id.clone() {
+                            if seen.contains(&id) {
+                                e.text = e.text.replace(&format!("id = \"{id}\"\n"), "");
+                                e.id = None;
+                            } else {
+                                seen.push(id);
+                            }
+                        }
+                    }
+                    events
+                });
+            (Just(duration), Just(seed), Just(tick), Just(backends), events)
+        })
+        .prop_flat_map(|(duration, seed, tick, backends, events)| {
+            let names: Vec<String> = backends.iter().map(|b| b.name.clone()).collect();
+            let expects =
+                prop::collection::vec(gen_expect(names.clone(), events.clone(), duration), 0..6);
+            (Just(duration), Just(seed), Just(tick), Just(backends), Just(events), expects)
+        })
+        .prop_map(|(duration, seed, tick, backends, events, expects)| {
+            let mut text = format!(
+                "name = \"generated\"\ndescription = \"valid by construction\"\nseed = {seed}\nduration = \"{duration}s\"\n"
+            );
+            if let Some(tick) = tick {
+                text.push_str(&format!("tick = \"{tick}\"\n"));
+            }
+            for b in &backends {
+                text.push_str(&b.text);
+            }
+            for e in &events {
+                text.push_str(&e.text);
+            }
+            text.push_str(&expects.concat());
+            GenFile {
+                text,
+                duration,
+                backends: backends.into_iter().map(|b| b.name).collect(),
+                events,
+                expects: expects.len(),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The generator's valid pieces form valid scenarios: every generated file parses, into
+    /// exactly what it declares (backends in order, events sorted by time keeping their ids,
+    /// every expectation). Without this the never-panic properties could pass while only ever
+    /// exercising error paths.
+    #[test]
+    fn plausible_pieces_can_form_a_valid_scenario(file in valid_file()) {
+        let scenario = match Scenario::from_toml_str(&file.text, "p.toml") {
+            Ok(s) => s,
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n--- file:\n{}", file.text))),
+        };
+        prop_assert_eq!(scenario.duration, std::time::Duration::from_secs(file.duration));
+        let names: Vec<&str> = scenario.backends.iter().map(|b| b.name.as_str()).collect();
+        prop_assert_eq!(names, file.backends.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut want: Vec<(u64, Option<String>)> =
+            file.events.iter().map(|e| (e.at, e.id.clone())).collect();
+        want.sort_by_key(|(at, _)| *at);
+        let got: Vec<(u64, Option<String>)> = scenario
+            .events
+            .iter()
+            .map(|e| (e.at.as_secs(), e.id.clone()))
+            .collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(scenario.expects.len(), file.expects);
+        check(&file.text)?;
+    }
 }
