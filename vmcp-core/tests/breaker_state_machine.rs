@@ -10,6 +10,15 @@
 //! Open are chosen so that the outcome is certain: strictly before the lower bound, at or past the
 //! upper bound, or relative to the breaker's actual deadline ("exactly at it", "1 ns before it").
 //! The harness checks separately that every actual deadline lies within the bounds.
+//!
+//! The backoff is modelled independently of the implementation: the model counts the failed
+//! half-open trials `k` since the breaker last closed and computes the timeout in closed form from
+//! the spec, `min(cap, timeout × multiplier^k)` with `cap` = `max_timeout` raised to at least
+//! `timeout`, at most [`MAX_OPEN_TIMEOUT`] (the implementation multiplies step by step, rounding
+//! to nanoseconds each time). The two agree within a rounding tolerance that grows with `k`
+//! ([`Model::tolerance`]: a few nanoseconds and parts in 10¹³ per trial), far below any
+//! difference a wrong rule would make; with no failed trial (or a multiplier of 1) they must be
+//! equal exactly.
 
 use std::time::Duration;
 
@@ -99,8 +108,8 @@ struct Model {
     seed: u64,
     mode: Mode,
     failures: u32,
-    /// The un-jittered timeout of the current (or next) Open period.
-    timeout: Duration,
+    /// Failed half-open trials since the breaker last closed: the backoff exponent.
+    failed_trials: u32,
     times_opened: u64,
     /// Permits handed out whose results were not recorded yet (any phase): only these may be
     /// recorded while Open (stale results).
@@ -111,7 +120,7 @@ struct Model {
 impl Model {
     fn new(config: CircuitBreakerConfig, seed: u64) -> Self {
         Self {
-            timeout: config.timeout,
+            failed_trials: 0,
             config,
             seed,
             mode: Mode::Closed,
@@ -122,33 +131,57 @@ impl Model {
         }
     }
 
+    /// The un-jittered timeout of the current (or next) Open period, from the spec in closed
+    /// form: `min(cap, timeout × multiplier^k)`, k = failed trials since the last close.
+    fn timeout(&self) -> Duration {
+        let base = self.config.timeout;
+        if self.failed_trials == 0 || self.config.timeout_multiplier == 1.0 {
+            return base;
+        }
+        let cap = match self.config.max_timeout {
+            Some(max) if max < base => base,
+            Some(max) => max,
+            None => MAX_OPEN_TIMEOUT,
+        };
+        let cap = if cap > MAX_OPEN_TIMEOUT {
+            MAX_OPEN_TIMEOUT
+        } else {
+            cap
+        };
+        let k = i32::try_from(self.failed_trials).expect("few trials");
+        let secs = base.as_secs_f64() * self.config.timeout_multiplier.powi(k);
+        if secs >= cap.as_secs_f64() {
+            cap
+        } else {
+            Duration::from_secs_f64(secs)
+        }
+    }
+
+    /// How far the implementation's step-by-step rounding may drift from [`Self::timeout`]:
+    /// per failed trial, 2 ns plus 10⁻¹³ of the timeout (f64 carries about 16 digits).
+    fn tolerance(&self) -> Duration {
+        let k = self.failed_trials;
+        let relative = self.timeout().as_secs_f64() * 1e-13 * f64::from(k);
+        Duration::from_nanos(2 * u64::from(k)) + Duration::from_secs_f64(relative)
+    }
+
     /// Shortest possible open duration for the current timeout.
     fn lo(&self) -> Duration {
-        self.timeout
+        self.timeout() - self.tolerance()
     }
 
     /// Longest possible open duration for the current timeout: `t * (1 + jitter)`.
     fn hi(&self) -> Duration {
-        let extra =
-            Duration::try_from_secs_f64(self.timeout.as_secs_f64() * self.config.timeout_jitter)
-                .expect("jitter spread is representable");
-        self.timeout + extra
+        let t = self.timeout() + self.tolerance();
+        let extra = Duration::try_from_secs_f64(t.as_secs_f64() * self.config.timeout_jitter)
+            .expect("jitter spread is representable");
+        // One more nanosecond for the rounding of the jittered draw.
+        t + extra + Duration::from_nanos(1)
     }
 
-    /// The spec's backoff: multiply, cap at `max_timeout` (never below the base timeout).
-    fn backed_off(&self) -> Duration {
-        let m = self.config.timeout_multiplier;
-        if m == 1.0 {
-            return self.timeout;
-        }
-        let cap = self
-            .config
-            .max_timeout
-            .map_or(MAX_OPEN_TIMEOUT, |c| c.max(self.config.timeout))
-            .min(MAX_OPEN_TIMEOUT);
-        Duration::try_from_secs_f64(self.timeout.as_secs_f64() * m)
-            .unwrap_or(Duration::MAX)
-            .min(cap)
+    /// Whether the breaker's timeout is the model's, within the rounding tolerance.
+    fn timeout_matches(&self, got: Duration) -> bool {
+        got.abs_diff(self.timeout()) <= self.tolerance()
     }
 
     fn open(&mut self) -> Change {
@@ -161,7 +194,7 @@ impl Model {
     fn close(&mut self) {
         self.mode = Mode::Closed;
         self.failures = 0;
-        self.timeout = self.config.timeout;
+        self.failed_trials = 0;
     }
 
     fn advance(&mut self) -> Change {
@@ -380,7 +413,7 @@ impl ReferenceStateMachine for BreakerModel {
                     }
                     Mode::HalfOpen { in_flight } if in_flight > 0 => {
                         m.failures += 1;
-                        m.timeout = m.backed_off();
+                        m.failed_trials += 1;
                         m.open()
                     }
                     Mode::HalfOpen { .. } | Mode::Open(_) => None,
@@ -452,11 +485,11 @@ impl Harness {
                     "open duration {d:?} outside [{:?}, {:?}] (timeout {:?}, jitter {})",
                     model.lo(),
                     model.hi(),
-                    model.timeout,
+                    model.timeout(),
                     model.config.timeout_jitter
                 );
                 if model.config.timeout_jitter == 0.0 {
-                    assert_eq!(d, model.timeout, "no jitter: exact timeout");
+                    assert_eq!(d, after.current_timeout, "no jitter: exactly the timeout");
                 }
                 self.deadline = Some(deadline);
             }
@@ -569,7 +602,14 @@ impl StateMachineTest for Harness {
         };
         assert_eq!(s.half_open_in_flight, in_flight, "half-open permits");
         assert!(s.half_open_in_flight <= m.config.half_open_max_probes);
-        assert_eq!(s.current_timeout, m.timeout, "backed-off timeout");
+        assert!(
+            m.timeout_matches(s.current_timeout),
+            "backed-off timeout {:?}, model {:?} ± {:?} after {} failed trials",
+            s.current_timeout,
+            m.timeout(),
+            m.tolerance(),
+            m.failed_trials
+        );
         assert_eq!(s.times_opened, m.times_opened, "times opened");
         assert_eq!(s.open_until.is_some(), s.state == CircuitState::Open);
         assert_eq!(s.open_until, h.breaker.open_deadline());
