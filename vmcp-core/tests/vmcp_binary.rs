@@ -3,45 +3,25 @@
 //! bad config exits 2 naming the key. Backends here are unreachable on purpose: that must never
 //! stop the process. Real processes, so waits are real but bounded.
 
-use std::io::{BufRead, BufReader};
 mod process;
 
-use process::{free_addr, get, wait_for};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
+
+use process::{Bound, get, start_vmcp};
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/vmcp.yaml")
 }
 
-struct Vmcp(Child);
-
-impl Drop for Vmcp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path, listen: SocketAddr) -> Vmcp {
-    start_logging_to(config, listen, Stdio::null())
-}
-
-fn start_logging_to(config: &Path, listen: SocketAddr, stderr: Stdio) -> Vmcp {
-    Vmcp(
-        Command::new(env!("CARGO_BIN_EXE_vmcp"))
-            .arg("--config")
-            .arg(config)
-            .arg("--listen")
-            .arg(listen.to_string())
-            .env("VMCP_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start vmcp"),
-    )
+/// A scratch directory for one test, named after it and the test process.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmcp-binary-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Send `SIG<name>` to the process `pid`.
@@ -62,22 +42,52 @@ fn names(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The example config's first report: after the initial probes, each bounded by its
+/// `health_check_timeout` (10 s; the example's backends refuse at once, but the bound must hold
+/// whatever they do), plus the report itself.
+const EXAMPLE_FIRST_REPORT: Bound = Bound::new(
+    Duration::from_secs(11),
+    "the example's health_check_timeout (10s) + 1s for the report",
+);
+
+/// A SIGTERM'd `vmcp` stops its probes (cancelled, not awaited to their timeout) and exits.
+const EXIT_AFTER_SIGTERM: Bound = Bound::new(
+    Duration::from_secs(2),
+    "shutdown: cancel probes, stop the reporting loop (no config figure; 2s of work at most)",
+);
+
 #[test]
 fn the_example_config_serves_the_endpoints_and_prints_json_reports() {
-    let listen = free_addr();
-    let mut vmcp = start(&example(), listen);
-    let stdout = vmcp.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    // The first report comes after the initial probes (the example's backends are not
-    // listening: refused at once), bounded by health_check_timeout + 1 s anyway.
-    let first = lines.next().expect("a report line").expect("utf-8");
+    let dir = scratch("example");
+    let (mut vmcp, listen) =
+        start_vmcp(&example(), &[], &[], Stdio::piped(), &dir.join("vmcp.log"));
+    // Report lines are read on a thread so the wait for the first one is bounded.
+    let stdout = vmcp.child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(EXAMPLE_FIRST_REPORT.limit())
+        .unwrap_or_else(|_| {
+            panic!(
+                "no report line within {:?} ({}); vmcp's log:\n{}",
+                EXAMPLE_FIRST_REPORT.limit(),
+                EXAMPLE_FIRST_REPORT.why,
+                vmcp.log()
+            )
+        })
+        .expect("utf-8");
     let report: serde_json::Value = serde_json::from_str(&first).expect("a JSON report line");
     assert_eq!(names(&report), vec!["fetch", "github"]);
     assert!(report["phase"].is_string() && report["observedAt"].is_string());
 
-    let (code, body) = wait_for(Duration::from_secs(10), "/health", || {
-        get(listen, "/health")
-    });
+    // The endpoints answer as soon as the listening line is logged.
+    let (code, body) = get(listen, "/health").expect("/health");
     assert_eq!((code, body.as_str()), (200, "ok\n"));
     let (code, body) = get(listen, "/status").unwrap();
     assert_eq!(code, 200);
@@ -90,18 +100,42 @@ fn the_example_config_serves_the_endpoints_and_prints_json_reports() {
     assert_eq!(get(listen, "/nope").unwrap().0, 404);
 
     // SIGTERM: a clean exit.
-    let pid = vmcp.0.id().to_string();
+    let pid = vmcp.child.id().to_string();
     signal(&pid, "TERM");
-    let status = wait_for(Duration::from_secs(10), "vmcp to exit", || {
-        vmcp.0.try_wait().unwrap()
-    });
-    assert_eq!(status.code(), Some(0));
+    let mut exited = None;
+    let log = vmcp.log.clone();
+    process::wait_for(
+        EXIT_AFTER_SIGTERM.limit(),
+        "vmcp to exit after SIGTERM",
+        || {
+            exited = vmcp.child.try_wait().unwrap();
+            exited
+        },
+    );
+    assert_eq!(
+        exited.and_then(|s| s.code()),
+        Some(0),
+        "vmcp's log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The reload test's config: probes every 2 s (1 s timeout, 500 ms connect), registry polled
+/// every 500 ms.
+const RELOAD_TIMINGS: &str = "operational:\n  failure_handling:\n    health_check_interval: 2s\n    \
+     health_check_timeout: 1s\n    connect_timeout: 500ms\n    registry_poll_interval: 500ms\n";
+
+/// From SIGHUP to /status listing the new backends: the reload itself (read and validate a small
+/// file), then /status reads the registry directly.
+const RELOAD_APPLIED: Bound = Bound::new(
+    Duration::from_secs(1),
+    "SIGHUP handling + one registry_poll_interval (500ms)",
+);
 
 #[test]
 fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
-    let dir = std::env::temp_dir().join(format!("vmcp-binary-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("reload");
     let config = dir.join("vmcp.yaml");
     let write = |backends: &[&str]| {
         let mut text = String::from("backends:\n");
@@ -111,29 +145,26 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
                 1 + i
             ));
         }
-        text.push_str(
-            "operational:\n  failure_handling:\n    health_check_interval: 2s\n    \
-             health_check_timeout: 1s\n    connect_timeout: 500ms\n    \
-             registry_poll_interval: 500ms\n",
-        );
+        text.push_str(RELOAD_TIMINGS);
         std::fs::write(&config, text).unwrap();
     };
     write(&["alpha", "beta"]);
-    let listen = free_addr();
     let log = dir.join("vmcp.log");
-    let vmcp = start_logging_to(&config, listen, std::fs::File::create(&log).unwrap().into());
-    let pid = vmcp.0.id().to_string();
+    let (mut vmcp, listen) = start_vmcp(&config, &[], &[], Stdio::null(), &log);
+    let pid = vmcp.child.id().to_string();
     let backends = || -> Option<Vec<String>> {
         let (code, body) = get(listen, "/status")?;
         (code == 200).then(|| names(&serde_json::from_str(&body).unwrap()))
     };
-    wait_for(Duration::from_secs(10), "the first status", || {
-        backends().filter(|b| b == &["alpha", "beta"])
-    });
+    assert_eq!(
+        backends(),
+        Some(vec!["alpha".to_owned(), "beta".to_owned()]),
+        "/status lists the configured backends once vmcp listens"
+    );
 
     write(&["beta", "gamma"]);
     signal(&pid, "HUP");
-    wait_for(Duration::from_secs(5), "the reloaded backends", || {
+    vmcp.wait_for(RELOAD_APPLIED, "the reloaded backends", || {
         backends().filter(|b| b == &["beta", "gamma"])
     });
 
@@ -141,15 +172,11 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
     // and the next valid reload still applies.
     std::fs::write(&config, "backends: [{ name: x, url: not-a-url }]\n").unwrap();
     signal(&pid, "HUP");
-    let logged = wait_for(
-        Duration::from_secs(5),
-        "the failed reload in the log",
-        || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            text.contains("reload failed; keeping the running backends")
-                .then_some(text)
-        },
-    );
+    let logged = vmcp.wait_for(RELOAD_APPLIED, "the failed reload in the log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("reload failed; keeping the running backends")
+            .then_some(text)
+    });
     assert!(
         logged.contains("backends[0].url"),
         "the error names the key: {logged}"
@@ -160,7 +187,7 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
     );
     write(&["gamma"]);
     signal(&pid, "HUP");
-    wait_for(Duration::from_secs(5), "the next valid reload", || {
+    vmcp.wait_for(RELOAD_APPLIED, "the next valid reload", || {
         backends().filter(|b| b == &["gamma"])
     });
     drop(vmcp);
@@ -169,8 +196,7 @@ fn sighup_reloads_the_backends_and_a_broken_reload_keeps_them() {
 
 #[test]
 fn a_bad_config_exits_2_naming_the_key_and_value() {
-    let dir = std::env::temp_dir().join(format!("vmcp-binary-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("bad");
     let config = dir.join("bad.yaml");
     std::fs::write(
         &config,

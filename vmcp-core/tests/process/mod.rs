@@ -1,4 +1,12 @@
-//! Helpers for the tests that run the `vmcp` binary as a real process on loopback.
+//! Helpers for the tests that run the `vmcp` binary (and other servers) as real processes on
+//! loopback.
+//!
+//! Ports: every process binds port 0 itself and the test reads the bound address back (from
+//! `vmcp`'s "status endpoints listening" log line, from the test server's "listening on" line),
+//! so no test picks a port it does not hold: no bind-then-drop race with anything else on the
+//! machine. Waits: real processes run in real time, so every wait is bounded by a figure the
+//! caller derives from its config ([`Bound`]), times [`SLACK`] for a loaded machine, and a timeout
+//! names what was awaited, the bound and how it was derived, and the process's log.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -7,9 +15,44 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How much slower than its config a process may be on a loaded 2-core CI machine shared by
+/// many jobs before a test calls it stuck.
+pub const SLACK: u32 = 5;
+
+/// A process start (exec, runtime, config load, bind) on a loaded machine: not derived from any
+/// config, so generous.
+pub const PROCESS_START: Duration = Duration::from_secs(30);
+
+/// A wait limit: the figure derived from the config, and how it was derived (for the message).
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    /// The derived figure, before [`SLACK`].
+    pub derived: Duration,
+    /// How it was derived, e.g. "registry_poll_interval (500ms) + one probe (1s)".
+    pub why: &'static str,
+}
+
+impl Bound {
+    /// A bound of `derived` (times [`SLACK`]), explained by `why`.
+    pub const fn new(derived: Duration, why: &'static str) -> Self {
+        Self { derived, why }
+    }
+
+    /// The wait limit itself: the derived figure times [`SLACK`].
+    pub fn limit(self) -> Duration {
+        self.derived * SLACK
+    }
+}
+
 /// A loopback address no one listens on right now.
+///
+/// Racy by nature (the port is free only until someone else binds it): for addresses that must
+/// *not* answer, never for one a process is meant to bind. Prefer [`any_port`] and reading the
+/// bound address back.
 pub fn free_addr() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -17,9 +60,140 @@ pub fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-/// A loopback port no one listens on right now.
+/// A loopback port no one listens on right now (see [`free_addr`] for the caveat).
 pub fn free_port() -> u16 {
     free_addr().port()
+}
+
+/// `127.0.0.1:0`: let the process pick a free port, then read it back.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A child process with its stderr (or stdout) in a log file, killed when dropped, so a failing
+/// assertion leaves nothing running.
+pub struct Proc {
+    /// The process.
+    pub child: Child,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+impl Proc {
+    /// Kill the process and reap it (no-op if it has exited).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Panic with the log if the process has exited: a dead process never answers, so waiting
+    /// out the bound would only hide why.
+    pub fn assert_running(&mut self, what: &str) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "the process exited ({status}) while waiting for {what}; its log ({}):\n{}",
+                self.log.display(),
+                self.log()
+            );
+        }
+    }
+
+    /// Wait for `check`, bounded by `bound`; on timeout, or if the process exits, panic with
+    /// `what`, the bound and the log.
+    pub fn wait_for<T>(
+        &mut self,
+        bound: Bound,
+        what: &str,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> T {
+        let log = self.log.clone();
+        poll(bound, what, || {
+            self.assert_running(what);
+            check()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "timed out after {:?} waiting for {what} (bound: {} = {:?}, times {SLACK} for a \
+                 loaded machine); the process log ({}):\n{}",
+                bound.limit(),
+                bound.why,
+                bound.derived,
+                log.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+    }
+
+    /// The address from the first log line containing `marker`, followed somewhere by
+    /// `addr=<socket address>` (tracing's field syntax, as `vmcp` logs it) or by
+    /// `<marker> <socket address>` (the test servers' plain line).
+    pub fn logged_addr(&mut self, marker: &str, bound: Bound) -> SocketAddr {
+        let what = format!("the log line `{marker} …` with the bound address");
+        let log = self.log.clone();
+        self.wait_for(bound, &what, || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            text.lines()
+                .find_map(|line| parse_logged_addr(line, marker))
+        })
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// See [`Proc::logged_addr`].
+fn parse_logged_addr(line: &str, marker: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    let token = match rest.find("addr=") {
+        Some(i) => &rest[i + "addr=".len()..],
+        None => rest.trim_start(),
+    };
+    token.split_whitespace().next()?.parse().ok()
+}
+
+/// Start `cmd` with its stderr in `log` (stdout as `cmd` has it set, or discarded).
+pub fn spawn_logged(mut cmd: Command, log: &Path) -> Proc {
+    let file = std::fs::File::create(log).expect("create the process log");
+    let child = cmd.stderr(file).spawn().expect("start the process");
+    Proc {
+        child,
+        log: log.to_owned(),
+    }
+}
+
+/// Start the `vmcp` binary with `--config config --listen 127.0.0.1:0` plus `args`, logging to
+/// `log` (its own log at `info` for the `vmcp` target, `warn` elsewhere, unless `VMCP_LOG` is
+/// in `envs`), and return it with the address its status endpoints are bound to.
+pub fn start_vmcp(
+    config: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdout: Stdio,
+    log: &Path,
+) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmcp"));
+    cmd.arg("--config")
+        .arg(config)
+        .arg("--listen")
+        .arg(any_port().to_string())
+        .args(args)
+        .env("VMCP_LOG", "warn,vmcp=info")
+        .envs(envs.iter().copied())
+        .stdout(stdout);
+    let mut vmcp = spawn_logged(cmd, log);
+    let addr = vmcp.logged_addr(
+        "status endpoints listening",
+        Bound::new(PROCESS_START / SLACK, "a process start on a loaded machine"),
+    );
+    (vmcp, addr)
 }
 
 /// A minimal HTTP/1.0 GET; returns (status code, body), or `None` if nothing answered.
@@ -36,22 +210,51 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     ))
 }
 
-/// Poll `check` every 50 ms until it yields a value; panic naming `what` after `bound`.
-/// Real processes run in real time, so every wait is bounded by a figure the caller derives.
+/// Poll `check` every 50 ms until it yields a value, at most `bound.limit()`; `None` on timeout.
 #[allow(
     clippy::disallowed_methods,
     reason = "waits on a real process, which runs in real time, not tokio's"
 )]
-pub fn wait_for<T>(bound: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+fn poll<T>(bound: Bound, _what: &str, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     loop {
         if let Some(v) = check() {
-            return v;
+            return Some(v);
         }
-        assert!(
-            start.elapsed() < bound,
-            "timed out after {bound:?} waiting for {what}"
-        );
+        if start.elapsed() >= bound.limit() {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Poll `check` every 50 ms until it yields a value; panic naming `what` after `bound`.
+/// Real processes run in real time, so every wait is bounded by a figure the caller derives.
+/// (Prefer [`Proc::wait_for`], which also fails at once if the process died and shows its log.)
+pub fn wait_for<T>(bound: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll(
+        Bound::new(bound / SLACK, "given by the caller"),
+        what,
+        check,
+    )
+    .unwrap_or_else(|| panic!("timed out after {bound:?} waiting for {what}"))
+}
+
+#[test]
+fn logged_addresses_are_read_back_from_both_line_forms() {
+    let tracing_line = "2026-12-01T09:00:00.000Z  INFO vmcp: status endpoints listening \
+                        addr=127.0.0.1:40123";
+    assert_eq!(
+        parse_logged_addr(tracing_line, "status endpoints listening"),
+        Some(SocketAddr::from(([127, 0, 0, 1], 40123)))
+    );
+    assert_eq!(
+        parse_logged_addr("listening on 127.0.0.1:8081", "listening on"),
+        Some(SocketAddr::from(([127, 0, 0, 1], 8081)))
+    );
+    assert_eq!(
+        parse_logged_addr("listening on nothing", "listening on"),
+        None
+    );
+    assert_eq!(parse_logged_addr("other line", "listening on"), None);
 }
