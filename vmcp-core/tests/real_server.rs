@@ -8,10 +8,10 @@
 
 mod process;
 
-use process::{free_port, get, wait_for};
-use std::net::{SocketAddr, TcpStream};
+use process::{Bound, Proc, SLACK, get, spawn_logged_to, start_vmcp};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Probe every second with a 1 s timeout; two failures make a backend unavailable.
@@ -27,13 +27,23 @@ operational:
     registry_poll_interval: 500ms
 ";
 
-/// From a server's death to `unavailable` in /status: up to one interval until the next probe,
-/// `unhealthy_threshold` (2) probes one interval apart each bounded by the 800 ms timeout,
-/// plus one `registry_poll_interval`: 1 + 2×1 + 0.8 + 0.5 ≈ 4.3 s. Doubled for a loaded CI box.
-const UNAVAILABLE_BOUND: Duration = Duration::from_secs(9);
+/// From a server's death (or start, or a credential check) to the new health in /status: up to
+/// one interval until the next probe, `unhealthy_threshold` (2) probes one interval apart each
+/// bounded by the 800 ms timeout, plus one `registry_poll_interval`: 1 + 2×1 + 0.8 + 0.5 ≈ 4.3 s.
+const HEALTH_CHANGE: Bound = Bound::new(
+    Duration::from_millis(4_300),
+    "interval (1s) + unhealthy_threshold (2) x interval (1s) + timeout (800ms) + registry_poll_interval (500ms)",
+);
 
-/// Python startup (imports of the MCP SDK) on a cold machine.
-const SERVER_START_BOUND: Duration = Duration::from_secs(60);
+/// vmcp's first verdict on a backend after start: the initial probe (timeout 800 ms) and the
+/// probes up to the thresholds, as for [`HEALTH_CHANGE`].
+const FIRST_VERDICT: Bound = HEALTH_CHANGE;
+
+/// Python startup (imports of the MCP SDK) on a cold machine: not derived from any config.
+const SERVER_START: Bound = Bound::new(
+    Duration::from_secs(60 / SLACK as u64),
+    "a Python start with the MCP SDK imports on a cold machine",
+);
 
 fn python() -> Option<PathBuf> {
     match std::env::var_os("VMCP_TEST_PYTHON") {
@@ -54,53 +64,35 @@ fn python() -> Option<PathBuf> {
     }
 }
 
-/// A child process killed when dropped, so a failing assertion leaves nothing running.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fastmcp_server.py")
 }
 
-fn start_server(python: &Path, dir: &Path, port: u16, token: Option<&str>, tag: &str) -> Proc {
-    let log = dir.join(format!("server-{tag}.log"));
+/// Start the FastMCP server on `port` (0: any free port) and wait until it listens; returns it
+/// with its port, read back from its `listening on` line.
+fn start_server(python: &Path, dir: &Path, port: u16, token: Option<&str>, tag: &str) -> Server {
     let mut cmd = Command::new(python);
     cmd.arg(fixture()).arg(port.to_string());
     if let Some(token) = token {
         cmd.arg("--require-token").arg(token);
     }
+    // stdout (the `listening on` line) and stderr share one log: dup'ed descriptors share the
+    // file offset, so neither overwrites the other.
+    let log = dir.join(format!("server-{tag}.log"));
     let file = std::fs::File::create(&log).unwrap();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .expect("start the FastMCP server");
-    let server = Proc { child, log };
-    wait_for(SERVER_START_BOUND, "the FastMCP server to listen", || {
-        TcpStream::connect(("127.0.0.1", port))
-            .is_ok()
-            .then_some(())
-    });
-    server
+    cmd.stdout(file.try_clone().unwrap());
+    let mut proc = spawn_logged_to(cmd, file, &log);
+    let addr = proc.logged_addr("listening on", SERVER_START);
+    Server {
+        proc,
+        port: addr.port(),
+    }
+}
+
+/// A running FastMCP server and the port it listens on.
+struct Server {
+    proc: Proc,
+    port: u16,
 }
 
 fn status(addr: SocketAddr) -> Option<serde_json::Value> {
@@ -116,12 +108,13 @@ fn backend<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
 }
 
 fn wait_for_backend(
+    vmcp: &mut Proc,
     addr: SocketAddr,
     name: &str,
     health: &str,
-    bound: Duration,
+    bound: Bound,
 ) -> serde_json::Value {
-    wait_for(bound, &format!("{name} to be {health}"), || {
+    vmcp.wait_for(bound, &format!("{name} to be {health} in /status"), || {
         let report = status(addr)?;
         (backend(&report, name)["health"] == health).then_some(report)
     })
@@ -133,13 +126,12 @@ fn vmcp_follows_a_real_fastmcp_server() {
     let dir = std::env::temp_dir().join(format!("vmcp-real-server-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let open_port = free_port();
-    let auth_port = free_port();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let token = "real-server-test-token";
 
-    let mut open = start_server(&python, &dir, open_port, None, "open-1");
-    let _authed = start_server(&python, &dir, auth_port, Some(token), "authed");
+    let mut open = start_server(&python, &dir, 0, None, "open-1");
+    let open_port = open.port;
+    let authed = start_server(&python, &dir, 0, Some(token), "authed");
+    let auth_port = authed.port;
 
     let config = dir.join("vmcp.yaml");
     std::fs::write(
@@ -160,59 +152,62 @@ fn vmcp_follows_a_real_fastmcp_server() {
     )
     .unwrap();
     let reports = dir.join("reports.jsonl");
-    let vmcp_log = dir.join("vmcp.log");
-    let mut vmcp = Proc {
-        child: Command::new(env!("CARGO_BIN_EXE_vmcp"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg(listen.to_string())
-            .arg("--report-file")
-            .arg(&reports)
-            .env("VMCP_REAL_SERVER_TOKEN", token)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&vmcp_log).unwrap())
-            .spawn()
-            .expect("start vmcp"),
-        log: vmcp_log,
-    };
+    let reports_arg = reports.to_str().expect("a UTF-8 temp path");
+    let (mut vmcp, listen) = start_vmcp(
+        &config,
+        &["--report-file", reports_arg],
+        &[("VMCP_REAL_SERVER_TOKEN", token), ("VMCP_LOG", "info")],
+        Stdio::null(),
+        &dir.join("vmcp.log"),
+    );
 
     // Up and healthy; the backend behind a bearer check is unauthenticated without the token
     // (authentication_failed, CRD unavailable) and healthy with it.
-    wait_for_backend(listen, "echo", "healthy", Duration::from_secs(20));
+    wait_for_backend(&mut vmcp, listen, "echo", "healthy", FIRST_VERDICT);
     assert_eq!(get(listen, "/health").map(|(c, _)| c), Some(200));
     let report = wait_for_backend(
+        &mut vmcp,
         listen,
         "guarded-no-token",
         "unauthenticated",
-        UNAVAILABLE_BOUND,
+        FIRST_VERDICT,
     );
     let guarded = backend(&report, "guarded-no-token");
     assert_eq!(guarded["status"], "unavailable");
     assert_eq!(guarded["errorCategory"], "authentication_failed");
-    wait_for_backend(listen, "guarded-with-token", "healthy", UNAVAILABLE_BOUND);
+    wait_for_backend(
+        &mut vmcp,
+        listen,
+        "guarded-with-token",
+        "healthy",
+        FIRST_VERDICT,
+    );
 
     // Killed → unavailable within the bound.
-    open.kill();
+    open.proc.kill();
     #[allow(
         clippy::disallowed_methods,
         reason = "the real vmcp process runs in real time; this only reports the elapsed figure"
     )]
     let killed_at = Instant::now();
-    let report = wait_for_backend(listen, "echo", "unhealthy", UNAVAILABLE_BOUND);
+    let report = wait_for_backend(&mut vmcp, listen, "echo", "unhealthy", HEALTH_CHANGE);
     assert_eq!(backend(&report, "echo")["status"], "unavailable");
     eprintln!("echo unavailable {:?} after the kill", killed_at.elapsed());
 
     // Restarted on the same port → healthy again, through a new MCP session on the new process.
+    // (The one port bound by number: the one the config names, just released by the killed
+    // server; SO_REUSEADDR lets the new one take it over.)
     let restarted = start_server(&python, &dir, open_port, None, "open-2");
-    let report = wait_for_backend(listen, "echo", "healthy", UNAVAILABLE_BOUND);
+    assert_eq!(restarted.port, open_port);
+    let report = wait_for_backend(&mut vmcp, listen, "echo", "healthy", HEALTH_CHANGE);
     assert_eq!(backend(&report, "echo")["status"], "ready");
     assert!(
         restarted
+            .proc
             .log()
             .contains("Created new transport with session ID"),
         "the restarted server saw a new session:\n{}",
-        restarted.log()
+        restarted.proc.log()
     );
 
     // /api/backends/health summarises the same state.

@@ -160,8 +160,13 @@ fn parse_logged_addr(line: &str, marker: &str) -> Option<SocketAddr> {
 }
 
 /// Start `cmd` with its stderr in `log` (stdout as `cmd` has it set, or discarded).
-pub fn spawn_logged(mut cmd: Command, log: &Path) -> Proc {
+pub fn spawn_logged(cmd: Command, log: &Path) -> Proc {
     let file = std::fs::File::create(log).expect("create the process log");
+    spawn_logged_to(cmd, file, log)
+}
+
+/// Start `cmd` with its stderr in `file`, already open on `log`.
+pub fn spawn_logged_to(mut cmd: Command, file: std::fs::File, log: &Path) -> Proc {
     let child = cmd.stderr(file).spawn().expect("start the process");
     Proc {
         child,
