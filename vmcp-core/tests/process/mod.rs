@@ -263,3 +263,36 @@ fn logged_addresses_are_read_back_from_both_line_forms() {
     );
     assert_eq!(parse_logged_addr("other line", "listening on"), None);
 }
+
+#[test]
+#[should_panic(
+    expected = "the process exited (exit status: 3) while waiting for an answer; its log"
+)]
+fn a_dead_process_fails_the_wait_at_once_with_its_log() {
+    let dir = std::env::temp_dir().join(format!("vmcp-process-helper-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo boom >&2; exit 3"]);
+    let mut proc = spawn_logged(cmd, &dir.join("dead.log"));
+    // A bound far longer than the test may take: the exit must end the wait, not the bound.
+    proc.wait_for(
+        Bound::new(Duration::from_secs(600), "never reached"),
+        "an answer",
+        || None::<()>,
+    );
+}
+
+#[test]
+#[should_panic(expected = "timed out after 250ms waiting for a line (bound: the test's own = 50ms")]
+fn a_wait_past_its_bound_names_the_bound_and_its_derivation() {
+    let dir = std::env::temp_dir().join(format!("vmcp-process-bound-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("5");
+    let mut proc = spawn_logged(cmd, &dir.join("sleep.log"));
+    proc.wait_for(
+        Bound::new(Duration::from_millis(50), "the test's own"),
+        "a line",
+        || None::<()>,
+    );
+}
