@@ -21,11 +21,15 @@
 pub mod byte_size;
 pub mod duration;
 mod error;
+pub mod frontend;
 mod repr;
 mod validate;
 mod vmcp;
 
 pub use error::ConfigError;
+pub use frontend::{
+    AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
+};
 pub use validate::{
     MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES,
 };
