@@ -153,6 +153,18 @@ impl<C: BackendConnector> Frontend<C> {
     }
 }
 
+/// Stopping a front end without knowing its connector type (the runtime holds it this way).
+pub trait FrontendControl: Send + Sync {
+    /// See [`Frontend::shutdown`].
+    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+impl<C: BackendConnector> FrontendControl for Frontend<C> {
+    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(Frontend::shutdown(self))
+    }
+}
+
 /// The view for a health snapshot and a catalog cache (entries filled from another endpoint
 /// than the backend's current one are ignored).
 pub fn compute_view(
