@@ -707,3 +707,112 @@ mod properties {
         }
     }
 }
+
+/// The call gate's half-open budget (DESIGN §3.3): calls and the trial probe share
+/// `half_open_max_probes` permits; beyond them a call fast-fails; a finished call gives its
+/// permit back.
+mod half_open_budget {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use vmcp_core::health::monitor::{CallOutcome, HealthMonitor, Probe, Refusal};
+    use vmcp_core::health::{
+        CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome,
+    };
+
+    /// Fails while `failing`, then succeeds after hanging `hang` (the trial probe holds its
+    /// permit that long).
+    struct Script {
+        failing: AtomicBool,
+        hang: Duration,
+    }
+
+    impl Probe for Script {
+        async fn probe(&self, _: &Backend) -> ProbeOutcome {
+            if self.failing.load(Ordering::SeqCst) {
+                return ProbeOutcome::failure(
+                    Duration::ZERO,
+                    ProbeFailure {
+                        status: FailureStatus::Unhealthy,
+                        category: ErrorCategory::BackendUnavailable,
+                        message: "down".into(),
+                    },
+                );
+            }
+            tokio::time::sleep(self.hang).await;
+            ProbeOutcome::success(self.hang)
+        }
+    }
+
+    fn monitor(max_probes: u32) -> (HealthMonitor, Arc<Script>) {
+        let probe = Arc::new(Script {
+            failing: AtomicBool::new(true),
+            hang: Duration::from_secs(4),
+        });
+        let config = FailureHandling {
+            circuit_breaker: CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(30),
+                half_open_max_probes: max_probes,
+                ..CircuitBreakerConfig::default()
+            },
+            ..failure_handling()
+        };
+        let backend = Backend {
+            name: "b".into(),
+            url: "http://b/mcp".into(),
+            auth: None,
+        };
+        let monitor = HealthMonitor::start(
+            config,
+            Arc::clone(&probe),
+            Arc::new(EpochClock::new(Timestamp::from_unix_millis(0))),
+            None,
+            1,
+            vec![backend],
+        );
+        (monitor, probe)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_share_the_half_open_permits_with_the_trial_probe() {
+        let (monitor, probe) = monitor(2);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let refused = monitor.call_gate("b").unwrap_err();
+        assert_eq!(refused.refusal, Refusal::CircuitOpen);
+        assert_eq!(refused.circuit, CircuitState::Open);
+        // At the open deadline the trial probe starts and hangs, holding one of two permits.
+        probe.failing.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let snapshot = monitor.snapshot();
+        assert_eq!(snapshot["b"].circuit.state, CircuitState::HalfOpen);
+        assert_eq!(snapshot["b"].circuit.half_open_in_flight, 1);
+        let permit = monitor.call_gate("b").expect("the second permit");
+        assert!(permit.is_half_open());
+        let refused = monitor.call_gate("b").unwrap_err();
+        assert_eq!(refused.refusal, Refusal::HalfOpenBudget);
+        assert!(refused.to_string().contains("half-open"), "{refused}");
+        // A finished call gives its permit back (a neutral outcome decides nothing).
+        permit.finish(CallOutcome::Neutral);
+        let again = monitor.call_gate("b").expect("the permit came back");
+        drop(again);
+        assert_eq!(monitor.snapshot()["b"].circuit.half_open_in_flight, 1);
+        monitor.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_one_permit_the_trial_probe_leaves_none_for_calls() {
+        let (monitor, probe) = monitor(1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        probe.failing.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let refused = monitor.call_gate("b").unwrap_err();
+        assert_eq!(refused.refusal, Refusal::HalfOpenBudget);
+        assert_eq!(refused.circuit, CircuitState::HalfOpen);
+        // The trial succeeds: closed, calls pass again.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(monitor.call_gate("b").is_ok());
+        monitor.stop().await;
+    }
+}
