@@ -119,6 +119,11 @@ impl<C: BackendConnector> Upstream<C> {
             {
                 Err(err) if forgot_session(&err, &established) => {
                     self.reinitializations.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        backend = %self.backend.name,
+                        %err,
+                        "backend session re-initialized (the backend forgot it); request retried"
+                    );
                     let fresh = self.established(Some(established.epoch)).await?;
                     self.send_request(&fresh, id, method, params).await
                 }
