@@ -575,6 +575,60 @@ async fn a_forgotten_backend_session_is_reinitialized_once_transparently() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn initialize_and_lists_never_wait_on_a_backend() {
+    let stalled = MemBackend::new("stalled", &["t"]);
+    let h = start(&[stalled.clone()]).await;
+    // From now on the backend takes an hour to answer anything (probes included).
+    stalled.with(|s| s.stall = Duration::from_secs(3600));
+    let started = tokio::time::Instant::now();
+    let mut client = Client::connect(&h).await;
+    assert_eq!(
+        client.tool_names().await,
+        ["stalled_t"],
+        "answered from the cache"
+    );
+    client.rpc("prompts/list", json!({})).await;
+    assert_eq!(started.elapsed(), Duration::ZERO, "no backend round trip");
+    h.runtime.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_failures_trip_the_breaker_only_when_configured() {
+    for trip in [false, true] {
+        let b = MemBackend::new("b", &["t"]);
+        let failure = FailureHandling {
+            circuit_breaker: CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 2,
+                ..CircuitBreakerConfig::default()
+            },
+            ..failure_handling()
+        };
+        let mut config = FrontendConfig::default();
+        config.server.call_failures_trip_breaker = trip;
+        let h = start_with(&[b.clone()], config, failure).await;
+        let mut client = Client::connect(&h).await;
+        b.with(|s| s.fail_calls = Some(502));
+        for _ in 0..2 {
+            let result = client.call("b_t").await;
+            assert!(text_of(&result).contains("HTTP 502"), "{result}");
+        }
+        let circuit = h.runtime.snapshot()["b"].circuit.state;
+        let sent = b.count("tools/call");
+        let third = client.call("b_t").await;
+        if trip {
+            assert_eq!(circuit, vmcp_core::health::CircuitState::Open);
+            assert!(text_of(&third).contains("open circuit"), "{third}");
+            assert_eq!(b.count("tools/call"), sent, "fast-failed without traffic");
+        } else {
+            assert_eq!(circuit, vmcp_core::health::CircuitState::Closed);
+            assert_eq!(b.count("tools/call"), sent + 1);
+        }
+        h.runtime.stop().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn bad_input_gets_json_rpc_errors() {
     let b = MemBackend::new("b", &["t"]);
     let h = start(&[b.clone()]).await;

@@ -390,4 +390,52 @@ mod tests {
             assert_eq!(&err, expected, "{text}");
         }
     }
+
+    #[test]
+    fn the_vmcp_file_takes_server_and_aggregation_blocks() {
+        use crate::config::VmcpConfig;
+        let secrets = BTreeMap::new();
+        let load = |text: &str| VmcpConfig::from_yaml_str_with(text, "vmcp.yaml", &secrets);
+        let backends = "backends:\n  - {name: a, url: 'http://a/mcp'}\n";
+        let config = load(&format!(
+            "{backends}server: {{listen: '127.0.0.1:9000', callTimeout: 3s}}\naggregation: {{separator: '.'}}\n"
+        ))
+        .unwrap();
+        let frontend = config.frontend.expect("a front end");
+        assert_eq!(frontend.server.listen.port(), 9000);
+        assert_eq!(frontend.server.call_timeout, Duration::from_secs(3));
+        assert_eq!(frontend.aggregation.separator, ".");
+        assert!(load(backends).unwrap().frontend.is_none());
+
+        let err = load(&format!("{backends}aggregation: {{separator: '.'}}\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("aggregation: is set but server is not"),
+            "{err}"
+        );
+        let err = load(&format!(
+            "{backends}server: {{listen: '127.0.0.1:9000'}}\nstatus: {{listen: '127.0.0.1:9000'}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("status.listen (127.0.0.1:9000) is also server.listen"),
+            "{err}"
+        );
+        let err = load(&format!(
+            "{backends}server: {{listen: '127.0.0.1:9000'}}\naggregation: {{priority: [zz]}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("aggregation.priority[0] (\"zz\") is not a configured backend"),
+            "{err}"
+        );
+        let err = load(&format!("{backends}server: {{listen: nowhere}}\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"nowhere\" is not an IP address and port"),
+            "{err}"
+        );
+    }
 }

@@ -49,6 +49,10 @@ pub struct BackendState {
     pub stale_status: u16,
     /// Connections are refused.
     pub down: bool,
+    /// Every request waits this long before it is answered (a stalled backend).
+    pub stall: Duration,
+    /// `tools/call` (only) gets this status when set.
+    pub fail_calls: Option<u16>,
     /// `tools/call` in flight now, and the most ever at once.
     pub calls_in_flight: usize,
     /// The most `tools/call` in flight at once.
@@ -232,6 +236,13 @@ async fn handle(backend: &MemBackend, req: Request<Incoming>) -> Response<Full<B
     } else {
         method.to_string()
     };
+    let stall = backend.with(|s| s.stall);
+    tokio::time::sleep(stall).await;
+    let fail_call = backend.with(|s| s.fail_calls.filter(|_| rpc == "tools/call"));
+    if let Some(status) = fail_call {
+        backend.with(|s| s.requests.push((rpc.clone(), session.clone())));
+        return reply(status, None);
+    }
     let (fail, stale) = backend.with(|s| {
         s.requests.push((label, session.clone()));
         let stale = session.as_ref().is_some_and(|id| !s.sessions.contains(id));
