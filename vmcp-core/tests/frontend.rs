@@ -287,7 +287,7 @@ async fn pending_backends_are_hidden_and_degraded_ones_shown() {
     };
     // Down at start: never probed successfully, so unknown (pending) → hidden.
     b.with(|s| s.down = true);
-    let h = start_with(&[b.clone()], FrontendConfig::default(), failure).await;
+    let h = start_with(std::slice::from_ref(&b), FrontendConfig::default(), failure).await;
     let mut client = Client::connect(&h).await;
     assert!(client.tool_names().await.is_empty());
     let result = client.call("b_s").await;
@@ -317,7 +317,12 @@ async fn an_open_circuit_fast_fails_naming_the_circuit() {
         },
         ..failure_handling()
     };
-    let h = start_with(&[flaky.clone()], FrontendConfig::default(), failure).await;
+    let h = start_with(
+        std::slice::from_ref(&flaky),
+        FrontendConfig::default(),
+        failure,
+    )
+    .await;
     let mut client = Client::connect(&h).await;
     flaky.with(|s| s.fail_with = Some(503));
     tokio::time::sleep(INTERVAL).await;
@@ -337,7 +342,7 @@ async fn the_bulkhead_refuses_calls_beyond_max_concurrent_calls() {
     busy.with(|s| s.call_delay = Duration::from_secs(5));
     let mut config = FrontendConfig::default();
     config.server.max_concurrent_calls = 2;
-    let h = start_with(&[busy.clone()], config, failure_handling()).await;
+    let h = start_with(std::slice::from_ref(&busy), config, failure_handling()).await;
     let mut clients = Vec::new();
     for _ in 0..3 {
         clients.push(Client::connect(&h).await);
@@ -371,7 +376,7 @@ async fn a_call_over_call_timeout_fails_and_is_cancelled_at_the_backend() {
     slow.with(|s| s.call_delay = Duration::from_secs(60));
     let mut config = FrontendConfig::default();
     config.server.call_timeout = Duration::from_secs(2);
-    let h = start_with(&[slow.clone()], config, failure_handling()).await;
+    let h = start_with(std::slice::from_ref(&slow), config, failure_handling()).await;
     let mut client = Client::connect(&h).await;
     let started = tokio::time::Instant::now();
     let result = client.call("slow_t").await;
@@ -389,7 +394,7 @@ async fn a_call_over_call_timeout_fails_and_is_cancelled_at_the_backend() {
 async fn a_client_cancellation_is_forwarded_to_the_backend() {
     let slow = MemBackend::new("slow", &["t"]);
     slow.with(|s| s.call_delay = Duration::from_secs(60));
-    let h = start(&[slow.clone()]).await;
+    let h = start(std::slice::from_ref(&slow)).await;
     let client = Client::connect(&h).await;
     let session = client.session.clone();
     let frontend = Arc::clone(&h.frontend);
@@ -433,7 +438,7 @@ async fn sessions_expire_when_idle_and_the_least_recently_used_is_evicted_at_the
     let mut config = FrontendConfig::default();
     config.server.session_idle_timeout = Duration::from_secs(60);
     config.server.max_sessions = 2;
-    let h = start_with(&[b.clone()], config, failure_handling()).await;
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
     let mut first = Client::connect(&h).await;
     let mut second = Client::connect(&h).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -454,7 +459,6 @@ async fn sessions_expire_when_idle_and_the_least_recently_used_is_evicted_at_the
         .post(json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "expired after 60 s idle");
-    let _ = second.rpc("ping", json!({}));
     h.runtime.stop().await;
 }
 
@@ -505,7 +509,7 @@ async fn pagination_is_followed_from_backends_and_offered_to_clients() {
     });
     let mut config = FrontendConfig::default();
     config.server.list_page_size = 2;
-    let h = start_with(&[big.clone()], config, failure_handling()).await;
+    let h = start_with(std::slice::from_ref(&big), config, failure_handling()).await;
     assert_eq!(big.count("tools/list"), 3, "three pages of two");
     assert_eq!(big.count("resources/list"), 2);
     let mut client = Client::connect(&h).await;
@@ -557,7 +561,7 @@ async fn a_forgotten_backend_session_is_reinitialized_once_transparently() {
     for stale_status in [404, 400] {
         let b = MemBackend::new("b", &["t"]);
         b.with(|s| s.stale_status = stale_status);
-        let h = start(&[b.clone()]).await;
+        let h = start(std::slice::from_ref(&b)).await;
         let mut client = Client::connect(&h).await;
         assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
         b.forget_sessions();
@@ -577,7 +581,7 @@ async fn a_forgotten_backend_session_is_reinitialized_once_transparently() {
 #[tokio::test(start_paused = true)]
 async fn initialize_and_lists_never_wait_on_a_backend() {
     let stalled = MemBackend::new("stalled", &["t"]);
-    let h = start(&[stalled.clone()]).await;
+    let h = start(std::slice::from_ref(&stalled)).await;
     // From now on the backend takes an hour to answer anything (probes included).
     stalled.with(|s| s.stall = Duration::from_secs(3600));
     let started = tokio::time::Instant::now();
@@ -606,7 +610,7 @@ async fn call_failures_trip_the_breaker_only_when_configured() {
         };
         let mut config = FrontendConfig::default();
         config.server.call_failures_trip_breaker = trip;
-        let h = start_with(&[b.clone()], config, failure).await;
+        let h = start_with(std::slice::from_ref(&b), config, failure).await;
         let mut client = Client::connect(&h).await;
         b.with(|s| s.fail_calls = Some(502));
         for _ in 0..2 {
@@ -631,7 +635,7 @@ async fn call_failures_trip_the_breaker_only_when_configured() {
 #[tokio::test(start_paused = true)]
 async fn bad_input_gets_json_rpc_errors() {
     let b = MemBackend::new("b", &["t"]);
-    let h = start(&[b.clone()]).await;
+    let h = start(std::slice::from_ref(&b)).await;
     let fe = &h.frontend;
     let send = |req| async move { json_of(fe.handle(req).await).await };
 

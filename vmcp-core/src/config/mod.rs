@@ -15,8 +15,8 @@
 //! `healthCheckTimeout`, `unhealthyThreshold`, `statusReportingInterval`, `partialFailureMode` and
 //! `circuitBreaker {enabled, failureThreshold, timeout}`. All are accepted. `partialFailureMode`
 //! (`fail` | `best_effort`) governs how ToolHive answers client requests when some backends are
-//! down; vmcp-core does not route client requests, so the value is validated, logged as having no
-//! effect, and not kept.
+//! down; here it is validated, logged as having no effect, and not kept: the front end's setting is
+//! `aggregation.partial_failure_mode` ([`frontend`]).
 
 pub mod byte_size;
 pub mod duration;

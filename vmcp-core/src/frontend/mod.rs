@@ -24,6 +24,8 @@ pub mod session;
 pub mod upstream;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -153,14 +155,17 @@ impl<C: BackendConnector> Frontend<C> {
     }
 }
 
+/// A boxed shutdown future.
+pub type ShutdownFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Stopping a front end without knowing its connector type (the runtime holds it this way).
 pub trait FrontendControl: Send + Sync {
     /// See [`Frontend::shutdown`].
-    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+    fn shutdown(&self) -> ShutdownFuture<'_>;
 }
 
 impl<C: BackendConnector> FrontendControl for Frontend<C> {
-    fn shutdown(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+    fn shutdown(&self) -> ShutdownFuture<'_> {
         Box::pin(Frontend::shutdown(self))
     }
 }

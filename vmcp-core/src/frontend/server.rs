@@ -215,7 +215,10 @@ impl<C: BackendConnector> Frontend<C> {
 
     /// The session a request names: 400 without an id, 404 for an unknown or expired one, 400
     /// for an unsupported `MCP-Protocol-Version`.
-    #[allow(clippy::result_large_err)]
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the HTTP response to send, built once per refused request"
+    )]
     fn session_of<B>(
         &self,
         request: &Request<B>,

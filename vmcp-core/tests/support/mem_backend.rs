@@ -1,7 +1,11 @@
 //! In-memory MCP backends for front-end tests on paused time: a connector that answers each
 //! connect with a `tokio::io::duplex` pipe served by a scripted MCP server. No sockets, so
 //! paused-time auto-advance only happens when every task is genuinely waiting on a timer.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "integration-test helpers: the test binary is its own crate, so `pub` here means \"for the test files\"; not every test uses every helper"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
