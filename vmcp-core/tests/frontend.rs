@@ -440,7 +440,7 @@ async fn sessions_expire_when_idle_and_the_least_recently_used_is_evicted_at_the
     config.server.max_sessions = 2;
     let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
     let mut first = Client::connect(&h).await;
-    let mut second = Client::connect(&h).await;
+    let second = Client::connect(&h).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     // `first` is used again, so `second` is the least recently used.
     first.rpc("ping", json!({})).await;
