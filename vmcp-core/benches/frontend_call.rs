@@ -6,6 +6,10 @@
 //! Everything (client, vmcp, backend) shares one current-thread tokio runtime, so the vmcp figure
 //! includes vmcp's own CPU time on the same core: a conservative view of its overhead.
 //!
+//! The peer, FastMCP's own proxy (`benches/fastmcp_proxy.py`), is benchmarked the same way when
+//! `VMCP_BENCH_FASTMCP_PYTHON` names a Python with the `fastmcp` package; it runs in its own
+//! process (and so on the second core), which favours it.
+//!
 //! Run: `cargo bench -p vmcp-core --bench frontend_call`.
 
 use std::sync::Arc;
@@ -187,6 +191,47 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    if let Some(python) = std::env::var_os("VMCP_BENCH_FASTMCP_PYTHON") {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/fastmcp_proxy.py");
+        let mut proxy = std::process::Command::new(python)
+            .arg(script)
+            .arg(&direct_url)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the FastMCP proxy");
+        let proxy_url = format!("http://127.0.0.1:{port}/mcp");
+        rt.block_on(async {
+            for _ in 0..600 {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the FastMCP proxy did not start");
+        });
+        let peer = rt.block_on(session(&client, &proxy_url));
+        group.bench_function("via_fastmcp_proxy", |b| {
+            b.iter(|| rt.block_on(call(&client, &proxy_url, &peer, "echo")))
+        });
+        group.bench_function("via_fastmcp_proxy_x16", |b| {
+            b.iter(|| {
+                rt.block_on(futures_util::future::join_all(
+                    (0..BATCH).map(|_| call(&client, &proxy_url, &peer, "echo")),
+                ))
+            })
+        });
+        let _ = proxy.kill();
+        let _ = proxy.wait();
+    }
     group.finish();
 }
 

@@ -116,6 +116,11 @@ impl<C: BackendConnector> Frontend<C> {
 
         let call_key = serde_json::to_string(client_id).unwrap_or_default();
         let in_flight = session.begin_call(call_key.clone());
+        // Unregisters the call however this future ends (a client that disconnects drops it).
+        let _registered = Registered {
+            session: session.as_ref(),
+            key: &call_key,
+        };
         let upstream_id = upstream.next_request_id();
         let timeout = self.config.server.call_timeout;
         let call = upstream.request(&upstream_id, call_method(kind), Some(Value::Object(params)));
@@ -127,7 +132,6 @@ impl<C: BackendConnector> Frontend<C> {
                 Err(_) => Ended::TimedOut,
             },
         };
-        session.end_call(&call_key);
 
         let trip = self.config.server.call_failures_trip_breaker;
         let neutral_unless =
@@ -207,6 +211,18 @@ impl<C: BackendConnector> Frontend<C> {
         session.upstream(backend, || {
             Upstream::new(current, Arc::clone(&self.client), self.max_body_bytes)
         })
+    }
+}
+
+/// Removes a call from its session's in-flight table when dropped.
+struct Registered<'a, C> {
+    session: &'a ClientSession<C>,
+    key: &'a str,
+}
+
+impl<C> Drop for Registered<'_, C> {
+    fn drop(&mut self) {
+        self.session.end_call(self.key);
     }
 }
 
