@@ -32,6 +32,13 @@ pub enum ProbeStep {
     Ping,
     /// The best-effort `DELETE` that ends the session.
     DeleteSession,
+    /// `resources/list` (the probe fills the front end's capability cache).
+    ListResources,
+    /// `prompts/list` (the probe fills the front end's capability cache).
+    ListPrompts,
+    /// A request the front end forwards for a client (`tools/call`, `resources/read`,
+    /// `prompts/get`, `notifications/cancelled`).
+    Forward,
 }
 
 impl ProbeStep {
@@ -44,6 +51,9 @@ impl ProbeStep {
             ProbeStep::ListTools => "tools/list",
             ProbeStep::Ping => "ping",
             ProbeStep::DeleteSession => "delete session",
+            ProbeStep::ListResources => "resources/list",
+            ProbeStep::ListPrompts => "prompts/list",
+            ProbeStep::Forward => "forwarded request",
         }
     }
 }

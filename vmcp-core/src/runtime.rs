@@ -8,8 +8,11 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::client::McpClient;
+use crate::client::connector::BackendConnector;
 use crate::clock::SharedClock;
-use crate::config::{ConfigError, FailureHandling};
+use crate::config::{ConfigError, FailureHandling, FrontendConfig};
+use crate::frontend::{Frontend, FrontendControl};
 use crate::health::monitor::{HealthMonitor, HealthSnapshot, MonitorObserver, Probe};
 use crate::registry::DynamicRegistry;
 use crate::status::{Reporter, ReportingConfig, ReportingConfigError, run_reporting_loop};
@@ -49,6 +52,7 @@ pub struct VmcpRuntime {
     monitor: Arc<HealthMonitor>,
     shutdown: watch::Sender<bool>,
     reporting: JoinHandle<Result<(), ReportingConfigError>>,
+    frontend: Option<Arc<dyn FrontendControl>>,
 }
 
 impl std::fmt::Debug for VmcpRuntime {
@@ -97,7 +101,23 @@ impl VmcpRuntime {
             monitor,
             shutdown,
             reporting,
+            frontend: None,
         })
+    }
+
+    /// Start the MCP front end (DESIGN §3.6) on this runtime's monitor. `client` must be the
+    /// probe the runtime was started with: its probes fill the capability cache the front end
+    /// answers from. The caller serves connections with [`Frontend::serve_connection`] or
+    /// [`Frontend::handle`]; [`VmcpRuntime::stop`] shuts the front end down first.
+    pub fn start_frontend<C: BackendConnector>(
+        &mut self,
+        config: FrontendConfig,
+        client: Arc<McpClient<C>>,
+        rng_seed: u64,
+    ) -> Result<Arc<Frontend<C>>, ConfigError> {
+        let frontend = Frontend::start(config, client, Arc::clone(&self.monitor), rng_seed)?;
+        self.frontend = Some(Arc::clone(&frontend) as Arc<dyn FrontendControl>);
+        Ok(frontend)
     }
 
     /// The registry the runtime follows.
@@ -118,6 +138,9 @@ impl VmcpRuntime {
     /// Stop reporting and probing; waits until no task is left, even if other parts of the
     /// process still hold the monitor.
     pub async fn stop(self) {
+        if let Some(frontend) = &self.frontend {
+            frontend.shutdown().await;
+        }
         let _ = self.shutdown.send(true);
         if let Err(err) = self.reporting.await {
             // A panic in the loop (a bug) must not go unnoticed on shutdown.

@@ -2,6 +2,7 @@
 //! (DESIGN §3.1, §3.3 "Probe", "Pool policies").
 //!
 //! * [`McpClient`] runs probes and implements [`Probe`] for the monitor.
+//! * [`catalog`]: the capability cache the probe fills for the front end.
 //! * [`connector`]: the connector seam, `connect_timeout`, per-backend connection counters.
 //! * [`pool`]: the pool policies (`per_backend`, `per_probe`, `shared`).
 //! * [`session`]: one MCP session (`initialize` … `DELETE`).
@@ -9,6 +10,7 @@
 //! * [`target`]: backend validation and credential headers.
 //! * [`transport`]: typed classification of hyper/I/O errors.
 
+pub mod catalog;
 pub mod connector;
 pub mod pool;
 pub mod session;
@@ -18,6 +20,7 @@ pub mod transport;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -101,6 +104,9 @@ pub struct McpClient<C> {
     settings: ClientSettings,
     pools: pool::PoolManager<C>,
     counters: ConnectionCounters,
+    /// Filled by successful probes while `list_catalog` is on (the front end turns it on).
+    catalog: catalog::CatalogCache,
+    list_catalog: AtomicBool,
 }
 
 impl McpClient<HttpConnector> {
@@ -134,7 +140,34 @@ impl<C: BackendConnector> McpClient<C> {
             settings,
             pools,
             counters,
+            catalog: catalog::CatalogCache::default(),
+            list_catalog: AtomicBool::new(false),
         }
+    }
+
+    /// The capability cache the probes fill (shared handle).
+    pub fn catalog(&self) -> catalog::CatalogCache {
+        self.catalog.clone()
+    }
+
+    /// Make every probe list all pages of tools, resources and prompts into [`Self::catalog`]
+    /// (the front end does this when it starts). Off by default: without a front end the probe
+    /// stays the minimal session of DESIGN §3.3.
+    pub fn set_list_catalog(&self, list: bool) {
+        self.list_catalog.store(list, Ordering::Relaxed);
+    }
+
+    /// A client from `backend`'s pool, under the same pool policy as probes (the front end's
+    /// backend sessions use it). Give it back with [`Self::lease_failed`] after a
+    /// connection-level failure.
+    pub fn lease(&self, backend: &str) -> pool::Lease<C> {
+        self.pools.lease(backend)
+    }
+
+    /// A request with `lease` failed at the connection level: flush the pool as after a
+    /// failed probe (`per_backend` only).
+    pub fn lease_failed(&self, backend: &str, lease: pool::Lease<C>) {
+        self.pools.probe_failed(backend, lease);
     }
 
     /// The settings in force.
@@ -166,7 +199,13 @@ impl<C: BackendConnector> McpClient<C> {
     pub async fn probe_backend(&self, backend: &Backend) -> ProbeOutcome {
         let report = self.probe_detailed(backend).await;
         match &report.result {
-            Ok(_) => ProbeOutcome::success(report.latency),
+            Ok(success) => {
+                if let Some(catalog) = &success.session.catalog {
+                    self.catalog
+                        .update(&backend.name, &backend.url, catalog.clone());
+                }
+                ProbeOutcome::success(report.latency)
+            }
             Err(err) => {
                 let secrets = backend.secrets();
                 ProbeOutcome::failure(report.latency, err.to_probe_failure_scrubbed(&secrets))
@@ -191,10 +230,12 @@ impl<C: BackendConnector> McpClient<C> {
         let name: Arc<str> = Arc::from(backend.name.as_str());
         let lease = self.pools.lease(&backend.name);
 
+        let list_catalog = self.list_catalog.load(Ordering::Relaxed);
         let (result, latency) = connector::attribute_to(name, async {
             let mut step = ProbeStep::Initialize;
             let mut session =
-                session::Session::new(&lease.client, &target, self.settings.max_body_bytes);
+                session::Session::new(&lease.client, &target, self.settings.max_body_bytes)
+                    .with_catalog(list_catalog);
             let timed = tokio::time::timeout_at(
                 deadline,
                 run_with_reinitialize(
@@ -203,6 +244,7 @@ impl<C: BackendConnector> McpClient<C> {
                     &lease.client,
                     &target,
                     &self.settings,
+                    list_catalog,
                 ),
             )
             .await;
@@ -267,6 +309,7 @@ async fn run_with_reinitialize<'a, C: BackendConnector>(
     client: &'a pool::HttpClient<C>,
     target: &'a target::Target,
     settings: &ClientSettings,
+    list_catalog: bool,
 ) -> (
     Result<ProbeSuccess, BackendError>,
     Option<session::Session<'a, C>>,
@@ -280,7 +323,8 @@ async fn run_with_reinitialize<'a, C: BackendConnector>(
             None,
         ),
         Err(BackendError::SessionTerminated { .. }) => {
-            let mut second = session::Session::new(client, target, settings.max_body_bytes);
+            let mut second = session::Session::new(client, target, settings.max_body_bytes)
+                .with_catalog(list_catalog);
             let result = second.run(step).await.map(|summary| ProbeSuccess {
                 session: summary,
                 reinitialized: true,
@@ -299,10 +343,12 @@ impl<C: BackendConnector> Probe for McpClient<C> {
 
     fn endpoint_changed(&self, backend: &Backend) {
         self.pools.flush(&backend.name);
+        self.catalog.remove(&backend.name);
     }
 
     fn backend_removed(&self, name: &str) {
         self.pools.flush(name);
+        self.catalog.remove(name);
     }
 
     fn probe_abandoned(&self, backend: &Backend) {

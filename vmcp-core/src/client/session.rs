@@ -21,6 +21,7 @@ use rmcp::model::{
 };
 use serde::Serialize;
 
+use crate::client::catalog::Catalog;
 use crate::client::connector::BackendConnector;
 use crate::client::pool::HttpClient;
 use crate::client::sse::{SseError, SseParser};
@@ -50,11 +51,20 @@ pub struct SessionSummary {
     pub had_session_id: bool,
     /// Tools listed (`Some`) when the server advertised tools; `None` when `ping` was used.
     pub tools: Option<usize>,
+    /// Everything listed (all pages of tools, resources, prompts), when the session was asked
+    /// to fill the capability cache ([`Session::with_catalog`]).
+    pub catalog: Option<Catalog>,
 }
 
+/// The most pages one `*/list` may span: a backend that keeps returning cursors must not keep a
+/// probe busy until its deadline.
+pub const MAX_LIST_PAGES: usize = 64;
+
 /// How a JSON-RPC request was answered.
-enum RpcReply {
+pub(crate) enum RpcReply {
+    /// The `result` object.
     Result(JsonObject),
+    /// The `error` object.
     Error(ErrorData),
 }
 
@@ -66,6 +76,7 @@ pub struct Session<'a, C> {
     session_id: Option<HeaderValue>,
     protocol_version: Option<HeaderValue>,
     next_id: i64,
+    list_catalog: bool,
 }
 
 impl<'a, C: BackendConnector> Session<'a, C> {
@@ -78,7 +89,15 @@ impl<'a, C: BackendConnector> Session<'a, C> {
             session_id: None,
             protocol_version: None,
             next_id: 1,
+            list_catalog: false,
         }
+    }
+
+    /// Also list every page of tools, resources and prompts (each when advertised), for the
+    /// capability cache. The probe then still fails on the first error, as for `tools/list`.
+    pub fn with_catalog(mut self, list: bool) -> Self {
+        self.list_catalog = list;
+        self
     }
 
     /// Whether the server gave this session an id (then it should be deleted at the end).
@@ -101,6 +120,16 @@ impl<'a, C: BackendConnector> Session<'a, C> {
             },
         };
         self.notify(ProbeStep::Initialized, &notification).await?;
+
+        if self.list_catalog {
+            let catalog = self.list_catalog(step, &init).await?;
+            return Ok(SessionSummary {
+                protocol_version: init.protocol_version.as_str().to_owned(),
+                had_session_id: self.session_id.is_some(),
+                tools: catalog.tools.as_ref().map(Vec::len),
+                catalog: Some(catalog),
+            });
+        }
 
         let tools = if init.capabilities.tools.is_some() {
             *step = ProbeStep::ListTools;
@@ -132,7 +161,114 @@ impl<'a, C: BackendConnector> Session<'a, C> {
             protocol_version: init.protocol_version.as_str().to_owned(),
             had_session_id: self.session_id.is_some(),
             tools,
+            catalog: None,
         })
+    }
+
+    /// List every advertised kind, all pages; `ping` when the server advertised none of them.
+    async fn list_catalog(
+        &mut self,
+        step: &mut ProbeStep,
+        init: &InitializeResult,
+    ) -> Result<Catalog, BackendError> {
+        let caps = &init.capabilities;
+        let mut catalog = Catalog::default();
+        if caps.tools.is_some() {
+            *step = ProbeStep::ListTools;
+            catalog.tools = Some(self.list_all(*step, "tools/list", "tools", "name").await?);
+        }
+        if caps.resources.is_some() {
+            *step = ProbeStep::ListResources;
+            catalog.resources = Some(
+                self.list_all(*step, "resources/list", "resources", "uri")
+                    .await?,
+            );
+        }
+        if caps.prompts.is_some() {
+            *step = ProbeStep::ListPrompts;
+            catalog.prompts = Some(
+                self.list_all(*step, "prompts/list", "prompts", "name")
+                    .await?,
+            );
+        }
+        if catalog == Catalog::default() {
+            *step = ProbeStep::Ping;
+            let request = PingRequest {
+                method: Default::default(),
+                extensions: Default::default(),
+            };
+            if let RpcReply::Error(error) = self.request(ProbeStep::Ping, request).await? {
+                return Err(rpc_error(ProbeStep::Ping, &error));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Follow `nextCursor` through every page of `method`, collecting the `field` array. Every
+    /// item must carry a string `key` (`name` or `uri`): the front end routes by it.
+    async fn list_all(
+        &mut self,
+        step: ProbeStep,
+        method: &str,
+        field: &str,
+        key: &str,
+    ) -> Result<Vec<JsonObject>, BackendError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let params = match &cursor {
+                Some(cursor) => serde_json::json!({ "cursor": cursor }),
+                None => serde_json::json!({}),
+            };
+            let request = serde_json::json!({ "method": method, "params": params });
+            let mut result = match self.request(step, request).await? {
+                RpcReply::Result(result) => result,
+                RpcReply::Error(error) => return Err(rpc_error(step, &error)),
+            };
+            let Some(serde_json::Value::Array(page)) = result.remove(field) else {
+                return Err(BackendError::protocol(
+                    step,
+                    format!("{method} result has no {field} array"),
+                ));
+            };
+            for item in page {
+                match item {
+                    serde_json::Value::Object(object)
+                        if object.get(key).is_some_and(serde_json::Value::is_string) =>
+                    {
+                        items.push(object);
+                    }
+                    _ => {
+                        return Err(BackendError::protocol(
+                            step,
+                            format!("a {method} item has no string {key}"),
+                        ));
+                    }
+                }
+            }
+            match result.remove("nextCursor") {
+                Some(serde_json::Value::String(next)) => {
+                    if cursor.as_deref() == Some(next.as_str()) {
+                        return Err(BackendError::protocol(
+                            step,
+                            format!("{method} returned the same cursor twice"),
+                        ));
+                    }
+                    cursor = Some(next);
+                }
+                None | Some(serde_json::Value::Null) => return Ok(items),
+                Some(_) => {
+                    return Err(BackendError::protocol(
+                        step,
+                        format!("{method} nextCursor is not a string"),
+                    ));
+                }
+            }
+        }
+        Err(BackendError::protocol(
+            step,
+            format!("{method} spans more than {MAX_LIST_PAGES} pages"),
+        ))
     }
 
     async fn initialize(&mut self) -> Result<InitializeResult, BackendError> {
@@ -304,7 +440,11 @@ impl<'a, C: BackendConnector> Session<'a, C> {
     }
 }
 
-fn status_error(step: ProbeStep, status: StatusCode, sent_session: bool) -> BackendError {
+pub(crate) fn status_error(
+    step: ProbeStep,
+    status: StatusCode,
+    sent_session: bool,
+) -> BackendError {
     if status.is_informational() || status.is_redirection() {
         return BackendError::Rejected {
             step,
@@ -314,7 +454,7 @@ fn status_error(step: ProbeStep, status: StatusCode, sent_session: bool) -> Back
     BackendError::from_status(step, status.as_u16(), sent_session)
 }
 
-fn encode<T: Serialize>(step: ProbeStep, message: &T) -> Result<Bytes, BackendError> {
+pub(crate) fn encode<T: Serialize>(step: ProbeStep, message: &T) -> Result<Bytes, BackendError> {
     serde_json::to_vec(message)
         .map(Bytes::from)
         .map_err(|e| BackendError::protocol(step, format!("cannot encode request: {e}")))
@@ -328,7 +468,7 @@ fn from_object<T: serde::de::DeserializeOwned>(
         .map_err(|e| BackendError::protocol(step, format!("invalid {step} result: {e}")))
 }
 
-fn rpc_error(step: ProbeStep, error: &ErrorData) -> BackendError {
+pub(crate) fn rpc_error(step: ProbeStep, error: &ErrorData) -> BackendError {
     BackendError::Rpc {
         step,
         code: error.code.0,
@@ -344,7 +484,7 @@ fn show_id(id: &RequestId) -> String {
 }
 
 /// The media type of a response, lower-cased, without parameters.
-fn content_type(response: &Response<Incoming>) -> Option<String> {
+pub(crate) fn content_type(response: &Response<Incoming>) -> Option<String> {
     let value = response
         .headers()
         .get(header::CONTENT_TYPE)?
@@ -355,7 +495,11 @@ fn content_type(response: &Response<Incoming>) -> Option<String> {
 }
 
 /// Read a whole body, failing as soon as it exceeds `limit`.
-async fn read_body(step: ProbeStep, mut body: Incoming, limit: u64) -> Result<Bytes, BackendError> {
+pub(crate) async fn read_body(
+    step: ProbeStep,
+    mut body: Incoming,
+    limit: u64,
+) -> Result<Bytes, BackendError> {
     use http_body::Body as _;
     if body.size_hint().lower() > limit {
         return Err(BackendError::BodyTooLarge { step, limit });
@@ -375,7 +519,7 @@ async fn read_body(step: ProbeStep, mut body: Incoming, limit: u64) -> Result<By
 
 /// Consume whatever of the body is already buffered, without waiting: a fully read body lets
 /// hyper put the connection back into the pool.
-fn drain_ready(body: &mut Incoming) {
+pub(crate) fn drain_ready(body: &mut Incoming) {
     while let Some(Some(Ok(_))) = body.frame().now_or_never() {}
 }
 
@@ -385,7 +529,7 @@ type WireMessage = JsonRpcMessage<JsonObject, JsonObject, JsonObject>;
 
 /// Parse a JSON body (one message or a batch) and pick the reply to `id`. Messages that are not
 /// replies (server requests, notifications) and replies to other ids are skipped.
-fn find_reply(
+pub(crate) fn find_reply(
     step: ProbeStep,
     bytes: &[u8],
     id: &RequestId,
@@ -418,7 +562,7 @@ fn find_reply(
 }
 
 /// Read an SSE reply until the response to `id`.
-async fn read_sse_reply(
+pub(crate) async fn read_sse_reply(
     step: ProbeStep,
     mut body: Incoming,
     limit: u64,

@@ -15,17 +15,21 @@
 //! `healthCheckTimeout`, `unhealthyThreshold`, `statusReportingInterval`, `partialFailureMode` and
 //! `circuitBreaker {enabled, failureThreshold, timeout}`. All are accepted. `partialFailureMode`
 //! (`fail` | `best_effort`) governs how ToolHive answers client requests when some backends are
-//! down; vmcp-core does not route client requests, so the value is validated, logged as having no
-//! effect, and not kept.
+//! down; here it is validated, logged as having no effect, and not kept: the front end's setting is
+//! `aggregation.partial_failure_mode` ([`frontend`]).
 
 pub mod byte_size;
 pub mod duration;
 mod error;
+pub mod frontend;
 mod repr;
 mod validate;
 mod vmcp;
 
 pub use error::ConfigError;
+pub use frontend::{
+    AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
+};
 pub use validate::{
     MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES,
 };

@@ -157,8 +157,8 @@ impl TryFrom<FailureHandlingRepr> for FailureHandling {
         if let Some(mode) = r.partial_failure_mode {
             tracing::warn!(
                 partial_failure_mode = ?mode,
-                "partial_failure_mode is accepted for ToolHive compatibility but has no effect: \
-                 vmcp-core monitors backends and does not route client requests"
+                "failure_handling.partial_failure_mode is accepted for ToolHive compatibility but \
+                 has no effect here: the front end reads aggregation.partial_failure_mode"
             );
         }
         let config = Self {

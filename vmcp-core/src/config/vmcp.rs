@@ -44,6 +44,12 @@ pub struct VmcpConfigFile {
     /// The HTTP status endpoint; absent: no endpoint is served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusConfig>,
+    /// The MCP front end (DESIGN §3.6); absent: vmcp serves no MCP clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<super::ServerConfig>,
+    /// Naming and advertising of the front end; needs `server`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<super::AggregationConfig>,
 }
 
 /// One backend as written in the file.
@@ -162,6 +168,8 @@ pub struct VmcpConfig {
     pub failure_handling: FailureHandling,
     /// The status endpoint, if configured.
     pub status: Option<StatusConfig>,
+    /// The MCP front end, if `server` is configured.
+    pub frontend: Option<super::FrontendConfig>,
 }
 
 impl VmcpConfig {
@@ -252,11 +260,45 @@ impl VmcpConfigFile {
                 auth,
             });
         }
+        let frontend = self.resolve_frontend()?;
         Ok(VmcpConfig {
             backends,
             failure_handling: self.operational.failure_handling.clone(),
             status: self.status.clone(),
+            frontend,
         })
+    }
+
+    /// The front-end blocks, validated against the backend names.
+    fn resolve_frontend(&self) -> Result<Option<super::FrontendConfig>, ConfigError> {
+        let Some(server) = &self.server else {
+            if self.aggregation.is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "aggregation".to_owned(),
+                    message: "is set but server is not; add a server block (server.listen) to \
+                              serve MCP clients"
+                        .to_owned(),
+                });
+            }
+            return Ok(None);
+        };
+        if let Some(status) = &self.status {
+            if status.listen == server.listen {
+                return Err(ConfigError::invalid_value(
+                    "status.listen",
+                    status.listen.to_string(),
+                    "is also server.listen; server.listen already serves the status endpoints, \
+                     drop the status block",
+                ));
+            }
+        }
+        let config = super::FrontendConfig {
+            server: server.clone(),
+            aggregation: self.aggregation.clone().unwrap_or_default(),
+        };
+        let names: Vec<&str> = self.backends.iter().map(|b| b.name.as_str()).collect();
+        config.validate(&names)?;
+        Ok(Some(config))
     }
 }
 

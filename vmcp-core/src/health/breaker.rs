@@ -299,6 +299,18 @@ impl CircuitBreaker {
         transition
     }
 
+    /// Give back a HalfOpen permit without recording a result: a front-end call that took one of
+    /// the `half_open_max_probes` slots (DESIGN §3.3) and whose outcome says nothing about the
+    /// backend. Does nothing outside HalfOpen or when no permit is outstanding.
+    pub fn release_permit(&mut self) {
+        if let Phase::HalfOpen { in_flight } = self.phase {
+            self.phase = Phase::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+            };
+        }
+        self.check_invariants();
+    }
+
     /// Back to Closed with counters and backoff cleared (endpoint change).
     ///
     /// Returns the transition only if the state was not already Closed. `times_opened` is a

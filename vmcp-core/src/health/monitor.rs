@@ -679,3 +679,195 @@ impl crate::status::HealthSource for HealthMonitor {
         HealthMonitor::initial_probes_done(self, max_wait)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The call gate: the front end's narrow seam on the monitor (DESIGN §3.6 "Fast-fail", §3.3
+// half-open budget). A client call asks here before any backend traffic.
+// ---------------------------------------------------------------------------------------------
+
+/// Why the front end may not send a call to a backend now. Carries what the client is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FastFail {
+    /// The backend.
+    pub backend: String,
+    /// Its published status.
+    pub status: crate::health::HealthStatus,
+    /// Why it has that status.
+    pub reason: crate::health::HealthReason,
+    /// Its circuit state.
+    pub circuit: CircuitState,
+    /// Which rule refused the call.
+    pub refusal: Refusal,
+}
+
+/// The rule that refused a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The backend is not monitored (removed).
+    Unknown,
+    /// Its status hides it (unhealthy, unauthenticated, unknown, pending).
+    Hidden,
+    /// Its circuit is open.
+    CircuitOpen,
+    /// Its circuit is half-open and every half-open permit is in use.
+    HalfOpenBudget,
+}
+
+impl std::fmt::Display for FastFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = match self.refusal {
+            Refusal::Unknown => "is not configured",
+            Refusal::Hidden => "is unavailable",
+            Refusal::CircuitOpen => "has an open circuit",
+            Refusal::HalfOpenBudget => "is half-open and its trial budget is in use",
+        };
+        write!(
+            f,
+            "backend {:?} {why} (status {}, reason {}, circuit {}); the call was not sent",
+            self.backend, self.status, self.reason, self.circuit
+        )
+    }
+}
+
+/// What a finished call says about its backend, for the breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// Nothing to record (the default unless `call_failures_trip_breaker`).
+    Neutral,
+    /// The backend answered.
+    Success,
+    /// A transport failure (connection, 5xx, timeout): counts toward the breaker.
+    TransportFailure,
+}
+
+/// Permission to send one call. Dropping it gives back a half-open permit without a result.
+#[derive(Debug)]
+pub struct CallPermit {
+    shared: Arc<Shared>,
+    backend: String,
+    generation: u64,
+    half_open: bool,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl CallPermit {
+    /// Whether this call holds one of the half-open permits.
+    pub fn is_half_open(&self) -> bool {
+        self.half_open
+    }
+
+    /// Record the call's outcome (see [`CallOutcome`]) and release the permit.
+    pub fn finish(mut self, outcome: CallOutcome) {
+        self.finished = true;
+        let mut events = Vec::new();
+        {
+            let mut cells = self.shared.cells();
+            let Some(cell) = cells
+                .get_mut(&self.backend)
+                .filter(|c| c.generation == self.generation)
+            else {
+                return;
+            };
+            let now = crate::clock::monotonic_now();
+            let at = self.shared.clock.now();
+            let transition = match (outcome, self.half_open) {
+                (CallOutcome::TransportFailure, _) => cell.breaker.record_failure(now),
+                (CallOutcome::Success, false) => cell.breaker.record_success(now),
+                // A half-open success is the trial probe's to decide; calls only release.
+                (CallOutcome::Success | CallOutcome::Neutral, true) => {
+                    cell.breaker.release_permit();
+                    None
+                }
+                (CallOutcome::Neutral, false) => None,
+            };
+            if let Some(transition) = transition {
+                cell.circuit_last_changed = Some(at);
+                events.push(MonitorEvent::CircuitChanged {
+                    backend: self.backend.clone(),
+                    transition,
+                });
+                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
+                    events.push(MonitorEvent::StatusChanged {
+                        backend: self.backend.clone(),
+                        change,
+                    });
+                }
+            }
+        }
+        if !events.is_empty() {
+            Shared::bump(&self.shared.changes);
+        }
+        self.shared.emit(&events);
+    }
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        if self.finished || !self.half_open {
+            return;
+        }
+        let mut cells = self.shared.cells();
+        if let Some(cell) = cells
+            .get_mut(&self.backend)
+            .filter(|c| c.generation == self.generation)
+        {
+            cell.breaker.release_permit();
+        }
+    }
+}
+
+impl HealthMonitor {
+    /// May a client call go to `backend` now? Reads the tracker and breaker state without
+    /// changing it, except that a half-open circuit hands out one of its `half_open_max_probes`
+    /// permits (shared with the trial probe). Never sends anything.
+    pub fn call_gate(&self, backend: &str) -> Result<CallPermit, FastFail> {
+        use crate::health::{HealthReason, HealthStatus};
+        let mut cells = self.shared.cells();
+        let Some(cell) = cells.get_mut(backend) else {
+            return Err(FastFail {
+                backend: backend.to_owned(),
+                status: HealthStatus::Unknown,
+                reason: HealthReason::Pending,
+                circuit: CircuitState::Closed,
+                refusal: Refusal::Unknown,
+            });
+        };
+        let state = cell.tracker.state();
+        let fail = |refusal| FastFail {
+            backend: backend.to_owned(),
+            status: state.status,
+            reason: state.reason,
+            circuit: cell.breaker.state(),
+            refusal,
+        };
+        match cell.breaker.state() {
+            CircuitState::Open => return Err(fail(Refusal::CircuitOpen)),
+            CircuitState::Closed | CircuitState::HalfOpen => {}
+        }
+        if !matches!(state.status, HealthStatus::Healthy | HealthStatus::Degraded) {
+            return Err(fail(Refusal::Hidden));
+        }
+        let half_open = cell.breaker.state() == CircuitState::HalfOpen;
+        if half_open {
+            let failed = fail(Refusal::HalfOpenBudget);
+            // Stored state is HalfOpen, so `try_acquire` makes no transition here.
+            let (admission, _) = cell.breaker.try_acquire(crate::clock::monotonic_now());
+            if admission != Admission::Allowed {
+                return Err(failed);
+            }
+        }
+        Ok(CallPermit {
+            shared: Arc::clone(&self.shared),
+            backend: backend.to_owned(),
+            generation: cell.generation,
+            half_open,
+            finished: false,
+        })
+    }
+}

@@ -530,6 +530,13 @@ fn respond(
             {"name":"echo","description":"Echo","inputSchema":{"type":"object"}}
         ]}}),
         "ping" => json!({"jsonrpc":"2.0","id":id,"result":{}}),
+        "tools/call" => json!({"jsonrpc":"2.0","id":id,"result":{
+            "content": [{"type":"text","text": message
+                .as_ref()
+                .and_then(|m| m.pointer("/params/arguments/text"))
+                .cloned()
+                .unwrap_or_default()}]
+        }}),
         _ => {
             json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"method not found"}})
         }

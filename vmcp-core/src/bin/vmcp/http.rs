@@ -9,10 +9,12 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use vmcp_core::clock::{SharedClock, Timestamp};
+use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
 use vmcp_core::health::monitor::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::DynamicRegistry;
@@ -27,6 +29,8 @@ pub(crate) struct StatusState {
     pub monitor: Arc<HealthMonitor>,
     /// Report timestamps.
     pub clock: SharedClock,
+    /// The MCP front end, served at `/mcp` when configured.
+    pub frontend: Option<Arc<Frontend<HttpConnector>>>,
 }
 
 impl StatusState {
@@ -133,9 +137,16 @@ pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
         };
         let state = state.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
+                async move {
+                    if let Some(frontend) = state.frontend.as_ref() {
+                        if req.uri().path() == MCP_PATH {
+                            return Ok::<_, Infallible>(frontend.handle(req).await);
+                        }
+                    }
+                    Ok::<_, Infallible>(into_frontend_body(route(&state, &req)).await)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -146,6 +157,16 @@ pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
             }
         });
     }
+}
+
+/// A status response in the body type the front end uses, so one connection serves both.
+async fn into_frontend_body(response: Response<Full<Bytes>>) -> Response<FrontendBody> {
+    let (parts, body) = response.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    Response::from_parts(parts, FrontendBody::full(bytes))
 }
 
 fn route(state: &StatusState, req: &Request<Incoming>) -> Response<Full<Bytes>> {

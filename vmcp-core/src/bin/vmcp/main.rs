@@ -110,9 +110,23 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         None => None,
     };
     let probe = Arc::new(McpClient::http(&config.failure_handling));
-    let vmcp = VmcpRuntime::start(RuntimeParts {
+    // With a front end, even the very first probes fill the capability cache.
+    probe.set_list_catalog(config.frontend.is_some());
+    // The front end's listener, bound before anything starts so a taken port fails fast.
+    let frontend_listener = match &config.frontend {
+        Some(frontend) => {
+            let addr = frontend.server.listen;
+            Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| RunError::Fatal(format!("cannot listen on {addr}: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let mut vmcp = VmcpRuntime::start(RuntimeParts {
         config: config.failure_handling.clone(),
-        probe,
+        probe: Arc::clone(&probe),
         registry: Arc::clone(&registry),
         clock: Arc::clone(&clock),
         observer: None,
@@ -120,17 +134,31 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         reporters: vec![json, Arc::new(LogReporter)],
     })
     .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
+    let frontend = match &config.frontend {
+        Some(frontend) => Some(
+            vmcp.start_frontend(frontend.clone(), Arc::clone(&probe), args.seed)
+                .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?,
+        ),
+        None => None,
+    };
 
+    let state = http::StatusState {
+        registry: Arc::clone(&registry),
+        monitor: Arc::clone(vmcp.monitor()),
+        clock: Arc::clone(&clock),
+        frontend,
+    };
     let server = listener.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "status endpoints listening");
         }
-        let state = http::StatusState {
-            registry: Arc::clone(&registry),
-            monitor: Arc::clone(vmcp.monitor()),
-            clock: Arc::clone(&clock),
-        };
-        tokio::spawn(http::serve(listener, state))
+        tokio::spawn(http::serve(listener, state.clone()))
+    });
+    let frontend_server = frontend_listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "MCP front end listening on /mcp (and the status endpoints)");
+        }
+        tokio::spawn(http::serve(listener, state.clone()))
     });
 
     signals::run_until_shutdown(&args.config, &registry, &config)
@@ -138,7 +166,7 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         .map_err(|e| RunError::Fatal(format!("cannot install signal handlers: {e}")))?;
 
     tracing::info!("shutting down");
-    if let Some(server) = server {
+    for server in [server, frontend_server].into_iter().flatten() {
         server.abort();
     }
     vmcp.stop().await;

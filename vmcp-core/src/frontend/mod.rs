@@ -1,0 +1,204 @@
+//! The front end: vMCP as an MCP Streamable-HTTP server (DESIGN §3.6).
+//!
+//! `vmcp` presents all its backends as one MCP server. The health engine decides what clients
+//! see and where calls may go:
+//!
+//! * [`aggregate`]: advertising policy and name-conflict resolution (pure).
+//! * [`server`]: the HTTP/JSON-RPC handling of `/mcp` (POST, GET stream, DELETE), generic over
+//!   the request body and the connection I/O, so a turmoil listener can drive it.
+//! * [`routing`]: a call to its owning backend, or a fast-fail with no backend traffic.
+//! * [`session`]: client sessions (seeded ids, expiry, LRU cap, streams, calls in flight).
+//! * [`upstream`]: one backend session per (client session, backend), re-initialized once.
+//! * [`notify`]: `notifications/*/list_changed` once per change burst, session expiry sweeps.
+//! * [`body`]: the response body type (whole JSON, or an SSE stream).
+//!
+//! Client `initialize` and `*/list` are answered from the capability cache the probe fills
+//! ([`crate::client::catalog`]) and never wait on a backend.
+
+pub mod aggregate;
+pub mod body;
+pub mod notify;
+pub mod routing;
+pub mod server;
+pub mod session;
+pub mod upstream;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::client::McpClient;
+use crate::client::catalog::CatalogCache;
+use crate::client::connector::BackendConnector;
+use crate::config::{ConfigError, FrontendConfig};
+use crate::frontend::aggregate::{Aggregate, Offer};
+use crate::frontend::session::SessionStore;
+use crate::health::monitor::{HealthMonitor, HealthSnapshot};
+
+pub use body::FrontendBody;
+
+/// The path clients connect to.
+pub const MCP_PATH: &str = "/mcp";
+
+/// What clients currently see, and the full routing table for fast-fail naming.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Items of advertised backends only.
+    pub advertised: Aggregate,
+    /// Items of every backend with a cached catalog (hidden ones included), so a call to a
+    /// hidden backend's tool can name the backend instead of "unknown tool".
+    pub all: Aggregate,
+    /// Advertised backends, by name.
+    pub advertised_backends: Vec<String>,
+    /// Configured backends.
+    pub configured_backends: usize,
+}
+
+/// The running front end. Share it as `Arc<Frontend<C>>`.
+pub struct Frontend<C> {
+    config: FrontendConfig,
+    client: Arc<McpClient<C>>,
+    monitor: Arc<HealthMonitor>,
+    catalog: CatalogCache,
+    sessions: SessionStore<C>,
+    bulkheads: Mutex<BTreeMap<String, Arc<Semaphore>>>,
+    max_body_bytes: u64,
+    notifier: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<C> std::fmt::Debug for Frontend<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frontend")
+            .field("config", &self.config)
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: BackendConnector> Frontend<C> {
+    /// Start the front end over `client` (the same client the monitor probes with: its probes
+    /// fill the capability cache, which this turns on) and `monitor`. Spawns the notification
+    /// task on the current runtime. Session ids come from `rng_seed`.
+    pub fn start(
+        config: FrontendConfig,
+        client: Arc<McpClient<C>>,
+        monitor: Arc<HealthMonitor>,
+        rng_seed: u64,
+    ) -> Result<Arc<Self>, ConfigError> {
+        let names: Vec<String> = monitor.snapshot().keys().cloned().collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        config.validate(&names)?;
+        client.set_list_catalog(true);
+        let catalog = client.catalog();
+        let max_body_bytes = client.settings().max_body_bytes;
+        let frontend = Arc::new(Self {
+            sessions: SessionStore::new(
+                rng_seed,
+                config.server.session_idle_timeout,
+                config.server.max_sessions,
+            ),
+            config,
+            client,
+            monitor,
+            catalog,
+            bulkheads: Mutex::new(BTreeMap::new()),
+            max_body_bytes,
+            notifier: Mutex::new(None),
+        });
+        let task = tokio::spawn(notify::run(Arc::downgrade(&frontend)));
+        *frontend.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(frontend)
+    }
+
+    /// Stop the notification task and end every client session (backend sessions are closed
+    /// best effort, bounded).
+    pub async fn shutdown(&self) {
+        let task = self
+            .notifier
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        routing::close_all(self.sessions.clear()).await;
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &FrontendConfig {
+        &self.config
+    }
+
+    /// Open client sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// What clients see now, from the health snapshot and the capability cache.
+    pub fn view(&self) -> View {
+        compute_view(&self.monitor.snapshot(), &self.catalog, &self.config)
+    }
+
+    fn bulkhead(&self, backend: &str) -> Arc<Semaphore> {
+        let mut bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());
+        let permits = usize::try_from(self.config.server.max_concurrent_calls).unwrap_or(1);
+        Arc::clone(
+            bulkheads
+                .entry(backend.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(permits))),
+        )
+    }
+}
+
+/// A boxed shutdown future.
+pub type ShutdownFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Stopping a front end without knowing its connector type (the runtime holds it this way).
+pub trait FrontendControl: Send + Sync {
+    /// See [`Frontend::shutdown`].
+    fn shutdown(&self) -> ShutdownFuture<'_>;
+}
+
+impl<C: BackendConnector> FrontendControl for Frontend<C> {
+    fn shutdown(&self) -> ShutdownFuture<'_> {
+        Box::pin(Frontend::shutdown(self))
+    }
+}
+
+/// The view for a health snapshot and a catalog cache (entries filled from another endpoint
+/// than the backend's current one are ignored).
+pub fn compute_view(
+    snapshot: &HealthSnapshot,
+    catalog: &CatalogCache,
+    config: &FrontendConfig,
+) -> View {
+    let catalogs = catalog.snapshot();
+    let mut visible = Vec::new();
+    let mut every = Vec::new();
+    let mut advertised_backends = Vec::new();
+    for (name, health) in snapshot {
+        let Some(entry) = catalogs.get(name).filter(|e| e.url == health.backend.url) else {
+            continue;
+        };
+        let offer = Offer {
+            backend: name,
+            catalog: &entry.catalog,
+        };
+        if aggregate::advertises(health.health.status) {
+            visible.push(offer.clone());
+            advertised_backends.push(name.clone());
+        }
+        every.push(offer);
+    }
+    View {
+        advertised: aggregate::aggregate(&visible, &config.aggregation),
+        all: aggregate::aggregate(&every, &config.aggregation),
+        advertised_backends,
+        configured_backends: snapshot.len(),
+    }
+}
