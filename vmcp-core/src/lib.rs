@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod grid;
 pub mod health;
 pub mod registry;
 pub mod runtime;

@@ -231,3 +231,62 @@ fn vmcp_follows_a_real_fastmcp_server() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `failureHandling` block pasted from ToolHive as is: camelCase keys, a sub-second probe
+/// timeout and no `connectTimeout` (DESIGN §3.5: the unwritten connect timeout is derived as
+/// `min(5s, healthCheckTimeout)`, so the block loads), run against the FastMCP server.
+const TOOLHIVE_PASTED_BLOCK: &str = "
+operational:
+  failureHandling:
+    healthCheckInterval: 2s
+    healthCheckTimeout: 500ms
+    unhealthyThreshold: 3
+    statusReportingInterval: 5s
+    partialFailureMode: fail
+    circuitBreaker:
+      enabled: true
+      failureThreshold: 5
+      timeout: 60s
+";
+
+#[test]
+fn a_pasted_toolhive_block_loads_and_probes_a_real_fastmcp_server() {
+    let Some(python) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("vmcp-toolhive-paste-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let _server = start_server(&python, &dir, port, None, "toolhive");
+    let config = dir.join("vmcp.yaml");
+    std::fs::write(
+        &config,
+        format!("backends:\n  - name: echo\n    url: http://127.0.0.1:{port}/mcp\n{TOOLHIVE_PASTED_BLOCK}"),
+    )
+    .unwrap();
+    let vmcp_log = dir.join("vmcp.log");
+    let mut vmcp = Proc {
+        child: Command::new(env!("CARGO_BIN_EXE_vmcp"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--listen")
+            .arg(listen.to_string())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&vmcp_log).unwrap())
+            .spawn()
+            .expect("start vmcp"),
+        log: vmcp_log,
+    };
+    // Loaded (no exit 2) and probing: the backend turns healthy within two probe intervals
+    // (2 s each, plus the 500 ms timeout), doubled for a loaded machine.
+    wait_for(Duration::from_secs(10), "vmcp to answer /status", || {
+        if let Ok(Some(status)) = vmcp.child.try_wait() {
+            panic!("vmcp exited with {status}:\n{}", vmcp.log());
+        }
+        status(listen)
+    });
+    let report = wait_for_backend(listen, "echo", "healthy", Duration::from_secs(10));
+    assert_eq!(backend(&report, "echo")["status"], "ready");
+    assert_eq!(backend(&report, "echo")["circuitBreakerState"], "closed");
+    vmcp.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}

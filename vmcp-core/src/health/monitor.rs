@@ -464,17 +464,6 @@ fn backend_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The first grid instant at or after `now` for a grid starting at `origin` with step `interval`.
-fn next_grid_point(origin: Instant, interval: Duration, now: Instant) -> Instant {
-    if now <= origin || interval.is_zero() {
-        return origin.max(now);
-    }
-    let elapsed = now - origin;
-    let steps = elapsed.as_nanos().div_ceil(interval.as_nanos());
-    let steps = u32::try_from(steps).unwrap_or(u32::MAX);
-    origin + interval.saturating_mul(steps)
-}
-
 /// The probe loop of one backend generation.
 async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String, generation: u64) {
     let interval = shared.config.health_check_interval;
@@ -501,11 +490,7 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             if !still_current(&shared, &name, generation) {
                 return;
             }
-            next_tick = next_grid_point(
-                origin,
-                interval,
-                crate::clock::monotonic_now() + Duration::from_nanos(1),
-            );
+            next_tick = crate::grid::next_after(origin, interval, crate::clock::monotonic_now());
             continue;
         };
         let started = crate::clock::monotonic_now();
@@ -533,11 +518,7 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             return;
         }
         // Ticks that passed while probing are not made up: the grid resumes after now.
-        next_tick = next_grid_point(
-            origin,
-            interval,
-            crate::clock::monotonic_now() + Duration::from_nanos(1),
-        );
+        next_tick = crate::grid::next_after(origin, interval, crate::clock::monotonic_now());
     }
 }
 

@@ -28,7 +28,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
 use crate::clock::Clock;
-use crate::config::FailureHandling;
+use crate::config::{
+    FailureHandling, MIN_REGISTRY_POLL_INTERVAL, MIN_STATUS_REPORTING_INTERVAL, duration,
+};
 use crate::health::monitor::HealthSnapshot;
 use crate::registry::{Backend, DynamicRegistry};
 use crate::status::report::build_report;
@@ -98,17 +100,28 @@ impl ReportingConfig {
         }
     }
 
-    /// Check the intervals: a zero interval would report in a busy loop.
+    /// Check the intervals against the config's lower bounds: a tiny interval would report in a
+    /// busy loop.
     pub fn validate(&self) -> Result<(), ReportingConfigError> {
-        if self.status_reporting_interval.is_zero() {
-            return Err(ReportingConfigError::ZeroInterval {
-                key: "status_reporting_interval",
-            });
-        }
-        if self.registry_poll_interval.is_zero() {
-            return Err(ReportingConfigError::ZeroInterval {
-                key: "registry_poll_interval",
-            });
+        for (key, value, min) in [
+            (
+                "status_reporting_interval",
+                self.status_reporting_interval,
+                MIN_STATUS_REPORTING_INTERVAL,
+            ),
+            (
+                "registry_poll_interval",
+                self.registry_poll_interval,
+                MIN_REGISTRY_POLL_INTERVAL,
+            ),
+        ] {
+            if value < min {
+                return Err(ReportingConfigError::TooShort {
+                    key,
+                    value: duration::format(value),
+                    min: duration::format(min),
+                });
+            }
         }
         Ok(())
     }
@@ -123,11 +136,15 @@ impl From<&FailureHandling> for ReportingConfig {
 /// Why the reporting loop refused to start.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReportingConfigError {
-    /// An interval is zero.
-    #[error("{key} (0s) must be greater than zero")]
-    ZeroInterval {
+    /// An interval is below its lower bound.
+    #[error("{key} ({value}) must be at least {min}")]
+    TooShort {
         /// The configuration key.
         key: &'static str,
+        /// The value given, in config syntax.
+        value: String,
+        /// The lower bound, in config syntax.
+        min: String,
     },
 }
 
@@ -209,7 +226,8 @@ pub async fn run_reporting_loop<H: HealthSource>(
     state.publish(Trigger::Initial);
 
     // (2) and (3): periodic reports and coalesced change reports.
-    let mut next_periodic = crate::clock::monotonic_now() + config.status_reporting_interval;
+    let origin = crate::clock::monotonic_now();
+    let mut next_periodic = origin + config.status_reporting_interval;
     let mut change_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -218,10 +236,13 @@ pub async fn run_reporting_loop<H: HealthSource>(
             () = sleep_until(next_periodic) => {
                 state.publish(Trigger::Periodic);
                 change_deadline = None;
-                let now = crate::clock::monotonic_now();
-                while next_periodic <= now {
-                    next_periodic += config.status_reporting_interval;
-                }
+                // Periods missed while publishing are skipped, computed in one step (a loop
+                // adding the interval until it passes `now` would spin on a tiny interval).
+                next_periodic = crate::grid::next_after(
+                    origin,
+                    config.status_reporting_interval,
+                    crate::clock::monotonic_now(),
+                );
             }
             () = sleep_until(change_deadline.unwrap_or(next_periodic)), if change_deadline.is_some() => {
                 state.publish(Trigger::Change);
