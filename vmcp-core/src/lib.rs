@@ -15,3 +15,4 @@ pub mod health;
 pub mod registry;
 pub mod runtime;
 pub mod status;
+pub mod sync;

@@ -26,7 +26,8 @@ use crate::config::FailureHandling;
 use crate::health::breaker::{Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition};
 use crate::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use crate::health::{CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
-use crate::registry::Backend;
+use crate::registry::{Backend, DynamicRegistry};
+use crate::sync::lock;
 
 /// Runs one probe (a full MCP session) against a backend. The real implementation is the HTTP
 /// client; tests and the simulation may script it.
@@ -176,15 +177,43 @@ struct Shared {
     changes: watch::Sender<u64>,
     /// Bumped after every finished or skipped probe (for `initial_probes_done`).
     progress: watch::Sender<u64>,
+    /// The probe task of every backend generation, by backend name.
+    tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
+    spawner: Spawner,
+    hooks: Arc<dyn ProbeHooks>,
+    /// The registry the monitor follows ([`HealthMonitor::follow`]), and the version of it last
+    /// applied. A probe task checks the version before every probe, so a change applies at its
+    /// instant even when the task wakes before the registry watcher does.
+    registry: Option<Arc<DynamicRegistry>>,
+    applied_version: Mutex<Option<u64>>,
+    /// The task that applies registry changes as they are notified.
+    watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Shared {
-    /// Lock the cells. A poisoned lock only means another task panicked mid-update; the map
-    /// itself stays structurally valid, so keep going rather than cascade the panic.
     fn cells(&self) -> MutexGuard<'_, BTreeMap<String, Cell>> {
-        self.cells
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.cells)
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, BTreeMap<String, JoinHandle<()>>> {
+        lock(&self.tasks)
+    }
+
+    /// Apply the followed registry if it moved on since the last application. Returns whether
+    /// anything was applied.
+    fn sync_registry(self: &Arc<Self>) -> bool {
+        let Some(registry) = &self.registry else {
+            return false;
+        };
+        let mut applied = lock(&self.applied_version);
+        if *applied == Some(registry.version()) {
+            return false;
+        }
+        let (version, backends) = registry.versioned_list();
+        *applied = Some(version);
+        // Held while applying, so two tasks noticing the same change apply it once, in order.
+        self.apply(&backends, false);
+        true
     }
 
     fn emit(&self, events: &[MonitorEvent]) {
@@ -203,13 +232,11 @@ impl Shared {
 /// The running monitor.
 pub struct HealthMonitor {
     shared: Arc<Shared>,
-    tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
-    spawner: Spawner,
-    hooks: Arc<dyn ProbeHooks>,
 }
 
-/// Spawns the probe task of one backend generation; erases the probe type from the handle.
-type Spawner = Box<dyn Fn(&Arc<Shared>, String, u64) -> JoinHandle<()> + Send + Sync>;
+/// Spawns the probe task of one backend generation (name, generation, whether `initial_jitter`
+/// applies); erases the probe type from the handle.
+type Spawner = Box<dyn Fn(&Arc<Shared>, String, u64, bool) -> JoinHandle<()> + Send + Sync>;
 
 /// The object-safe part of [`Probe`], so the monitor handle need not be generic.
 trait ProbeHooks: Send + Sync {
@@ -237,7 +264,8 @@ impl std::fmt::Debug for HealthMonitor {
 impl HealthMonitor {
     /// Start probing `backends` on the current tokio runtime. `rng_seed` seeds breaker jitter
     /// and initial jitter, per backend (mixed with the backend's name), so that adding a backend
-    /// does not change the random draws of the others.
+    /// does not change the random draws of the others. `initial_jitter` delays only these
+    /// backends' first probes; backends added later are probed at once.
     pub fn start<P: Probe>(
         config: FailureHandling,
         probe: Arc<P>,
@@ -246,8 +274,69 @@ impl HealthMonitor {
         rng_seed: u64,
         backends: Vec<Backend>,
     ) -> Self {
+        let monitor = Self::new(config, probe, clock, observer, rng_seed, None);
+        monitor.shared.apply(&backends, true);
+        monitor
+    }
+
+    /// Start monitoring the backends of `registry` and follow it (DESIGN §3.4): every change
+    /// takes effect at its instant, from a watcher task and, before every probe, from the probe
+    /// task itself, so no probe starts on an old endpoint, or for a removed backend, at or
+    /// after the instant of the change. Otherwise as [`start`](Self::start).
+    pub fn follow<P: Probe>(
+        config: FailureHandling,
+        probe: Arc<P>,
+        clock: SharedClock,
+        observer: Option<Arc<dyn MonitorObserver>>,
+        rng_seed: u64,
+        registry: Arc<DynamicRegistry>,
+    ) -> Self {
+        let mut changes = registry.subscribe();
+        let monitor = Self::new(config, probe, clock, observer, rng_seed, Some(registry));
+        {
+            let shared = &monitor.shared;
+            let mut applied = lock(&shared.applied_version);
+            changes.borrow_and_update();
+            if let Some(registry) = &shared.registry {
+                let (version, backends) = registry.versioned_list();
+                *applied = Some(version);
+                shared.apply(&backends, true);
+            }
+        }
+        let weak = Arc::downgrade(&monitor.shared);
+        let watcher = tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                changes.borrow_and_update();
+                let Some(shared) = weak.upgrade() else { return };
+                shared.sync_registry();
+            }
+        });
+        *lock(&monitor.shared.watcher) = Some(watcher);
+        monitor
+    }
+
+    fn new<P: Probe>(
+        config: FailureHandling,
+        probe: Arc<P>,
+        clock: SharedClock,
+        observer: Option<Arc<dyn MonitorObserver>>,
+        rng_seed: u64,
+        registry: Option<Arc<DynamicRegistry>>,
+    ) -> Self {
         let (changes, _) = watch::channel(0);
         let (progress, _) = watch::channel(0);
+        let hooks: Arc<dyn ProbeHooks> = probe.clone();
+        let spawner: Spawner = Box::new(
+            move |shared: &Arc<Shared>, name: String, generation: u64, jitter: bool| {
+                tokio::spawn(backend_task(
+                    Arc::clone(shared),
+                    Arc::clone(&probe),
+                    name,
+                    generation,
+                    jitter,
+                ))
+            },
+        );
         let shared = Arc::new(Shared {
             config,
             clock,
@@ -256,30 +345,14 @@ impl HealthMonitor {
             cells: Mutex::new(BTreeMap::new()),
             changes,
             progress,
-        });
-        let hooks: Arc<dyn ProbeHooks> = probe.clone();
-        let spawner = Box::new(move |shared: &Arc<Shared>, name: String, generation: u64| {
-            tokio::spawn(backend_task(
-                Arc::clone(shared),
-                Arc::clone(&probe),
-                name,
-                generation,
-            ))
-        });
-        let monitor = Self {
-            shared,
             tasks: Mutex::new(BTreeMap::new()),
             spawner,
             hooks,
-        };
-        monitor.update_backends(&backends);
-        monitor
-    }
-
-    fn tasks(&self) -> MutexGuard<'_, BTreeMap<String, JoinHandle<()>>> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            registry,
+            applied_version: Mutex::new(None),
+            watcher: Mutex::new(None),
+        });
+        Self { shared }
     }
 
     /// Add, remove, and restart (endpoint change) backends to match `backends`.
@@ -289,6 +362,14 @@ impl HealthMonitor {
     /// changed keeps its status history, gets a reset breaker and a new task that probes the new
     /// endpoint immediately.
     pub fn update_backends(&self, backends: &[Backend]) {
+        self.shared.apply(backends, false);
+    }
+}
+
+impl Shared {
+    /// Add, remove, and restart backends to match `backends`; `initial_set`: these are the
+    /// backends the monitor started with, whose first probes `initial_jitter` spreads.
+    fn apply(self: &Arc<Self>, backends: &[Backend], initial_set: bool) {
         let wanted: BTreeMap<&str, &Backend> =
             backends.iter().map(|b| (b.name.as_str(), b)).collect();
         let mut events = Vec::new();
@@ -297,9 +378,9 @@ impl HealthMonitor {
         let mut removed = Vec::new();
         let mut changed = Vec::new();
         {
-            let mut cells = self.shared.cells();
+            let mut cells = self.cells();
             let now = crate::clock::monotonic_now();
-            let at = self.shared.clock.now();
+            let at = self.clock.now();
             let gone: Vec<String> = cells
                 .keys()
                 .filter(|n| !wanted.contains_key(n.as_str()))
@@ -314,12 +395,12 @@ impl HealthMonitor {
             for (name, backend) in &wanted {
                 match cells.get_mut(*name) {
                     None => {
-                        let seed = backend_seed(self.shared.rng_seed, name);
+                        let seed = backend_seed(self.rng_seed, name);
                         let cell = Cell {
                             backend: (*backend).clone(),
                             generation: 0,
-                            tracker: HealthTracker::new(TrackerConfig::from(&self.shared.config)),
-                            breaker: CircuitBreaker::new(&self.shared.config.circuit_breaker, seed),
+                            tracker: HealthTracker::new(TrackerConfig::from(&self.config)),
+                            breaker: CircuitBreaker::new(&self.config.circuit_breaker, seed),
                             circuit_last_changed: None,
                             probes_started: 0,
                             probes_skipped: 0,
@@ -328,7 +409,7 @@ impl HealthMonitor {
                         events.push(MonitorEvent::BackendAdded {
                             backend: (*name).to_owned(),
                         });
-                        to_spawn.push(((*name).to_owned(), 0));
+                        to_spawn.push(((*name).to_owned(), 0, initial_set));
                     }
                     Some(cell) if cell.backend.endpoint_differs(backend) => {
                         cell.backend = (*backend).clone();
@@ -353,7 +434,7 @@ impl HealthMonitor {
                             }
                         }
                         to_abort.push((*name).to_owned());
-                        to_spawn.push(((*name).to_owned(), cell.generation));
+                        to_spawn.push(((*name).to_owned(), cell.generation, false));
                         changed.push((*backend).clone());
                     }
                     Some(cell) => {
@@ -370,8 +451,8 @@ impl HealthMonitor {
                     handle.abort();
                 }
             }
-            for (name, generation) in to_spawn {
-                let handle = (self.spawner)(&self.shared, name.clone(), generation);
+            for (name, generation, jitter) in to_spawn {
+                let handle = (self.spawner)(self, name.clone(), generation, jitter);
                 tasks.insert(name, handle);
             }
         }
@@ -384,12 +465,14 @@ impl HealthMonitor {
             self.hooks.endpoint_changed(backend);
         }
         if !events.is_empty() {
-            Shared::bump(&self.shared.changes);
-            Shared::bump(&self.shared.progress);
+            Shared::bump(&self.changes);
+            Shared::bump(&self.progress);
         }
-        self.shared.emit(&events);
+        self.emit(&events);
     }
+}
 
+impl HealthMonitor {
     /// The health of every monitored backend, ordered by name.
     pub fn snapshot(&self) -> HealthSnapshot {
         self.shared
@@ -428,8 +511,12 @@ impl HealthMonitor {
     /// a runtime can stop the monitor even while other parts (e.g. a status endpoint) still hold
     /// it; afterwards no probe runs, and `update_backends` starts tasks again only if called.
     pub async fn stop(&self) {
-        let handles: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.tasks()).into_values().collect();
+        if let Some(watcher) = lock(&self.shared.watcher).take() {
+            watcher.abort();
+        }
+        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.shared.tasks())
+            .into_values()
+            .collect();
         for handle in &handles {
             handle.abort();
         }
@@ -443,7 +530,10 @@ impl HealthMonitor {
 impl Drop for HealthMonitor {
     /// A monitor dropped without `stop` still cancels its tasks.
     fn drop(&mut self) {
-        for handle in self.tasks().values() {
+        if let Some(watcher) = lock(&self.shared.watcher).take() {
+            watcher.abort();
+        }
+        for handle in self.shared.tasks().values() {
             handle.abort();
         }
     }
@@ -465,9 +555,19 @@ fn backend_seed(seed: u64, name: &str) -> u64 {
 }
 
 /// The probe loop of one backend generation.
-async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String, generation: u64) {
+async fn backend_task<P: Probe>(
+    shared: Arc<Shared>,
+    probe: Arc<P>,
+    name: String,
+    generation: u64,
+    jitter: bool,
+) {
     let interval = shared.config.health_check_interval;
-    let initial_delay = initial_delay(&shared, &name, generation);
+    let initial_delay = if jitter {
+        initial_delay(&shared, &name)
+    } else {
+        Duration::ZERO
+    };
     let origin = crate::clock::monotonic_now() + initial_delay;
     let mut next_tick = origin;
     loop {
@@ -522,9 +622,9 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
     }
 }
 
-fn initial_delay(shared: &Shared, name: &str, generation: u64) -> Duration {
+fn initial_delay(shared: &Shared, name: &str) -> Duration {
     let max = shared.config.initial_jitter;
-    if max.is_zero() || generation > 0 {
+    if max.is_zero() {
         return Duration::ZERO;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(backend_seed(shared.rng_seed, name) ^ 0x1);
@@ -541,7 +641,9 @@ fn still_current(shared: &Shared, name: &str, generation: u64) -> bool {
 
 /// Ask the breaker for a probe. Returns the backend to probe when admitted; records the skip
 /// (and any Open→HalfOpen transition) otherwise.
-fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
+fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Backend> {
+    // A registry change at this very instant applies before the probe may start.
+    shared.sync_registry();
     let mut events = Vec::new();
     let admitted = {
         let mut cells = shared.cells();

@@ -14,7 +14,10 @@
 //!
 //! Registry changes are pushed to the health source (`update_backends`) as soon as they are
 //! noticed, so new backends are probed at once and not 30 s later (the PR 4290 delay), and again
-//! right before a report if the registry moved on in between.
+//! right before a report if the registry moved on in between. (The runtime's monitor also follows
+//! the registry itself, so for it these pushes are no-ops; they keep the loop correct over any
+//! [`HealthSource`].) The change window is armed from the first instant, during the wait for the
+//! initial probes too.
 //!
 //! A failing reporter is logged with `tracing::warn!` and tried again with the next report; it
 //! never stops the loop or the other reporters. Only `tokio::time` is used, and every `select!`
@@ -202,9 +205,13 @@ pub async fn run_reporting_loop<H: HealthSource>(
 
     // (1) The first report, after the initial probes or the bound, whichever comes first. The
     // source promises to honour `max_wait`; the timeout makes sure of it.
+    // A registry change during this wait is reported within `registry_poll_interval` like any
+    // other (the change deadline is armed from the first instant), not held back until the
+    // initial report.
     let max_wait = config.initial_report_max_wait;
     let initial = tokio::time::timeout(max_wait, health.initial_probes_done(max_wait));
     tokio::pin!(initial);
+    let mut change_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -218,17 +225,23 @@ pub async fn run_reporting_loop<H: HealthSource>(
                 }
                 break;
             }
+            () = sleep_until(change_deadline.unwrap_or_else(crate::clock::monotonic_now)), if change_deadline.is_some() => {
+                state.publish(Trigger::Change);
+                change_deadline = None;
+            }
             changed = state.registry_rx.changed(), if state.registry_open => {
-                state.on_registry_notification(changed.is_ok());
+                if state.on_registry_notification(changed.is_ok()) {
+                    change_deadline.get_or_insert_with(|| crate::clock::monotonic_now() + config.registry_poll_interval);
+                }
             }
         }
     }
     state.publish(Trigger::Initial);
+    change_deadline = None;
 
     // (2) and (3): periodic reports and coalesced change reports.
     let origin = crate::clock::monotonic_now();
     let mut next_periodic = origin + config.status_reporting_interval;
-    let mut change_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;

@@ -481,3 +481,20 @@ fn config_from_failure_handling_bounds_the_first_report_by_the_probe_deadline() 
     );
     assert!(cfg.validate().is_ok());
 }
+
+/// A registry change while the initial probes still hang is reported within
+/// `registry_poll_interval`, not first with the initial report at `initial_report_max_wait`
+/// (the PR 4290 symptom class).
+#[tokio::test(start_paused = true)]
+async fn a_registry_change_during_the_initial_wait_is_reported_within_the_poll_interval() {
+    let h = Harness::start(Initial::Hang, &["a"], vec![]);
+    h.until(SEC).await;
+    assert!(h.registry.upsert(backend("b")));
+    h.until(3 * SEC + 1).await;
+    assert_eq!(h.report_times(), [3 * SEC]);
+    assert_eq!(names(&h.memory.last().unwrap()), ["a", "b"]);
+    // The initial report still follows at its bound, then the periodic schedule from there.
+    h.until(42 * SEC).await;
+    assert_eq!(h.report_times(), [3 * SEC, 11 * SEC, 41 * SEC]);
+    h.stop().await;
+}
