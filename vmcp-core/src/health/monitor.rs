@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::FailureHandling;
-use crate::health::breaker::{Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition};
+use crate::health::breaker::{BreakerSnapshot, CircuitBreaker, CircuitTransition, Permit};
 use crate::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use crate::health::{CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
 use crate::registry::{Backend, DynamicRegistry};
@@ -539,6 +539,153 @@ impl Drop for HealthMonitor {
     }
 }
 
+/// Why [`HealthMonitor::acquire`] refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The backend is not monitored (unknown or removed).
+    UnknownBackend,
+    /// The circuit breaker refused: Open (with its deadline), or HalfOpen with its budget used
+    /// (`until: None`).
+    Circuit {
+        /// The breaker state that refused.
+        state: CircuitState,
+        /// When asking again can succeed, if time (rather than a result) decides.
+        until: Option<Instant>,
+    },
+}
+
+/// Admission of one request (e.g. a tool call) to a backend by its circuit breaker, taken with
+/// [`HealthMonitor::acquire`]. In HalfOpen it holds one slot of the half-open budget (DESIGN
+/// §3.3), shared with the trial probes.
+///
+/// Hand it back with [`complete`](Self::complete) once the request has a result that should
+/// count for the breaker. Dropping it without completing gives the slot back without a result
+/// (a cancelled call, or a result the caller's policy does not count, e.g. a call failure with
+/// `call_failures_trip_breaker = false`). A permit that outlived its breaker phase, endpoint
+/// generation or backend changes nothing.
+#[derive(Debug)]
+pub struct CallPermit {
+    shared: std::sync::Weak<Shared>,
+    backend: Backend,
+    generation: u64,
+    permit: Option<Permit>,
+}
+
+impl CallPermit {
+    /// The backend as configured when the permit was taken: send the request here.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The breaker state the request was admitted in.
+    pub fn circuit(&self) -> CircuitState {
+        self.permit
+            .as_ref()
+            .map_or(CircuitState::Closed, Permit::state)
+    }
+
+    /// Record the request's result with the breaker (a HalfOpen success counts toward closing,
+    /// a failure re-opens; in Closed a failure counts toward `failure_threshold`).
+    pub fn complete(mut self, success: bool) {
+        if let (Some(permit), Some(shared)) = (self.permit.take(), self.shared.upgrade()) {
+            shared.complete_call(&self.backend.name, self.generation, permit, success);
+        }
+    }
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        if let (Some(permit), Some(shared)) = (self.permit.take(), self.shared.upgrade()) {
+            if let Some(cell) = shared
+                .cells()
+                .get_mut(&self.backend.name)
+                .filter(|c| c.generation == self.generation)
+            {
+                cell.breaker.give_back(permit);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Apply a call result to the breaker, with the same events and status effects as a
+    /// probe's breaker transition.
+    fn complete_call(&self, name: &str, generation: u64, permit: Permit, success: bool) {
+        let mut events = Vec::new();
+        {
+            let mut cells = self.cells();
+            let Some(cell) = cells.get_mut(name).filter(|c| c.generation == generation) else {
+                return;
+            };
+            let now = crate::clock::monotonic_now();
+            let at = self.clock.now();
+            if let Some(transition) = cell.breaker.complete(permit, success, now) {
+                cell.circuit_last_changed = Some(at);
+                events.push(MonitorEvent::CircuitChanged {
+                    backend: name.to_owned(),
+                    transition,
+                });
+                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
+                    events.push(MonitorEvent::StatusChanged {
+                        backend: name.to_owned(),
+                        change,
+                    });
+                }
+            }
+        }
+        if !events.is_empty() {
+            Shared::bump(&self.changes);
+        }
+        self.emit(&events);
+    }
+}
+
+impl HealthMonitor {
+    /// Ask the breaker of `name` to admit one request now (the front end's calls, DESIGN §3.6):
+    /// Closed admits, Open refuses, HalfOpen admits within its budget. Taking a permit may
+    /// itself move an Open breaker past its deadline to HalfOpen (a reported transition).
+    pub fn acquire(&self, name: &str) -> Result<CallPermit, Refusal> {
+        let mut events = Vec::new();
+        let result = {
+            let mut cells = self.shared.cells();
+            let cell = cells.get_mut(name).ok_or(Refusal::UnknownBackend)?;
+            let now = crate::clock::monotonic_now();
+            let at = self.shared.clock.now();
+            let (admission, transition) = cell.breaker.acquire(now);
+            if let Some(transition) = transition {
+                cell.circuit_last_changed = Some(at);
+                events.push(MonitorEvent::CircuitChanged {
+                    backend: name.to_owned(),
+                    transition,
+                });
+                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
+                    events.push(MonitorEvent::StatusChanged {
+                        backend: name.to_owned(),
+                        change,
+                    });
+                }
+            }
+            match admission {
+                Ok(permit) => Ok(CallPermit {
+                    shared: Arc::downgrade(&self.shared),
+                    backend: cell.backend.clone(),
+                    generation: cell.generation,
+                    permit: Some(permit),
+                }),
+                Err(until) => Err(Refusal::Circuit {
+                    state: cell.breaker.state(),
+                    until,
+                }),
+            }
+        };
+        if !events.is_empty() {
+            Shared::bump(&self.shared.changes);
+        }
+        self.shared.emit(&events);
+        result
+    }
+}
+
 /// A per-backend seed: the monitor seed mixed with the backend name (FNV-1a, then SplitMix64),
 /// stable across Rust versions and independent of the other backends.
 fn backend_seed(seed: u64, name: &str) -> u64 {
@@ -585,7 +732,7 @@ async fn backend_task<P: Probe>(
             _ => next_tick,
         };
         tokio::time::sleep_until(wake).await;
-        let Some(backend) = admit(&shared, &name, generation) else {
+        let Some((backend, permit)) = admit(&shared, &name, generation) else {
             // Refused by the breaker (skip recorded) or the backend is gone.
             if !still_current(&shared, &name, generation) {
                 return;
@@ -614,7 +761,7 @@ async fn backend_task<P: Probe>(
                     )
                 }
             };
-        if !record(&shared, &name, generation, outcome) {
+        if !record(&shared, &name, generation, permit, outcome) {
             return;
         }
         // Ticks that passed while probing are not made up: the grid resumes after now.
@@ -641,7 +788,7 @@ fn still_current(shared: &Shared, name: &str, generation: u64) -> bool {
 
 /// Ask the breaker for a probe. Returns the backend to probe when admitted; records the skip
 /// (and any Open→HalfOpen transition) otherwise.
-fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Backend> {
+fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<(Backend, Permit)> {
     // A registry change at this very instant applies before the probe may start.
     shared.sync_registry();
     let mut events = Vec::new();
@@ -650,7 +797,7 @@ fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Backend> {
         let cell = cells.get_mut(name).filter(|c| c.generation == generation)?;
         let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
-        let (admission, transition) = cell.breaker.try_acquire(now);
+        let (admission, transition) = cell.breaker.acquire(now);
         if let Some(transition) = transition {
             cell.circuit_last_changed = Some(at);
             events.push(MonitorEvent::CircuitChanged {
@@ -665,15 +812,15 @@ fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Backend> {
             }
         }
         match admission {
-            Admission::Allowed => {
+            Ok(permit) => {
                 cell.probes_started += 1;
                 events.push(MonitorEvent::ProbeStarted {
                     backend: name.to_owned(),
                     generation,
                 });
-                Some(cell.backend.clone())
+                Some((cell.backend.clone(), permit))
             }
-            Admission::Refused { until } => {
+            Err(until) => {
                 cell.probes_skipped += 1;
                 events.push(MonitorEvent::ProbeSkipped {
                     backend: name.to_owned(),
@@ -704,7 +851,13 @@ fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Backend> {
 
 /// Feed a probe result to the breaker, then the tracker. Returns false when the backend was
 /// removed or changed meanwhile (the result is then dropped).
-fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -> bool {
+fn record(
+    shared: &Shared,
+    name: &str,
+    generation: u64,
+    permit: Permit,
+    outcome: ProbeOutcome,
+) -> bool {
     let mut events = Vec::new();
     {
         let mut cells = shared.cells();
@@ -713,11 +866,9 @@ fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -
         };
         let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
-        let transition = if outcome.is_success() {
-            cell.breaker.record_success(now)
-        } else {
-            cell.breaker.record_failure(now)
-        };
+        // A stale permit (the phase ended meanwhile, e.g. a call's failure re-opened the
+        // circuit) leaves the breaker alone; the tracker still sees the result.
+        let transition = cell.breaker.complete(permit, outcome.is_success(), now);
         events.push(MonitorEvent::ProbeFinished {
             backend: name.to_owned(),
             generation,
