@@ -16,7 +16,7 @@ use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::health::monitor::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::DynamicRegistry;
-use vmcp_core::status::{StatusReport, build_report};
+use vmcp_core::status::{LineQueue, StatusReport, build_report};
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct StatusState {
     pub monitor: Arc<HealthMonitor>,
     /// Report timestamps.
     pub clock: SharedClock,
+    /// The report output queue (its dropped-line count is exported).
+    pub output: Arc<LineQueue>,
 }
 
 impl StatusState {
@@ -47,6 +49,8 @@ struct BackendsHealth {
     observed_at: Timestamp,
     summary: Summary,
     backends: BTreeMap<String, BackendEntry>,
+    /// Report lines dropped because the output (stdout or `--report-file`) did not keep up.
+    report_lines_dropped: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -105,6 +109,7 @@ impl StatusState {
             observed_at: report.observed_at,
             summary,
             backends,
+            report_lines_dropped: self.output.dropped(),
         }
     }
 }
