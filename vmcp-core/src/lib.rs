@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 mod grid;
 pub mod health;
+pub mod redact;
 pub mod registry;
 pub mod runtime;
 pub mod status;

@@ -773,8 +773,24 @@ fn backend_url_rules() {
         let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
         assert_eq!(
             load_with(&text, &env(&[])).unwrap_err().to_string(),
-            format!("t.yaml: backends[0].url ({url:?}) {reason}"),
+            format!(
+                "t.yaml: backends[0].url ({:?}) {reason}",
+                crate::redact::redact_url(url)
+            ),
         );
+    }
+    // A bad URL's secrets never reach the message: the query values and fragment are gone.
+    for url in [
+        "https://h:1/mcp?api_key=LEAK1#LEAK2",
+        "ftp://h/mcp?token=LEAK1",
+        "http://h:99999/mcp?auth=LEAK1",
+        "http://a b/mcp?jwt=LEAK1",
+        "http:///mcp?session=LEAK1",
+    ] {
+        let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
+        let err = load_with(&text, &env(&[])).unwrap_err().to_string();
+        assert!(!err.contains("LEAK"), "{err}");
+        assert!(err.contains("backends[0].url"), "{err}");
     }
     for url in [
         "http://127.0.0.1:8080/mcp",

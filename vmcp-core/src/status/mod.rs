@@ -32,7 +32,6 @@ mod reporting_loop_tests;
 mod test_support;
 
 pub use output_queue::{LineQueue, QueuedJsonLinesReporter};
-pub use redact::{REDACTED, redact_url};
 pub use report::{
     BackendCounts, Condition, ConditionStatus, DiscoveredBackend, Phase, StatusReport,
     build_report, condition_types, reasons,
