@@ -8,13 +8,14 @@
 //! ([`is_authentication_error`], [`classify_message`]); that fallback is what upstream got wrong
 //! (401 answers reported as "unavailable"), so it is word-boundary aware and tested with negatives.
 //!
-//! Every message that leaves this module goes through [`redact`]: reports are published to
+//! Every message that leaves this module goes through [`redact`](crate::redact::redact): reports are published to
 //! Kubernetes and logs, so they must never carry credentials.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::health::{ErrorCategory, FailureStatus, ProbeFailure};
+use crate::redact::{redact, scrub};
 
 /// The step of a probe (one MCP session) an error happened in. Shown in messages so an operator
 /// can tell "refused at initialize" from "dropped during tools/list".
@@ -455,35 +456,6 @@ fn contains_on_word_boundary(haystack: &str, needle: &str) -> bool {
     false
 }
 
-/// The placeholder that replaces removed credentials.
-pub const REDACTED: &str = "<redacted>";
-
-/// Remove credentials from a message: userinfo in URLs (`http://user:pass@host` →
-/// `http://<redacted>@host`), `Bearer`/`Basic` tokens, `Authorization`/`X-Api-Key`-style header
-/// values and credential-looking query parameters (`token=`, `api_key=`, `password=`, ...).
-pub fn redact(msg: &str) -> String {
-    let step1 = redact_userinfo(msg);
-    let step2 = redact_after_keywords(&step1);
-    redact_query_secrets(&step2)
-}
-
-/// `url` safe to publish: userinfo (`user:pass@`) and credential-named query parameters
-/// (`?api_key=...`) replaced by [`REDACTED`].
-pub fn redact_url(url: &str) -> String {
-    redact_query_secrets(&redact_userinfo(url))
-}
-
-/// Replace every verbatim occurrence of the given secret values (empty ones are ignored).
-pub fn scrub(msg: &str, secrets: &[&str]) -> String {
-    let mut out = msg.to_owned();
-    for secret in secrets {
-        if !secret.is_empty() && out.contains(secret) {
-            out = out.replace(secret, REDACTED);
-        }
-    }
-    out
-}
-
 /// Redact and bound a detail taken from a foreign source (a server message, a library error).
 pub fn sanitize(msg: &str) -> String {
     bounded(&redact(msg))
@@ -514,185 +486,4 @@ fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     out
-}
-
-fn is_url_terminator(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '/' | '?' | '#' | '"' | '\'' | '<' | '>' | ')' | ']' | ','
-        )
-}
-
-fn redact_userinfo(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(pos) = rest.find("://") {
-        let authority_start = pos + 3;
-        out.push_str(&rest[..authority_start]);
-        let after = &rest[authority_start..];
-        let authority_len = after.find(is_url_terminator).unwrap_or(after.len());
-        let authority = &after[..authority_len];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str(REDACTED);
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &after[authority_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Keywords after which the next token is a credential: `bearer <token>`, `basic <token>`, and
-/// header names followed by `:` or `=` (a quoted value up to its closing quote, a bare value up to
-/// the end of the line).
-fn redact_after_keywords(msg: &str) -> String {
-    const TOKEN_SCHEMES: &[&str] = &["bearer", "basic"];
-    const HEADER_NAMES: &[&str] = &[
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "api-key",
-        "x-auth-token",
-        "cookie",
-    ];
-    let lower = msg.to_ascii_lowercase();
-    let bytes = msg.as_bytes();
-    let mut out = String::with_capacity(msg.len());
-    let mut i = 0;
-    let mut copied = 0;
-    while i < bytes.len() {
-        let at_word_start = i == 0 || !is_word_byte(bytes[i - 1]);
-        let mut handled = false;
-        if at_word_start {
-            for scheme in TOKEN_SCHEMES {
-                if lower[i..].starts_with(scheme) {
-                    let after = i + scheme.len();
-                    let ws = count_while(&bytes[after..], |b| b == b' ' || b == b'\t');
-                    if ws > 0 {
-                        let tok_start = after + ws;
-                        let tok_len = count_while(&bytes[tok_start..], is_token_byte);
-                        if tok_len > 0 {
-                            out.push_str(&msg[copied..tok_start]);
-                            out.push_str(REDACTED);
-                            i = tok_start + tok_len;
-                            copied = i;
-                            handled = true;
-                            break;
-                        }
-                    }
-                }
-            }
-            if !handled {
-                for name in HEADER_NAMES {
-                    if lower[i..].starts_with(name) {
-                        let mut j = i + name.len();
-                        // Allow a closing quote after a quoted header name: `"authorization": "…"`.
-                        if bytes.get(j) == Some(&b'"') {
-                            j += 1;
-                        }
-                        if !matches!(bytes.get(j), Some(b':') | Some(b'=')) {
-                            continue;
-                        }
-                        j += 1;
-                        j += count_while(&bytes[j..], |b| b == b' ' || b == b'\t');
-                        // A quoted value ends at its closing quote; a bare one at the line end.
-                        let quoted = bytes.get(j) == Some(&b'"');
-                        if quoted {
-                            j += 1;
-                        }
-                        let val_len = count_while(&bytes[j..], |b| {
-                            if quoted {
-                                b != b'"'
-                            } else {
-                                !matches!(b, b'\n' | b'\r')
-                            }
-                        });
-                        if val_len > 0 {
-                            out.push_str(&msg[copied..j]);
-                            out.push_str(REDACTED);
-                            i = j + val_len;
-                            copied = i;
-                            handled = true;
-                        }
-                        break;
-                    }
-                }
-            }
-        }
-        if !handled {
-            i += 1;
-            // Stay on UTF-8 boundaries.
-            while i < bytes.len() && !msg.is_char_boundary(i) {
-                i += 1;
-            }
-        }
-    }
-    out.push_str(&msg[copied..]);
-    out
-}
-
-/// Query parameters whose values are credentials.
-fn redact_query_secrets(msg: &str) -> String {
-    const PARAMS: &[&str] = &[
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "token",
-        "api_key",
-        "apikey",
-        "key",
-        "password",
-        "passwd",
-        "secret",
-        "client_secret",
-        "sig",
-        "signature",
-    ];
-    let lower = msg.to_ascii_lowercase();
-    let bytes = msg.as_bytes();
-    let mut out = String::with_capacity(msg.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if matches!(bytes[i], b'?' | b'&') {
-            let name_start = i + 1;
-            let name_len = count_while(&bytes[name_start..], |b| {
-                b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-            });
-            let name = &lower[name_start..name_start + name_len];
-            if bytes.get(name_start + name_len) == Some(&b'=') && PARAMS.contains(&name) {
-                let val_start = name_start + name_len + 1;
-                let val_len = count_while(&bytes[val_start..], |b| {
-                    !matches!(b, b'&' | b'#' | b' ' | b'"' | b'\'' | b'\n' | b'\r' | b'>')
-                });
-                if val_len > 0 {
-                    out.push_str(&msg[copied..val_start]);
-                    out.push_str(REDACTED);
-                    i = val_start + val_len;
-                    copied = i;
-                    continue;
-                }
-            }
-        }
-        i += 1;
-    }
-    out.push_str(&msg[copied..]);
-    out
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-fn is_token_byte(b: u8) -> bool {
-    // RFC 6750 b64token plus a little slack; stops at whitespace, quotes and separators.
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b':')
-}
-
-fn count_while(bytes: &[u8], pred: impl Fn(u8) -> bool) -> usize {
-    bytes.iter().take_while(|b| pred(**b)).count()
 }

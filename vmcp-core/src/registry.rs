@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
@@ -268,7 +268,7 @@ impl DynamicRegistry {
     /// Locks the contents. A panic while the lock was held cannot leave the map half-updated
     /// (every mutation is a single map operation), so a poisoned lock is safe to keep using.
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Backend>> {
-        self.backends.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.backends)
     }
 
     /// Called with the contents locked, so versions and contents stay in step.

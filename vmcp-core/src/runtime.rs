@@ -72,13 +72,14 @@ impl VmcpRuntime {
         parts.config.validate()?;
         let reporting_config = ReportingConfig::from_failure_handling(&parts.config);
         reporting_config.validate()?;
-        let monitor = Arc::new(HealthMonitor::start(
+        // The monitor follows the registry itself, so a change applies at its instant.
+        let monitor = Arc::new(HealthMonitor::follow(
             parts.config,
             parts.probe,
             Arc::clone(&parts.clock),
             parts.observer,
             parts.rng_seed,
-            parts.registry.list(),
+            Arc::clone(&parts.registry),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let registry = Arc::clone(&parts.registry);

@@ -69,7 +69,11 @@ enum OpenClock {
 enum Mode {
     Closed,
     Open(OpenClock),
-    HalfOpen { in_flight: u32 },
+    /// The half-open budget: `in_flight + successes <= half_open_max_probes` (DESIGN §3.3).
+    HalfOpen {
+        in_flight: u32,
+        successes: u32,
+    },
 }
 
 impl Mode {
@@ -199,7 +203,10 @@ impl Model {
 
     fn advance(&mut self) -> Change {
         if self.mode == Mode::Open(OpenClock::Due) {
-            self.mode = Mode::HalfOpen { in_flight: 0 };
+            self.mode = Mode::HalfOpen {
+                in_flight: 0,
+                successes: 0,
+            };
             Some((CircuitState::Open, CircuitState::HalfOpen))
         } else {
             None
@@ -216,7 +223,7 @@ impl Model {
     fn may_record(&self) -> bool {
         match self.mode {
             Mode::Closed => true,
-            Mode::HalfOpen { in_flight } => in_flight > 0,
+            Mode::HalfOpen { in_flight, .. } => in_flight > 0,
             Mode::Open(_) => self.unrecorded > 0,
         }
     }
@@ -323,7 +330,7 @@ impl ReferenceStateMachine for BreakerModel {
                     options.push((2, Just(Step::RecordSuccess).boxed()));
                 }
             }
-            Mode::HalfOpen { in_flight } => {
+            Mode::HalfOpen { in_flight, .. } => {
                 if in_flight > 0 {
                     options.push((6, Just(Step::RecordFailure).boxed()));
                     options.push((4, Just(Step::RecordSuccess).boxed()));
@@ -370,9 +377,13 @@ impl ReferenceStateMachine for BreakerModel {
                 let admission = match m.mode {
                     Mode::Closed => ExpectedAdmission::Allowed,
                     Mode::Open(_) => ExpectedAdmission::RefusedOpen,
-                    Mode::HalfOpen { in_flight } if in_flight < m.config.half_open_max_probes => {
+                    Mode::HalfOpen {
+                        in_flight,
+                        successes,
+                    } if in_flight + successes < m.config.half_open_max_probes => {
                         m.mode = Mode::HalfOpen {
                             in_flight: in_flight + 1,
+                            successes,
                         };
                         ExpectedAdmission::Allowed
                     }
@@ -391,9 +402,21 @@ impl ReferenceStateMachine for BreakerModel {
                         m.failures = 0;
                         None
                     }
-                    Mode::HalfOpen { in_flight } if in_flight > 0 => {
-                        m.close();
-                        Some((CircuitState::HalfOpen, CircuitState::Closed))
+                    // The budget's last success closes; earlier ones only count.
+                    Mode::HalfOpen {
+                        in_flight,
+                        successes,
+                    } if in_flight > 0 => {
+                        if successes + 1 == m.config.half_open_max_probes {
+                            m.close();
+                            Some((CircuitState::HalfOpen, CircuitState::Closed))
+                        } else {
+                            m.mode = Mode::HalfOpen {
+                                in_flight: in_flight - 1,
+                                successes: successes + 1,
+                            };
+                            None
+                        }
                     }
                     Mode::HalfOpen { .. } | Mode::Open(_) => None,
                 };
@@ -411,7 +434,7 @@ impl ReferenceStateMachine for BreakerModel {
                             None
                         }
                     }
-                    Mode::HalfOpen { in_flight } if in_flight > 0 => {
+                    Mode::HalfOpen { in_flight, .. } if in_flight > 0 => {
                         m.failures += 1;
                         m.failed_trials += 1;
                         m.open()
@@ -596,12 +619,19 @@ impl StateMachineTest for Harness {
         assert_eq!(s.state, m.mode.state(), "state");
         assert_eq!(h.breaker.state(), s.state);
         assert_eq!(s.consecutive_failures, m.failures, "consecutive failures");
-        let in_flight = match m.mode {
-            Mode::HalfOpen { in_flight } => in_flight,
-            Mode::Closed | Mode::Open(_) => 0,
+        let (in_flight, successes) = match m.mode {
+            Mode::HalfOpen {
+                in_flight,
+                successes,
+            } => (in_flight, successes),
+            Mode::Closed | Mode::Open(_) => (0, 0),
         };
         assert_eq!(s.half_open_in_flight, in_flight, "half-open permits");
-        assert!(s.half_open_in_flight <= m.config.half_open_max_probes);
+        assert_eq!(s.half_open_successes, successes, "half-open successes");
+        assert!(
+            s.half_open_in_flight + s.half_open_successes <= m.config.half_open_max_probes,
+            "the half-open budget"
+        );
         assert!(
             m.timeout_matches(s.current_timeout),
             "backed-off timeout {:?}, model {:?} ± {:?} after {} failed trials",

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use vmcp_core::error::{
-    BackendError, ProbeStep, REDACTED, UnavailableCause, classify_foreign_error, classify_message,
-    is_authentication_error, redact, scrub,
+    BackendError, ProbeStep, UnavailableCause, classify_foreign_error, classify_message,
+    is_authentication_error,
 };
 use vmcp_core::health::{ErrorCategory, FailureStatus};
+use vmcp_core::redact::{REDACTED, redact, scrub};
 
 fn classified(err: &BackendError) -> (FailureStatus, ErrorCategory) {
     let failure = err.to_probe_failure();

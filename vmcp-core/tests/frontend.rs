@@ -773,7 +773,7 @@ mod half_open_budget {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use vmcp_core::health::monitor::{CallOutcome, HealthMonitor, Probe, Refusal};
+    use vmcp_core::health::monitor::{CallOutcome, GateRefusal, HealthMonitor, Probe};
     use vmcp_core::health::{
         CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome,
     };
@@ -838,7 +838,7 @@ mod half_open_budget {
         let (monitor, probe) = monitor(2);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let refused = monitor.call_gate("b").unwrap_err();
-        assert_eq!(refused.refusal, Refusal::CircuitOpen);
+        assert_eq!(refused.refusal, GateRefusal::CircuitOpen);
         assert_eq!(refused.circuit, CircuitState::Open);
         // At the open deadline the trial probe starts and hangs, holding one of two permits.
         probe.failing.store(false, Ordering::SeqCst);
@@ -849,7 +849,7 @@ mod half_open_budget {
         let permit = monitor.call_gate("b").expect("the second permit");
         assert!(permit.is_half_open());
         let refused = monitor.call_gate("b").unwrap_err();
-        assert_eq!(refused.refusal, Refusal::HalfOpenBudget);
+        assert_eq!(refused.refusal, GateRefusal::HalfOpenBudget);
         assert!(refused.to_string().contains("half-open"), "{refused}");
         // A finished call gives its permit back (a neutral outcome decides nothing).
         permit.finish(CallOutcome::Neutral);
@@ -866,7 +866,7 @@ mod half_open_budget {
         probe.failing.store(false, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(30)).await;
         let refused = monitor.call_gate("b").unwrap_err();
-        assert_eq!(refused.refusal, Refusal::HalfOpenBudget);
+        assert_eq!(refused.refusal, GateRefusal::HalfOpenBudget);
         assert_eq!(refused.circuit, CircuitState::HalfOpen);
         // The trial succeeds: closed, calls pass again.
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -230,3 +230,54 @@ fn vmcp_follows_a_real_fastmcp_server() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `failureHandling` block pasted from ToolHive as is: camelCase keys, a sub-second probe
+/// timeout and no `connectTimeout` (DESIGN §3.5: the unwritten connect timeout is derived as
+/// `min(5s, healthCheckTimeout)`, so the block loads), run against the FastMCP server.
+const TOOLHIVE_PASTED_BLOCK: &str = "
+operational:
+  failureHandling:
+    healthCheckInterval: 2s
+    healthCheckTimeout: 500ms
+    unhealthyThreshold: 3
+    statusReportingInterval: 5s
+    partialFailureMode: fail
+    circuitBreaker:
+      enabled: true
+      failureThreshold: 5
+      timeout: 60s
+";
+
+#[test]
+fn a_pasted_toolhive_block_loads_and_probes_a_real_fastmcp_server() {
+    let Some(python) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("vmcp-toolhive-paste-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = start_server(&python, &dir, 0, None, "toolhive");
+    let port = server.port;
+    let config = dir.join("vmcp.yaml");
+    std::fs::write(
+        &config,
+        format!("backends:\n  - name: echo\n    url: http://127.0.0.1:{port}/mcp\n{TOOLHIVE_PASTED_BLOCK}"),
+    )
+    .unwrap();
+    let log = dir.join("vmcp.log");
+    // Loaded (no exit 2: `start_vmcp` fails at once with the log if vmcp dies) and probing:
+    // the backend turns healthy within the first verdict's bound (interval 2 s, timeout 500 ms,
+    // one registry poll: 2 + 0.5 + 2 = 4.5 s).
+    let (mut vmcp, listen) = start_vmcp(&config, &[], &[], Stdio::null(), &log);
+    let report = wait_for_backend(
+        &mut vmcp,
+        listen,
+        "echo",
+        "healthy",
+        Bound::new(
+            Duration::from_millis(4_500),
+            "interval (2s) + timeout (500ms) + registry_poll_interval (2s)",
+        ),
+    );
+    assert_eq!(backend(&report, "echo")["status"], "ready");
+    assert_eq!(backend(&report, "echo")["circuitBreakerState"], "closed");
+    vmcp.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}

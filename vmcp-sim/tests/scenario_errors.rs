@@ -101,7 +101,7 @@ fn unknown_vmcp_key_keeps_the_vmcp_core_message() {
 
 rejects!(
     vmcp_validation_keeps_the_vmcp_core_message,
-    hb("[vmcp]\nhealth_check_timeout = \"45s\"\n"),
+    hb("[vmcp]\nhealth_check_interval = \"30s\"\nhealth_check_timeout = \"45s\"\n"),
     "t.toml:9:1: health_check_timeout (45s) must be less than health_check_interval (30s)"
 );
 

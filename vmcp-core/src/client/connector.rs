@@ -93,7 +93,7 @@ impl ConnectionCounters {
     fn lock(&self) -> MutexGuard<'_, BTreeMap<Arc<str>, ConnectionStats>> {
         // A poisoned lock only means another thread panicked while counting; the counts are
         // plain integers and stay meaningful.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     fn record(&self, backend: &Arc<str>, f: impl FnOnce(&mut ConnectionStats)) {

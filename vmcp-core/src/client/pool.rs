@@ -103,7 +103,7 @@ impl<C: BackendConnector> PoolManager<C> {
 
     fn lock(&self) -> MutexGuard<'_, Pools<C>> {
         // Pool bookkeeping is a map of clients; after a panic elsewhere it is still consistent.
-        self.pools.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.pools)
     }
 
     /// The policy in force.

@@ -83,7 +83,7 @@ pub fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
     }
     let uri: Uri = url
         .parse()
-        .map_err(|e| invalid(format!("{}: {e}", crate::error::redact(url))))?;
+        .map_err(|e| invalid(format!("{}: {e}", crate::redact::redact(url))))?;
     match uri.scheme_str() {
         Some("http") => {}
         Some(other) => {

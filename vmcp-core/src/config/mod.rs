@@ -31,7 +31,9 @@ pub use frontend::{
     AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
 };
 pub use validate::{
-    MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_MAX_BODY_BYTES,
+    MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_DEGRADED_THRESHOLD,
+    MIN_HEALTH_CHECK_INTERVAL, MIN_MAX_BODY_BYTES, MIN_PROBE_TIMEOUT, MIN_REGISTRY_POLL_INTERVAL,
+    MIN_STATUS_REPORTING_INTERVAL,
 };
 pub use vmcp::{
     AuthConfig, BackendConfig, OperationalConfig, ProcessSecrets, SecretSource, StatusConfig,

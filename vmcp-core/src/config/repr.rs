@@ -96,10 +96,20 @@ pub(super) enum PartialFailureMode {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FailureHandlingRepr {
-    #[serde(alias = "healthCheckInterval", with = "duration")]
-    health_check_interval: Duration,
-    #[serde(alias = "healthCheckTimeout", with = "duration")]
-    health_check_timeout: Duration,
+    /// `None`: derived from `health_check_timeout` (see [`FailureHandling::derive_defaults`]).
+    #[serde(
+        alias = "healthCheckInterval",
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    health_check_interval: Option<Duration>,
+    /// `None`: derived from `health_check_interval`.
+    #[serde(
+        alias = "healthCheckTimeout",
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    health_check_timeout: Option<Duration>,
     #[serde(alias = "unhealthyThreshold")]
     unhealthy_threshold: u32,
     #[serde(alias = "healthyThreshold")]
@@ -113,8 +123,13 @@ pub struct FailureHandlingRepr {
     #[serde(alias = "initialJitter", with = "duration")]
     initial_jitter: Duration,
     pool: PoolPolicy,
-    #[serde(alias = "connectTimeout", with = "duration")]
-    connect_timeout: Duration,
+    /// `None`: derived from `health_check_timeout`.
+    #[serde(
+        alias = "connectTimeout",
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    connect_timeout: Option<Duration>,
     #[serde(alias = "maxBodyBytes", with = "byte_size")]
     max_body_bytes: u64,
     #[serde(alias = "circuitBreaker")]
@@ -125,16 +140,23 @@ pub struct FailureHandlingRepr {
 }
 
 impl Default for FailureHandlingRepr {
+    /// Every key unwritten: the coupled settings stay `None` so they are derived from the ones
+    /// the user did write.
     fn default() -> Self {
-        FailureHandling::default().into()
+        Self {
+            health_check_interval: None,
+            health_check_timeout: None,
+            connect_timeout: None,
+            ..FailureHandling::default().into()
+        }
     }
 }
 
 impl From<FailureHandling> for FailureHandlingRepr {
     fn from(f: FailureHandling) -> Self {
         Self {
-            health_check_interval: f.health_check_interval,
-            health_check_timeout: f.health_check_timeout,
+            health_check_interval: Some(f.health_check_interval),
+            health_check_timeout: Some(f.health_check_timeout),
             unhealthy_threshold: f.unhealthy_threshold,
             healthy_threshold: f.healthy_threshold,
             degraded_threshold: f.degraded_threshold,
@@ -142,7 +164,7 @@ impl From<FailureHandling> for FailureHandlingRepr {
             registry_poll_interval: f.registry_poll_interval,
             initial_jitter: f.initial_jitter,
             pool: f.pool,
-            connect_timeout: f.connect_timeout,
+            connect_timeout: Some(f.connect_timeout),
             max_body_bytes: f.max_body_bytes,
             circuit_breaker: f.circuit_breaker,
             partial_failure_mode: None,
@@ -161,9 +183,15 @@ impl TryFrom<FailureHandlingRepr> for FailureHandling {
                  has no effect here: the front end reads aggregation.partial_failure_mode"
             );
         }
+        let (health_check_interval, health_check_timeout, connect_timeout) =
+            FailureHandling::derive_defaults(
+                r.health_check_interval,
+                r.health_check_timeout,
+                r.connect_timeout,
+            );
         let config = Self {
-            health_check_interval: r.health_check_interval,
-            health_check_timeout: r.health_check_timeout,
+            health_check_interval,
+            health_check_timeout,
             unhealthy_threshold: r.unhealthy_threshold,
             healthy_threshold: r.healthy_threshold,
             degraded_threshold: r.degraded_threshold,
@@ -171,7 +199,7 @@ impl TryFrom<FailureHandlingRepr> for FailureHandling {
             registry_poll_interval: r.registry_poll_interval,
             initial_jitter: r.initial_jitter,
             pool: r.pool,
-            connect_timeout: r.connect_timeout,
+            connect_timeout,
             max_body_bytes: r.max_body_bytes,
             circuit_breaker: r.circuit_breaker,
         };

@@ -301,6 +301,69 @@ fn a_toolhive_camel_case_block_pastes_in() {
     );
 }
 
+/// A `failureHandling` block as ToolHive documents it: no `connectTimeout`, a sub-second probe
+/// timeout. It must load as is (DESIGN §3.5), with the unwritten keys derived from the written.
+const TOOLHIVE_SUBSECOND_BLOCK: &str = "\
+operational:
+  failureHandling:
+    healthCheckInterval: 5s
+    healthCheckTimeout: 500ms
+    unhealthyThreshold: 3
+    partialFailureMode: fail
+    circuitBreaker:
+      enabled: true
+      failureThreshold: 5
+      timeout: 60s
+";
+
+#[test]
+fn a_pasted_toolhive_block_with_a_subsecond_timeout_loads_with_derived_defaults() {
+    let fh = load_with(TOOLHIVE_SUBSECOND_BLOCK, &env(&[]))
+        .unwrap()
+        .failure_handling;
+    assert_eq!(fh.health_check_timeout, Duration::from_millis(500));
+    assert_eq!(fh.connect_timeout, Duration::from_millis(500));
+    assert_eq!(fh.health_check_interval, secs(5));
+}
+
+#[test]
+fn unwritten_timing_keys_are_derived_from_the_written_ones() {
+    let d = FailureHandling::derive_defaults;
+    let ms = Duration::from_millis;
+    // Nothing written: the DESIGN defaults.
+    assert_eq!(d(None, None, None), (secs(30), secs(10), secs(5)));
+    // A short interval alone: the timeout stays below it, the connect timeout within it.
+    assert_eq!(d(Some(secs(4)), None, None), (secs(4), secs(2), secs(2)));
+    assert_eq!(d(Some(secs(60)), None, None), (secs(60), secs(10), secs(5)));
+    // A long timeout alone: the interval grows past it.
+    assert_eq!(d(None, Some(secs(45)), None), (secs(90), secs(45), secs(5)));
+    assert_eq!(d(None, Some(ms(500)), None), (secs(30), ms(500), ms(500)));
+    // Written values are kept as written, even when validation will refuse them.
+    assert_eq!(
+        d(Some(secs(1)), Some(secs(2)), Some(secs(3))),
+        (secs(1), secs(2), secs(3))
+    );
+    // Through the parser: each of these loads although only one key of a coupled pair is set.
+    for body in [
+        "    health_check_timeout: 45s\n",
+        "    health_check_timeout: 20ms\n",
+        "    health_check_interval: 200ms\n",
+        "    healthCheckInterval: 1s\n",
+    ] {
+        let fh = yaml_fh(body).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert!(fh.health_check_timeout < fh.health_check_interval, "{body}");
+        assert!(fh.connect_timeout <= fh.health_check_timeout, "{body}");
+    }
+    // A written connect_timeout above the (derived) probe timeout is the user's value: refused.
+    let err = yaml_fh("    health_check_interval: 4s\n    connect_timeout: 3s\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("connect_timeout (3s) must not exceed health_check_timeout (2s)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn camel_case_aliases_cover_breaker_extensions() {
     let fh = yaml_fh(
@@ -425,11 +488,11 @@ fn failure_handling_rules_have_exact_messages() {
     let cases: Vec<(String, &str)> = vec![
         (
             fh_err(|f| f.health_check_interval = z),
-            "health_check_interval (0s) must be greater than 0",
+            "health_check_interval (0s) must be at least 100ms",
         ),
         (
             fh_err(|f| f.health_check_timeout = z),
-            "health_check_timeout (0s) must be greater than 0",
+            "health_check_timeout (0s) must be at least 10ms",
         ),
         (
             fh_err(|f| f.health_check_timeout = secs(30)),
@@ -449,19 +512,35 @@ fn failure_handling_rules_have_exact_messages() {
         ),
         (
             fh_err(|f| f.degraded_threshold = z),
-            "degraded_threshold (0s) must be greater than 0",
+            "degraded_threshold (0s) must be at least 1ms",
         ),
         (
             fh_err(|f| f.status_reporting_interval = z),
-            "status_reporting_interval (0s) must be greater than 0",
+            "status_reporting_interval (0s) must be at least 100ms",
         ),
         (
             fh_err(|f| f.registry_poll_interval = z),
-            "registry_poll_interval (0s) must be greater than 0",
+            "registry_poll_interval (0s) must be at least 10ms",
         ),
         (
             fh_err(|f| f.connect_timeout = z),
-            "connect_timeout (0s) must be greater than 0",
+            "connect_timeout (0s) must be at least 10ms",
+        ),
+        (
+            fh_err(|f| f.status_reporting_interval = Duration::from_nanos(1)),
+            "status_reporting_interval (1ns) must be at least 100ms",
+        ),
+        (
+            fh_err(|f| f.health_check_interval = Duration::from_millis(99)),
+            "health_check_interval (99ms) must be at least 100ms",
+        ),
+        (
+            fh_err(|f| f.registry_poll_interval = Duration::from_millis(9)),
+            "registry_poll_interval (9ms) must be at least 10ms",
+        ),
+        (
+            fh_err(|f| f.degraded_threshold = Duration::from_micros(999)),
+            "degraded_threshold (999us) must be at least 1ms",
         ),
         (
             fh_err(|f| f.connect_timeout = Duration::from_millis(10_500)),
@@ -510,9 +589,9 @@ fn boundary_values_are_accepted() {
         connect_timeout: Duration::from_millis(99),
         unhealthy_threshold: 1,
         healthy_threshold: 1,
-        degraded_threshold: Duration::from_nanos(1),
-        status_reporting_interval: Duration::from_nanos(1),
-        registry_poll_interval: Duration::from_nanos(1),
+        degraded_threshold: Duration::from_millis(1),
+        status_reporting_interval: Duration::from_millis(100),
+        registry_poll_interval: Duration::from_millis(10),
         max_body_bytes: 1024,
         circuit_breaker: CircuitBreakerConfig {
             enabled: true,
@@ -623,9 +702,11 @@ fn deserializing_validates_and_points_at_the_block() {
         "t.yaml:4:7: operational.failure_handling.circuit_breaker: timeout (500ms) must be at \
          least 1s"
     );
-    let toml_err = toml::from_str::<FailureHandling>("health_check_timeout = \"45s\"\n")
-        .unwrap_err()
-        .to_string();
+    let toml_err = toml::from_str::<FailureHandling>(
+        "health_check_interval = \"30s\"\nhealth_check_timeout = \"45s\"\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         toml_err
             .contains("health_check_timeout (45s) must be less than health_check_interval (30s)"),
@@ -692,8 +773,24 @@ fn backend_url_rules() {
         let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
         assert_eq!(
             load_with(&text, &env(&[])).unwrap_err().to_string(),
-            format!("t.yaml: backends[0].url ({url:?}) {reason}"),
+            format!(
+                "t.yaml: backends[0].url ({:?}) {reason}",
+                crate::redact::redact_url(url)
+            ),
         );
+    }
+    // A bad URL's secrets never reach the message: the query values and fragment are gone.
+    for url in [
+        "https://h:1/mcp?api_key=LEAK1#LEAK2",
+        "ftp://h/mcp?token=LEAK1",
+        "http://h:99999/mcp?auth=LEAK1",
+        "http://a b/mcp?jwt=LEAK1",
+        "http:///mcp?session=LEAK1",
+    ] {
+        let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
+        let err = load_with(&text, &env(&[])).unwrap_err().to_string();
+        assert!(!err.contains("LEAK"), "{err}");
+        assert!(err.contains("backends[0].url"), "{err}");
     }
     for url in [
         "http://127.0.0.1:8080/mcp",

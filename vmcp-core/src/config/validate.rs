@@ -21,6 +21,31 @@ pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The largest accepted `max_body_bytes`: a probe reply has no business being bigger.
 pub const MAX_MAX_BODY_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// The smallest accepted `health_check_interval`: a probe is a whole MCP session, and probing one
+/// backend ten times a second is already far beyond what health checking needs.
+pub const MIN_HEALTH_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The smallest accepted `health_check_timeout` and `connect_timeout`: below this not even a
+/// loopback handshake completes reliably.
+pub const MIN_PROBE_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// The smallest accepted `degraded_threshold`.
+pub const MIN_DEGRADED_THRESHOLD: Duration = Duration::from_millis(1);
+
+/// The smallest accepted `status_reporting_interval`: each report is built from every backend and
+/// written to every reporter, so a 1 ns interval would report on every timer tick.
+pub const MIN_STATUS_REPORTING_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The smallest accepted `registry_poll_interval` (the change-report coalescing window).
+pub const MIN_REGISTRY_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// `health_check_interval` when the user wrote none (DESIGN §3.5 default).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// `health_check_timeout` when the user wrote none (DESIGN §3.5 default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `connect_timeout` when the user wrote none, before the `health_check_timeout` cap.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn at_most_a_week(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value > MAX_SETTING_DURATION {
         return Err(ConfigError::invalid_value(
@@ -32,13 +57,13 @@ fn at_most_a_week(key: &str, value: Duration) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `0 < value <= MAX_SETTING_DURATION`.
-fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
+/// `min <= value <= MAX_SETTING_DURATION`; the message states the bound.
+fn within(key: &str, value: Duration, min: Duration) -> Result<(), ConfigError> {
+    if value < min {
         return Err(ConfigError::invalid_value(
             key,
             duration::format(value),
-            "must be greater than 0",
+            format!("must be at least {}", duration::format(min)),
         ));
     }
     at_most_a_week(key, value)
@@ -107,12 +132,45 @@ impl CircuitBreakerConfig {
 }
 
 impl FailureHandling {
+    /// The probe timing settings, with the unwritten ones derived from the written ones so that
+    /// a block that only sets some of them (a pasted ToolHive `failureHandling`) is never
+    /// rejected for a value the user did not write (DESIGN §3.5). Returns
+    /// `(health_check_interval, health_check_timeout, connect_timeout)`:
+    ///
+    /// * interval: as written, else `max(30s, 2 × timeout)` (so it exceeds a written timeout);
+    /// * timeout: as written, else `min(10s, interval / 2)` (so it is below a written interval);
+    /// * connect timeout: as written, else `min(5s, timeout)`.
+    ///
+    /// Written values are kept even when they break a rule: validation then names them.
+    pub fn derive_defaults(
+        interval: Option<Duration>,
+        timeout: Option<Duration>,
+        connect_timeout: Option<Duration>,
+    ) -> (Duration, Duration, Duration) {
+        let (interval, timeout) = match (interval, timeout) {
+            (Some(i), Some(t)) => (i, t),
+            (Some(i), None) => (i, DEFAULT_TIMEOUT.min(i / 2)),
+            (None, Some(t)) => (DEFAULT_INTERVAL.max(t.saturating_mul(2)), t),
+            (None, None) => (DEFAULT_INTERVAL, DEFAULT_TIMEOUT),
+        };
+        let connect_timeout = connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT.min(timeout));
+        (interval, timeout, connect_timeout)
+    }
+
     /// Check every setting and the relations between them (DESIGN §3.5).
     ///
     /// Deserialization already calls this; call it again after changing fields by hand.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        positive("health_check_interval", self.health_check_interval)?;
-        positive("health_check_timeout", self.health_check_timeout)?;
+        within(
+            "health_check_interval",
+            self.health_check_interval,
+            MIN_HEALTH_CHECK_INTERVAL,
+        )?;
+        within(
+            "health_check_timeout",
+            self.health_check_timeout,
+            MIN_PROBE_TIMEOUT,
+        )?;
         // Probes of one backend never overlap, so a probe must end before the next one is due.
         if self.health_check_timeout >= self.health_check_interval {
             return Err(ConfigError::invalid_value(
@@ -126,11 +184,23 @@ impl FailureHandling {
         }
         at_least_one("unhealthy_threshold", self.unhealthy_threshold)?;
         at_least_one("healthy_threshold", self.healthy_threshold)?;
-        positive("degraded_threshold", self.degraded_threshold)?;
-        positive("status_reporting_interval", self.status_reporting_interval)?;
-        positive("registry_poll_interval", self.registry_poll_interval)?;
+        within(
+            "degraded_threshold",
+            self.degraded_threshold,
+            MIN_DEGRADED_THRESHOLD,
+        )?;
+        within(
+            "status_reporting_interval",
+            self.status_reporting_interval,
+            MIN_STATUS_REPORTING_INTERVAL,
+        )?;
+        within(
+            "registry_poll_interval",
+            self.registry_poll_interval,
+            MIN_REGISTRY_POLL_INTERVAL,
+        )?;
         at_most_a_week("initial_jitter", self.initial_jitter)?;
-        positive("connect_timeout", self.connect_timeout)?;
+        within("connect_timeout", self.connect_timeout, MIN_PROBE_TIMEOUT)?;
         // Connecting is part of the probe, so it cannot be given longer than the whole probe.
         if self.connect_timeout > self.health_check_timeout {
             return Err(ConfigError::invalid_value(

@@ -323,7 +323,9 @@ fn validate_name(key: &str, name: &str) -> Result<(), ConfigError> {
 /// plain HTTP: TLS terminates in front of vMCP, e.g. a service mesh sidecar), and credentials in
 /// the URL would leak into reports (which show the URL), so they are refused without echoing it.
 fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    let bad = |reason: &str| ConfigError::invalid_value(key, format!("{url:?}"), reason);
+    // The value shown is redacted: a bad URL may still carry a secret in its query.
+    let shown = crate::redact::redact_url(url);
+    let bad = |reason: &str| ConfigError::invalid_value(key, format!("{shown:?}"), reason);
     let expected = "is not a URL of the form http://host[:port]/path";
 
     let Some((scheme, rest)) = url.split_once("://") else {

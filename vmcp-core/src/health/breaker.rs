@@ -14,6 +14,22 @@
 //!     └──────────────────────────────────────────── HalfOpen ──────────┘
 //! ```
 //!
+//! The half-open budget (`half_open_max_probes = N`, DESIGN §3.3, as resilience4j's
+//! `permittedNumberOfCallsInHalfOpenState`): a half-open period admits at most N requests in
+//! total (the trial probe and, through the front end, tool calls), so never more than N are in
+//! flight; the circuit closes after N successes and re-opens on the first failure; requests
+//! beyond the budget are refused. A permit returned without a result ([`CircuitBreaker::release`],
+//! e.g. a cancelled call) gives its slot back.
+//!
+//! Two ways to use it:
+//! * the raw state machine: [`try_acquire`](CircuitBreaker::try_acquire), then
+//!   [`record_success`](CircuitBreaker::record_success) / [`record_failure`](CircuitBreaker::record_failure)
+//!   / [`release`](CircuitBreaker::release) for an admission of the current phase;
+//! * [`Permit`]s, for callers whose requests may outlive a phase (concurrent tool calls):
+//!   [`acquire`](CircuitBreaker::acquire) hands out a permit naming the phase it was taken in, and
+//!   [`complete`](CircuitBreaker::complete) / [`give_back`](CircuitBreaker::give_back) apply it
+//!   only while that phase lasts (a result from an earlier phase is stale and ignored).
+//!
 //! Rules beyond the diagram (all documented on the methods):
 //! * Results that do not belong to an admitted probe are ignored while Open or HalfOpen: a result
 //!   recorded while Open, or while HalfOpen with no permit outstanding, is stale (its probe was
@@ -63,6 +79,26 @@ pub enum Admission {
     },
 }
 
+/// An admission taken with [`CircuitBreaker::acquire`]: hand it back exactly once, with
+/// [`CircuitBreaker::complete`] (the request's result) or [`CircuitBreaker::give_back`] (no
+/// result, e.g. cancelled before it reached the backend).
+///
+/// It names the breaker phase it was taken in (how many times the breaker had opened, and the
+/// state), so a result arriving after the phase ended is recognised as stale and ignored.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a permit must be completed or given back, or a half-open slot stays taken"]
+pub struct Permit {
+    times_opened: u64,
+    state: CircuitState,
+}
+
+impl Permit {
+    /// The state the breaker was in when the permit was taken.
+    pub fn state(&self) -> CircuitState {
+        self.state
+    }
+}
+
 /// A read-only view of the breaker, for reports, traces and tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BreakerSnapshot {
@@ -77,6 +113,9 @@ pub struct BreakerSnapshot {
     pub open_until: Option<Instant>,
     /// HalfOpen permits handed out whose results are not recorded yet; 0 unless HalfOpen.
     pub half_open_in_flight: u32,
+    /// Successes recorded in the current HalfOpen period; 0 unless HalfOpen. The circuit closes
+    /// when this reaches `half_open_max_probes`.
+    pub half_open_successes: u32,
     /// The un-jittered open timeout of the current Open period (or of the next one, when not
     /// Open): the base `timeout`, grown by backoff after failed trials, reset on close.
     pub current_timeout: Duration,
@@ -140,8 +179,14 @@ impl Params {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Closed,
-    Open { until: Instant },
-    HalfOpen { in_flight: u32 },
+    Open {
+        until: Instant,
+    },
+    /// `in_flight + successes <= max_probes`: the budget of one half-open period.
+    HalfOpen {
+        in_flight: u32,
+        successes: u32,
+    },
 }
 
 impl Phase {
@@ -214,28 +259,37 @@ impl CircuitBreaker {
     /// reports when the breaker actually became half-open.
     pub fn advance(&mut self, now: Instant) -> Option<CircuitTransition> {
         let transition = match self.phase {
-            Phase::Open { until } if now >= until => {
-                Some(self.change(Phase::HalfOpen { in_flight: 0 }, until))
-            }
+            Phase::Open { until } if now >= until => Some(self.change(
+                Phase::HalfOpen {
+                    in_flight: 0,
+                    successes: 0,
+                },
+                until,
+            )),
             Phase::Open { .. } | Phase::Closed | Phase::HalfOpen { .. } => None,
         };
         self.check_invariants();
         transition
     }
 
-    /// Ask to run a probe at `now` (calls `advance` first). In HalfOpen, each `Allowed` takes one
-    /// of `half_open_max_probes` slots until its result is recorded.
+    /// Ask to send one request (a probe or a call) at `now` (calls `advance` first). In
+    /// HalfOpen, each `Allowed` uses one of the period's `half_open_max_probes` slots: the slot
+    /// stays used after a success (the budget is per period) and is given back by `release`.
     ///
     /// Closed always admits (without counting: only HalfOpen limits concurrency). Open refuses
-    /// with its deadline; a saturated HalfOpen refuses with `until: None`.
+    /// with its deadline; a HalfOpen whose budget is used refuses with `until: None`.
     pub fn try_acquire(&mut self, now: Instant) -> (Admission, Option<CircuitTransition>) {
         let transition = self.advance(now);
         let admission = match self.phase {
             Phase::Closed => Admission::Allowed,
             Phase::Open { until } => Admission::Refused { until: Some(until) },
-            Phase::HalfOpen { in_flight } if in_flight < self.params.max_probes => {
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } if in_flight + successes < self.params.max_probes => {
                 self.phase = Phase::HalfOpen {
                     in_flight: in_flight + 1,
+                    successes,
                 };
                 Admission::Allowed
             }
@@ -245,7 +299,74 @@ impl CircuitBreaker {
         (admission, transition)
     }
 
-    /// A probe succeeded. HalfOpen → Closed; Closed resets the failure count.
+    /// An admission of the current phase ended without a result (cancelled before it reached
+    /// the backend): in HalfOpen its slot is free again; otherwise nothing changes.
+    pub fn release(&mut self) {
+        if let Phase::HalfOpen {
+            in_flight,
+            successes,
+        } = self.phase
+        {
+            self.phase = Phase::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+                successes,
+            };
+        }
+        self.check_invariants();
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a caller whose request may outlive the phase: the
+    /// admission comes as a [`Permit`] to hand back with [`complete`](Self::complete) or
+    /// [`give_back`](Self::give_back). Refused: `Err(until)`, as in [`Admission::Refused`].
+    pub fn acquire(
+        &mut self,
+        now: Instant,
+    ) -> (Result<Permit, Option<Instant>>, Option<CircuitTransition>) {
+        let (admission, transition) = self.try_acquire(now);
+        let permit = match admission {
+            Admission::Allowed => Ok(self.permit()),
+            Admission::Refused { until } => Err(until),
+        };
+        (permit, transition)
+    }
+
+    /// The result of a permitted request: recorded as `record_success` / `record_failure` would,
+    /// if the permit belongs to the current phase; a stale permit changes nothing.
+    pub fn complete(
+        &mut self,
+        permit: Permit,
+        success: bool,
+        now: Instant,
+    ) -> Option<CircuitTransition> {
+        if permit != self.permit() {
+            return None;
+        }
+        if success {
+            self.record_success(now)
+        } else {
+            self.record_failure(now)
+        }
+    }
+
+    /// A permitted request ended without a result: as [`release`](Self::release), if the permit
+    /// belongs to the current phase.
+    pub fn give_back(&mut self, permit: Permit) {
+        if permit == self.permit() {
+            self.release();
+        }
+    }
+
+    /// The permit of the current phase: `(times_opened, state)` names a phase uniquely, since
+    /// every Open period (and the HalfOpen and Closed periods after it) bumps `times_opened`.
+    fn permit(&self) -> Permit {
+        Permit {
+            times_opened: self.times_opened,
+            state: self.phase.state(),
+        }
+    }
+
+    /// A request succeeded. Closed resets the failure count; in HalfOpen it counts toward the
+    /// budget, and the `half_open_max_probes`-th success closes the circuit.
     ///
     /// Closing resets the failure count and the backoff. A success recorded while Open, or while
     /// HalfOpen with no permit outstanding, is stale and ignored (returns `None`).
@@ -258,10 +379,21 @@ impl CircuitBreaker {
                 self.consecutive_failures = 0;
                 None
             }
-            Phase::HalfOpen { in_flight } if in_flight > 0 => {
-                self.consecutive_failures = 0;
-                self.current_timeout = self.params.base_timeout;
-                Some(self.change(Phase::Closed, now))
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } if in_flight > 0 => {
+                if successes + 1 < self.params.max_probes {
+                    self.phase = Phase::HalfOpen {
+                        in_flight: in_flight - 1,
+                        successes: successes + 1,
+                    };
+                    None
+                } else {
+                    self.consecutive_failures = 0;
+                    self.current_timeout = self.params.base_timeout;
+                    Some(self.change(Phase::Closed, now))
+                }
             }
             Phase::Open { .. } | Phase::HalfOpen { .. } => None,
         };
@@ -288,7 +420,7 @@ impl CircuitBreaker {
                     None
                 }
             }
-            Phase::HalfOpen { in_flight } if in_flight > 0 => {
+            Phase::HalfOpen { in_flight, .. } if in_flight > 0 => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 self.current_timeout = self.backed_off(self.current_timeout);
                 Some(self.open(now))
@@ -297,18 +429,6 @@ impl CircuitBreaker {
         };
         self.check_invariants();
         transition
-    }
-
-    /// Give back a HalfOpen permit without recording a result: a front-end call that took one of
-    /// the `half_open_max_probes` slots (DESIGN §3.3) and whose outcome says nothing about the
-    /// backend. Does nothing outside HalfOpen or when no permit is outstanding.
-    pub fn release_permit(&mut self) {
-        if let Phase::HalfOpen { in_flight } = self.phase {
-            self.phase = Phase::HalfOpen {
-                in_flight: in_flight.saturating_sub(1),
-            };
-        }
-        self.check_invariants();
     }
 
     /// Back to Closed with counters and backoff cleared (endpoint change).
@@ -337,7 +457,11 @@ impl CircuitBreaker {
             consecutive_failures: self.consecutive_failures,
             open_until: self.open_deadline(),
             half_open_in_flight: match self.phase {
-                Phase::HalfOpen { in_flight } => in_flight,
+                Phase::HalfOpen { in_flight, .. } => in_flight,
+                Phase::Closed | Phase::Open { .. } => 0,
+            },
+            half_open_successes: match self.phase {
+                Phase::HalfOpen { successes, .. } => successes,
                 Phase::Closed | Phase::Open { .. } => 0,
             },
             current_timeout: self.current_timeout,
@@ -430,10 +554,13 @@ impl CircuitBreaker {
                 debug_assert!(self.consecutive_failures >= p.failure_threshold);
                 debug_assert!(self.last_changed.is_some_and(|at| at <= until));
             }
-            Phase::HalfOpen { in_flight } => {
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } => {
                 debug_assert!(self.times_opened >= 1);
                 debug_assert!(
-                    in_flight <= p.max_probes,
+                    in_flight + successes <= p.max_probes && successes < p.max_probes,
                     "{in_flight} half-open probes in flight, max {}",
                     p.max_probes
                 );

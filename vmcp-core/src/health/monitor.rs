@@ -23,10 +23,11 @@ use tokio::time::Instant;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::FailureHandling;
-use crate::health::breaker::{Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition};
+use crate::health::breaker::{BreakerSnapshot, CircuitBreaker, CircuitTransition, Permit};
 use crate::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use crate::health::{CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
-use crate::registry::Backend;
+use crate::registry::{Backend, DynamicRegistry};
+use crate::sync::lock;
 
 /// Runs one probe (a full MCP session) against a backend. The real implementation is the HTTP
 /// client; tests and the simulation may script it.
@@ -176,15 +177,43 @@ struct Shared {
     changes: watch::Sender<u64>,
     /// Bumped after every finished or skipped probe (for `initial_probes_done`).
     progress: watch::Sender<u64>,
+    /// The probe task of every backend generation, by backend name.
+    tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
+    spawner: Spawner,
+    hooks: Arc<dyn ProbeHooks>,
+    /// The registry the monitor follows ([`HealthMonitor::follow`]), and the version of it last
+    /// applied. A probe task checks the version before every probe, so a change applies at its
+    /// instant even when the task wakes before the registry watcher does.
+    registry: Option<Arc<DynamicRegistry>>,
+    applied_version: Mutex<Option<u64>>,
+    /// The task that applies registry changes as they are notified.
+    watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Shared {
-    /// Lock the cells. A poisoned lock only means another task panicked mid-update; the map
-    /// itself stays structurally valid, so keep going rather than cascade the panic.
     fn cells(&self) -> MutexGuard<'_, BTreeMap<String, Cell>> {
-        self.cells
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.cells)
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, BTreeMap<String, JoinHandle<()>>> {
+        lock(&self.tasks)
+    }
+
+    /// Apply the followed registry if it moved on since the last application. Returns whether
+    /// anything was applied.
+    fn sync_registry(self: &Arc<Self>) -> bool {
+        let Some(registry) = &self.registry else {
+            return false;
+        };
+        let mut applied = lock(&self.applied_version);
+        if *applied == Some(registry.version()) {
+            return false;
+        }
+        let (version, backends) = registry.versioned_list();
+        *applied = Some(version);
+        // Held while applying, so two tasks noticing the same change apply it once, in order.
+        self.apply(&backends, false);
+        true
     }
 
     fn emit(&self, events: &[MonitorEvent]) {
@@ -203,13 +232,11 @@ impl Shared {
 /// The running monitor.
 pub struct HealthMonitor {
     shared: Arc<Shared>,
-    tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
-    spawner: Spawner,
-    hooks: Arc<dyn ProbeHooks>,
 }
 
-/// Spawns the probe task of one backend generation; erases the probe type from the handle.
-type Spawner = Box<dyn Fn(&Arc<Shared>, String, u64) -> JoinHandle<()> + Send + Sync>;
+/// Spawns the probe task of one backend generation (name, generation, whether `initial_jitter`
+/// applies); erases the probe type from the handle.
+type Spawner = Box<dyn Fn(&Arc<Shared>, String, u64, bool) -> JoinHandle<()> + Send + Sync>;
 
 /// The object-safe part of [`Probe`], so the monitor handle need not be generic.
 trait ProbeHooks: Send + Sync {
@@ -237,7 +264,8 @@ impl std::fmt::Debug for HealthMonitor {
 impl HealthMonitor {
     /// Start probing `backends` on the current tokio runtime. `rng_seed` seeds breaker jitter
     /// and initial jitter, per backend (mixed with the backend's name), so that adding a backend
-    /// does not change the random draws of the others.
+    /// does not change the random draws of the others. `initial_jitter` delays only these
+    /// backends' first probes; backends added later are probed at once.
     pub fn start<P: Probe>(
         config: FailureHandling,
         probe: Arc<P>,
@@ -246,8 +274,69 @@ impl HealthMonitor {
         rng_seed: u64,
         backends: Vec<Backend>,
     ) -> Self {
+        let monitor = Self::new(config, probe, clock, observer, rng_seed, None);
+        monitor.shared.apply(&backends, true);
+        monitor
+    }
+
+    /// Start monitoring the backends of `registry` and follow it (DESIGN §3.4): every change
+    /// takes effect at its instant, from a watcher task and, before every probe, from the probe
+    /// task itself, so no probe starts on an old endpoint, or for a removed backend, at or
+    /// after the instant of the change. Otherwise as [`start`](Self::start).
+    pub fn follow<P: Probe>(
+        config: FailureHandling,
+        probe: Arc<P>,
+        clock: SharedClock,
+        observer: Option<Arc<dyn MonitorObserver>>,
+        rng_seed: u64,
+        registry: Arc<DynamicRegistry>,
+    ) -> Self {
+        let mut changes = registry.subscribe();
+        let monitor = Self::new(config, probe, clock, observer, rng_seed, Some(registry));
+        {
+            let shared = &monitor.shared;
+            let mut applied = lock(&shared.applied_version);
+            changes.borrow_and_update();
+            if let Some(registry) = &shared.registry {
+                let (version, backends) = registry.versioned_list();
+                *applied = Some(version);
+                shared.apply(&backends, true);
+            }
+        }
+        let weak = Arc::downgrade(&monitor.shared);
+        let watcher = tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                changes.borrow_and_update();
+                let Some(shared) = weak.upgrade() else { return };
+                shared.sync_registry();
+            }
+        });
+        *lock(&monitor.shared.watcher) = Some(watcher);
+        monitor
+    }
+
+    fn new<P: Probe>(
+        config: FailureHandling,
+        probe: Arc<P>,
+        clock: SharedClock,
+        observer: Option<Arc<dyn MonitorObserver>>,
+        rng_seed: u64,
+        registry: Option<Arc<DynamicRegistry>>,
+    ) -> Self {
         let (changes, _) = watch::channel(0);
         let (progress, _) = watch::channel(0);
+        let hooks: Arc<dyn ProbeHooks> = probe.clone();
+        let spawner: Spawner = Box::new(
+            move |shared: &Arc<Shared>, name: String, generation: u64, jitter: bool| {
+                tokio::spawn(backend_task(
+                    Arc::clone(shared),
+                    Arc::clone(&probe),
+                    name,
+                    generation,
+                    jitter,
+                ))
+            },
+        );
         let shared = Arc::new(Shared {
             config,
             clock,
@@ -256,30 +345,14 @@ impl HealthMonitor {
             cells: Mutex::new(BTreeMap::new()),
             changes,
             progress,
-        });
-        let hooks: Arc<dyn ProbeHooks> = probe.clone();
-        let spawner = Box::new(move |shared: &Arc<Shared>, name: String, generation: u64| {
-            tokio::spawn(backend_task(
-                Arc::clone(shared),
-                Arc::clone(&probe),
-                name,
-                generation,
-            ))
-        });
-        let monitor = Self {
-            shared,
             tasks: Mutex::new(BTreeMap::new()),
             spawner,
             hooks,
-        };
-        monitor.update_backends(&backends);
-        monitor
-    }
-
-    fn tasks(&self) -> MutexGuard<'_, BTreeMap<String, JoinHandle<()>>> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            registry,
+            applied_version: Mutex::new(None),
+            watcher: Mutex::new(None),
+        });
+        Self { shared }
     }
 
     /// Add, remove, and restart (endpoint change) backends to match `backends`.
@@ -289,6 +362,14 @@ impl HealthMonitor {
     /// changed keeps its status history, gets a reset breaker and a new task that probes the new
     /// endpoint immediately.
     pub fn update_backends(&self, backends: &[Backend]) {
+        self.shared.apply(backends, false);
+    }
+}
+
+impl Shared {
+    /// Add, remove, and restart backends to match `backends`; `initial_set`: these are the
+    /// backends the monitor started with, whose first probes `initial_jitter` spreads.
+    fn apply(self: &Arc<Self>, backends: &[Backend], initial_set: bool) {
         let wanted: BTreeMap<&str, &Backend> =
             backends.iter().map(|b| (b.name.as_str(), b)).collect();
         let mut events = Vec::new();
@@ -297,9 +378,9 @@ impl HealthMonitor {
         let mut removed = Vec::new();
         let mut changed = Vec::new();
         {
-            let mut cells = self.shared.cells();
+            let mut cells = self.cells();
             let now = crate::clock::monotonic_now();
-            let at = self.shared.clock.now();
+            let at = self.clock.now();
             let gone: Vec<String> = cells
                 .keys()
                 .filter(|n| !wanted.contains_key(n.as_str()))
@@ -314,12 +395,12 @@ impl HealthMonitor {
             for (name, backend) in &wanted {
                 match cells.get_mut(*name) {
                     None => {
-                        let seed = backend_seed(self.shared.rng_seed, name);
+                        let seed = backend_seed(self.rng_seed, name);
                         let cell = Cell {
                             backend: (*backend).clone(),
                             generation: 0,
-                            tracker: HealthTracker::new(TrackerConfig::from(&self.shared.config)),
-                            breaker: CircuitBreaker::new(&self.shared.config.circuit_breaker, seed),
+                            tracker: HealthTracker::new(TrackerConfig::from(&self.config)),
+                            breaker: CircuitBreaker::new(&self.config.circuit_breaker, seed),
                             circuit_last_changed: None,
                             probes_started: 0,
                             probes_skipped: 0,
@@ -328,7 +409,7 @@ impl HealthMonitor {
                         events.push(MonitorEvent::BackendAdded {
                             backend: (*name).to_owned(),
                         });
-                        to_spawn.push(((*name).to_owned(), 0));
+                        to_spawn.push(((*name).to_owned(), 0, initial_set));
                     }
                     Some(cell) if cell.backend.endpoint_differs(backend) => {
                         cell.backend = (*backend).clone();
@@ -353,7 +434,7 @@ impl HealthMonitor {
                             }
                         }
                         to_abort.push((*name).to_owned());
-                        to_spawn.push(((*name).to_owned(), cell.generation));
+                        to_spawn.push(((*name).to_owned(), cell.generation, false));
                         changed.push((*backend).clone());
                     }
                     Some(cell) => {
@@ -370,8 +451,8 @@ impl HealthMonitor {
                     handle.abort();
                 }
             }
-            for (name, generation) in to_spawn {
-                let handle = (self.spawner)(&self.shared, name.clone(), generation);
+            for (name, generation, jitter) in to_spawn {
+                let handle = (self.spawner)(self, name.clone(), generation, jitter);
                 tasks.insert(name, handle);
             }
         }
@@ -384,12 +465,14 @@ impl HealthMonitor {
             self.hooks.endpoint_changed(backend);
         }
         if !events.is_empty() {
-            Shared::bump(&self.shared.changes);
-            Shared::bump(&self.shared.progress);
+            Shared::bump(&self.changes);
+            Shared::bump(&self.progress);
         }
-        self.shared.emit(&events);
+        self.emit(&events);
     }
+}
 
+impl HealthMonitor {
     /// The health of every monitored backend, ordered by name.
     pub fn snapshot(&self) -> HealthSnapshot {
         self.shared
@@ -428,8 +511,12 @@ impl HealthMonitor {
     /// a runtime can stop the monitor even while other parts (e.g. a status endpoint) still hold
     /// it; afterwards no probe runs, and `update_backends` starts tasks again only if called.
     pub async fn stop(&self) {
-        let handles: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.tasks()).into_values().collect();
+        if let Some(watcher) = lock(&self.shared.watcher).take() {
+            watcher.abort();
+        }
+        let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.shared.tasks())
+            .into_values()
+            .collect();
         for handle in &handles {
             handle.abort();
         }
@@ -443,9 +530,159 @@ impl HealthMonitor {
 impl Drop for HealthMonitor {
     /// A monitor dropped without `stop` still cancels its tasks.
     fn drop(&mut self) {
-        for handle in self.tasks().values() {
+        if let Some(watcher) = lock(&self.shared.watcher).take() {
+            watcher.abort();
+        }
+        for handle in self.shared.tasks().values() {
             handle.abort();
         }
+    }
+}
+
+/// Why [`HealthMonitor::acquire`] refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The backend is not monitored (unknown or removed).
+    UnknownBackend,
+    /// The circuit breaker refused: Open (with its deadline), or HalfOpen with its budget used
+    /// (`until: None`).
+    Circuit {
+        /// The breaker state that refused.
+        state: CircuitState,
+        /// When asking again can succeed, if time (rather than a result) decides.
+        until: Option<Instant>,
+    },
+}
+
+/// Admission of one request (e.g. a tool call) to a backend by its circuit breaker, taken with
+/// [`HealthMonitor::acquire`]. In HalfOpen it holds one slot of the half-open budget (DESIGN
+/// §3.3), shared with the trial probes.
+///
+/// Hand it back with [`complete`](Self::complete) once the request has a result that should
+/// count for the breaker. Dropping it without completing gives the slot back without a result
+/// (a cancelled call, or a result the caller's policy does not count, e.g. a call failure with
+/// `call_failures_trip_breaker = false`). A permit that outlived its breaker phase, endpoint
+/// generation or backend changes nothing.
+#[derive(Debug)]
+pub struct CallPermit {
+    shared: std::sync::Weak<Shared>,
+    backend: Backend,
+    generation: u64,
+    permit: Option<Permit>,
+}
+
+impl CallPermit {
+    /// The backend as configured when the permit was taken: send the request here.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The breaker state the request was admitted in.
+    pub fn circuit(&self) -> CircuitState {
+        self.permit
+            .as_ref()
+            .map_or(CircuitState::Closed, Permit::state)
+    }
+
+    /// Record the request's result with the breaker (a HalfOpen success counts toward closing,
+    /// a failure re-opens; in Closed a failure counts toward `failure_threshold`).
+    pub fn complete(mut self, success: bool) {
+        if let (Some(permit), Some(shared)) = (self.permit.take(), self.shared.upgrade()) {
+            shared.complete_call(&self.backend.name, self.generation, permit, success);
+        }
+    }
+}
+
+impl Drop for CallPermit {
+    fn drop(&mut self) {
+        if let (Some(permit), Some(shared)) = (self.permit.take(), self.shared.upgrade()) {
+            if let Some(cell) = shared
+                .cells()
+                .get_mut(&self.backend.name)
+                .filter(|c| c.generation == self.generation)
+            {
+                cell.breaker.give_back(permit);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Apply a call result to the breaker, with the same events and status effects as a
+    /// probe's breaker transition.
+    fn complete_call(&self, name: &str, generation: u64, permit: Permit, success: bool) {
+        let mut events = Vec::new();
+        {
+            let mut cells = self.cells();
+            let Some(cell) = cells.get_mut(name).filter(|c| c.generation == generation) else {
+                return;
+            };
+            let now = crate::clock::monotonic_now();
+            let at = self.clock.now();
+            if let Some(transition) = cell.breaker.complete(permit, success, now) {
+                cell.circuit_last_changed = Some(at);
+                events.push(MonitorEvent::CircuitChanged {
+                    backend: name.to_owned(),
+                    transition,
+                });
+                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
+                    events.push(MonitorEvent::StatusChanged {
+                        backend: name.to_owned(),
+                        change,
+                    });
+                }
+            }
+        }
+        if !events.is_empty() {
+            Shared::bump(&self.changes);
+        }
+        self.emit(&events);
+    }
+}
+
+impl HealthMonitor {
+    /// Ask the breaker of `name` to admit one request now (the front end's calls, DESIGN §3.6):
+    /// Closed admits, Open refuses, HalfOpen admits within its budget. Taking a permit may
+    /// itself move an Open breaker past its deadline to HalfOpen (a reported transition).
+    pub fn acquire(&self, name: &str) -> Result<CallPermit, Refusal> {
+        let mut events = Vec::new();
+        let result = {
+            let mut cells = self.shared.cells();
+            let cell = cells.get_mut(name).ok_or(Refusal::UnknownBackend)?;
+            let now = crate::clock::monotonic_now();
+            let at = self.shared.clock.now();
+            let (admission, transition) = cell.breaker.acquire(now);
+            if let Some(transition) = transition {
+                cell.circuit_last_changed = Some(at);
+                events.push(MonitorEvent::CircuitChanged {
+                    backend: name.to_owned(),
+                    transition,
+                });
+                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
+                    events.push(MonitorEvent::StatusChanged {
+                        backend: name.to_owned(),
+                        change,
+                    });
+                }
+            }
+            match admission {
+                Ok(permit) => Ok(CallPermit {
+                    shared: Arc::downgrade(&self.shared),
+                    backend: cell.backend.clone(),
+                    generation: cell.generation,
+                    permit: Some(permit),
+                }),
+                Err(until) => Err(Refusal::Circuit {
+                    state: cell.breaker.state(),
+                    until,
+                }),
+            }
+        };
+        if !events.is_empty() {
+            Shared::bump(&self.shared.changes);
+        }
+        self.shared.emit(&events);
+        result
     }
 }
 
@@ -464,21 +701,20 @@ fn backend_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The first grid instant at or after `now` for a grid starting at `origin` with step `interval`.
-fn next_grid_point(origin: Instant, interval: Duration, now: Instant) -> Instant {
-    if now <= origin || interval.is_zero() {
-        return origin.max(now);
-    }
-    let elapsed = now - origin;
-    let steps = elapsed.as_nanos().div_ceil(interval.as_nanos());
-    let steps = u32::try_from(steps).unwrap_or(u32::MAX);
-    origin + interval.saturating_mul(steps)
-}
-
 /// The probe loop of one backend generation.
-async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String, generation: u64) {
+async fn backend_task<P: Probe>(
+    shared: Arc<Shared>,
+    probe: Arc<P>,
+    name: String,
+    generation: u64,
+    jitter: bool,
+) {
     let interval = shared.config.health_check_interval;
-    let initial_delay = initial_delay(&shared, &name, generation);
+    let initial_delay = if jitter {
+        initial_delay(&shared, &name)
+    } else {
+        Duration::ZERO
+    };
     let origin = crate::clock::monotonic_now() + initial_delay;
     let mut next_tick = origin;
     loop {
@@ -496,16 +732,12 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
             _ => next_tick,
         };
         tokio::time::sleep_until(wake).await;
-        let Some(backend) = admit(&shared, &name, generation) else {
+        let Some((backend, permit)) = admit(&shared, &name, generation) else {
             // Refused by the breaker (skip recorded) or the backend is gone.
             if !still_current(&shared, &name, generation) {
                 return;
             }
-            next_tick = next_grid_point(
-                origin,
-                interval,
-                crate::clock::monotonic_now() + Duration::from_nanos(1),
-            );
+            next_tick = crate::grid::next_after(origin, interval, crate::clock::monotonic_now());
             continue;
         };
         let started = crate::clock::monotonic_now();
@@ -529,21 +761,17 @@ async fn backend_task<P: Probe>(shared: Arc<Shared>, probe: Arc<P>, name: String
                     )
                 }
             };
-        if !record(&shared, &name, generation, outcome) {
+        if !record(&shared, &name, generation, permit, outcome) {
             return;
         }
         // Ticks that passed while probing are not made up: the grid resumes after now.
-        next_tick = next_grid_point(
-            origin,
-            interval,
-            crate::clock::monotonic_now() + Duration::from_nanos(1),
-        );
+        next_tick = crate::grid::next_after(origin, interval, crate::clock::monotonic_now());
     }
 }
 
-fn initial_delay(shared: &Shared, name: &str, generation: u64) -> Duration {
+fn initial_delay(shared: &Shared, name: &str) -> Duration {
     let max = shared.config.initial_jitter;
-    if max.is_zero() || generation > 0 {
+    if max.is_zero() {
         return Duration::ZERO;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(backend_seed(shared.rng_seed, name) ^ 0x1);
@@ -560,14 +788,16 @@ fn still_current(shared: &Shared, name: &str, generation: u64) -> bool {
 
 /// Ask the breaker for a probe. Returns the backend to probe when admitted; records the skip
 /// (and any Open→HalfOpen transition) otherwise.
-fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
+fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<(Backend, Permit)> {
+    // A registry change at this very instant applies before the probe may start.
+    shared.sync_registry();
     let mut events = Vec::new();
     let admitted = {
         let mut cells = shared.cells();
         let cell = cells.get_mut(name).filter(|c| c.generation == generation)?;
         let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
-        let (admission, transition) = cell.breaker.try_acquire(now);
+        let (admission, transition) = cell.breaker.acquire(now);
         if let Some(transition) = transition {
             cell.circuit_last_changed = Some(at);
             events.push(MonitorEvent::CircuitChanged {
@@ -582,15 +812,15 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
             }
         }
         match admission {
-            Admission::Allowed => {
+            Ok(permit) => {
                 cell.probes_started += 1;
                 events.push(MonitorEvent::ProbeStarted {
                     backend: name.to_owned(),
                     generation,
                 });
-                Some(cell.backend.clone())
+                Some((cell.backend.clone(), permit))
             }
-            Admission::Refused { until } => {
+            Err(until) => {
                 cell.probes_skipped += 1;
                 events.push(MonitorEvent::ProbeSkipped {
                     backend: name.to_owned(),
@@ -621,7 +851,13 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
 
 /// Feed a probe result to the breaker, then the tracker. Returns false when the backend was
 /// removed or changed meanwhile (the result is then dropped).
-fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -> bool {
+fn record(
+    shared: &Shared,
+    name: &str,
+    generation: u64,
+    permit: Permit,
+    outcome: ProbeOutcome,
+) -> bool {
     let mut events = Vec::new();
     {
         let mut cells = shared.cells();
@@ -630,11 +866,9 @@ fn record(shared: &Shared, name: &str, generation: u64, outcome: ProbeOutcome) -
         };
         let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
-        let transition = if outcome.is_success() {
-            cell.breaker.record_success(now)
-        } else {
-            cell.breaker.record_failure(now)
-        };
+        // A stale permit (the phase ended meanwhile, e.g. a call's failure re-opened the
+        // circuit) leaves the breaker alone; the tracker still sees the result.
+        let transition = cell.breaker.complete(permit, outcome.is_success(), now);
         events.push(MonitorEvent::ProbeFinished {
             backend: name.to_owned(),
             generation,
@@ -697,12 +931,12 @@ pub struct FastFail {
     /// Its circuit state.
     pub circuit: CircuitState,
     /// Which rule refused the call.
-    pub refusal: Refusal,
+    pub refusal: GateRefusal,
 }
 
 /// The rule that refused a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum GateRefusal {
     /// The backend is not monitored (removed).
     Unknown,
     /// Its status hides it (unhealthy, unauthenticated, unknown, pending).
@@ -716,10 +950,10 @@ pub enum Refusal {
 impl std::fmt::Display for FastFail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let why = match self.refusal {
-            Refusal::Unknown => "is not configured",
-            Refusal::Hidden => "is unavailable",
-            Refusal::CircuitOpen => "has an open circuit",
-            Refusal::HalfOpenBudget => "is half-open and its trial budget is in use",
+            GateRefusal::Unknown => "is not configured",
+            GateRefusal::Hidden => "is unavailable",
+            GateRefusal::CircuitOpen => "has an open circuit",
+            GateRefusal::HalfOpenBudget => "is half-open and its trial budget is in use",
         };
         write!(
             f,
@@ -740,16 +974,6 @@ pub enum CallOutcome {
     TransportFailure,
 }
 
-/// Permission to send one call. Dropping it gives back a half-open permit without a result.
-#[derive(Debug)]
-pub struct CallPermit {
-    shared: Arc<Shared>,
-    backend: String,
-    generation: u64,
-    half_open: bool,
-    finished: bool,
-}
-
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").finish_non_exhaustive()
@@ -757,117 +981,74 @@ impl std::fmt::Debug for Shared {
 }
 
 impl CallPermit {
-    /// Whether this call holds one of the half-open permits.
+    /// Whether this call holds one of the half-open budget's slots.
     pub fn is_half_open(&self) -> bool {
-        self.half_open
+        self.circuit() == CircuitState::HalfOpen
     }
 
-    /// Record the call's outcome (see [`CallOutcome`]) and release the permit.
-    pub fn finish(mut self, outcome: CallOutcome) {
-        self.finished = true;
-        let mut events = Vec::new();
-        {
-            let mut cells = self.shared.cells();
-            let Some(cell) = cells
-                .get_mut(&self.backend)
-                .filter(|c| c.generation == self.generation)
-            else {
-                return;
-            };
-            let now = crate::clock::monotonic_now();
-            let at = self.shared.clock.now();
-            let transition = match (outcome, self.half_open) {
-                (CallOutcome::TransportFailure, _) => cell.breaker.record_failure(now),
-                (CallOutcome::Success, false) => cell.breaker.record_success(now),
-                // A half-open success is the trial probe's to decide; calls only release.
-                (CallOutcome::Success | CallOutcome::Neutral, true) => {
-                    cell.breaker.release_permit();
-                    None
-                }
-                (CallOutcome::Neutral, false) => None,
-            };
-            if let Some(transition) = transition {
-                cell.circuit_last_changed = Some(at);
-                events.push(MonitorEvent::CircuitChanged {
-                    backend: self.backend.clone(),
-                    transition,
-                });
-                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
-                    events.push(MonitorEvent::StatusChanged {
-                        backend: self.backend.clone(),
-                        change,
-                    });
-                }
-            }
-        }
-        if !events.is_empty() {
-            Shared::bump(&self.shared.changes);
-        }
-        self.shared.emit(&events);
-    }
-}
-
-impl Drop for CallPermit {
-    fn drop(&mut self) {
-        if self.finished || !self.half_open {
-            return;
-        }
-        let mut cells = self.shared.cells();
-        if let Some(cell) = cells
-            .get_mut(&self.backend)
-            .filter(|c| c.generation == self.generation)
-        {
-            cell.breaker.release_permit();
+    /// Record the call's outcome (see [`CallOutcome`]) and release the permit: a success or a
+    /// transport failure counts for the breaker (in HalfOpen a success counts toward closing
+    /// after `half_open_max_probes` successes, a failure re-opens, DESIGN §3.3); a neutral
+    /// outcome gives the slot back without a result.
+    pub fn finish(self, outcome: CallOutcome) {
+        match outcome {
+            CallOutcome::Neutral => drop(self),
+            CallOutcome::Success => self.complete(true),
+            CallOutcome::TransportFailure => self.complete(false),
         }
     }
 }
 
 impl HealthMonitor {
-    /// May a client call go to `backend` now? Reads the tracker and breaker state without
-    /// changing it, except that a half-open circuit hands out one of its `half_open_max_probes`
-    /// permits (shared with the trial probe). Never sends anything.
+    /// May a client call go to `backend` now? A hidden backend (status neither healthy nor
+    /// degraded) is refused without touching the breaker; otherwise the breaker admits the call
+    /// through [`acquire`](Self::acquire) (Closed admits, Open refuses, HalfOpen admits within
+    /// the `half_open_max_probes` budget it shares with the trial probes). Never sends anything.
     pub fn call_gate(&self, backend: &str) -> Result<CallPermit, FastFail> {
         use crate::health::{HealthReason, HealthStatus};
-        let mut cells = self.shared.cells();
-        let Some(cell) = cells.get_mut(backend) else {
-            return Err(FastFail {
-                backend: backend.to_owned(),
-                status: HealthStatus::Unknown,
-                reason: HealthReason::Pending,
-                circuit: CircuitState::Closed,
-                refusal: Refusal::Unknown,
-            });
-        };
-        let state = cell.tracker.state();
-        let fail = |refusal| FastFail {
-            backend: backend.to_owned(),
-            status: state.status,
-            reason: state.reason,
-            circuit: cell.breaker.state(),
-            refusal,
-        };
-        match cell.breaker.state() {
-            CircuitState::Open => return Err(fail(Refusal::CircuitOpen)),
-            CircuitState::Closed | CircuitState::HalfOpen => {}
-        }
-        if !matches!(state.status, HealthStatus::Healthy | HealthStatus::Degraded) {
-            return Err(fail(Refusal::Hidden));
-        }
-        let half_open = cell.breaker.state() == CircuitState::HalfOpen;
-        if half_open {
-            let failed = fail(Refusal::HalfOpenBudget);
-            // Stored state is HalfOpen, so `try_acquire` makes no transition here.
-            let (admission, _) = cell.breaker.try_acquire(crate::clock::monotonic_now());
-            if admission != Admission::Allowed {
-                return Err(failed);
+        let fast_fail = |refusal| {
+            let cells = self.shared.cells();
+            match cells.get(backend) {
+                Some(cell) => {
+                    let state = cell.tracker.state();
+                    FastFail {
+                        backend: backend.to_owned(),
+                        status: state.status,
+                        reason: state.reason,
+                        circuit: cell.breaker.state(),
+                        refusal,
+                    }
+                }
+                None => FastFail {
+                    backend: backend.to_owned(),
+                    status: HealthStatus::Unknown,
+                    reason: HealthReason::Pending,
+                    circuit: CircuitState::Closed,
+                    refusal: GateRefusal::Unknown,
+                },
             }
+        };
+        let (status, circuit) = {
+            let cells = self.shared.cells();
+            let Some(cell) = cells.get(backend) else {
+                drop(cells);
+                return Err(fast_fail(GateRefusal::Unknown));
+            };
+            (cell.tracker.state().status, cell.breaker.state())
+        };
+        if circuit == CircuitState::Open {
+            return Err(fast_fail(GateRefusal::CircuitOpen));
         }
-        Ok(CallPermit {
-            shared: Arc::clone(&self.shared),
-            backend: backend.to_owned(),
-            generation: cell.generation,
-            half_open,
-            finished: false,
+        if !matches!(status, HealthStatus::Healthy | HealthStatus::Degraded) {
+            return Err(fast_fail(GateRefusal::Hidden));
+        }
+        self.acquire(backend).map_err(|refusal| match refusal {
+            Refusal::UnknownBackend => fast_fail(GateRefusal::Unknown),
+            Refusal::Circuit {
+                state: CircuitState::HalfOpen,
+                ..
+            } => fast_fail(GateRefusal::HalfOpenBudget),
+            Refusal::Circuit { .. } => fast_fail(GateRefusal::CircuitOpen),
         })
     }
 }

@@ -9,11 +9,14 @@
 //!   or anything implementing [`Reporter`].
 //! * [`reporting_loop`]: [`run_reporting_loop`], which decides when to report (after the initial
 //!   probes, periodically, and promptly after changes), over any [`HealthSource`].
+//! * [`output_queue`]: [`LineQueue`] and [`QueuedJsonLinesReporter`], so a stalled output never
+//!   blocks publishing (old lines are dropped and counted instead).
 //! * [`redact`]: keeps credentials out of reports (URL userinfo, echoed secrets).
 //!
 //! Split this way so report contents can be snapshot-tested without time, and the schedule can be
 //! tested with paused time and a scripted health source.
 
+pub mod output_queue;
 pub mod redact;
 pub mod report;
 pub mod reporter;
@@ -28,7 +31,7 @@ mod reporting_loop_tests;
 #[cfg(test)]
 mod test_support;
 
-pub use redact::{REDACTED, redact_url};
+pub use output_queue::{LineQueue, QueuedJsonLinesReporter};
 pub use report::{
     BackendCounts, Condition, ConditionStatus, DiscoveredBackend, Phase, StatusReport,
     build_report, condition_types, reasons,

@@ -32,8 +32,9 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::health::monitor::{BackendHealth, HealthSnapshot};
 use crate::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
+use crate::redact::redact_url;
 use crate::registry::Backend;
-use crate::status::redact::{redact_url, scrub_message};
+use crate::status::redact::scrub_message;
 
 /// The overall phase of the virtual MCP server (see the module docs for the exact table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -7,9 +7,10 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Stdout, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::status::report::StatusReport;
+use crate::sync::lock;
 
 /// Why a report could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +72,6 @@ impl<R: Reporter + ?Sized> Reporter for Box<R> {
     }
 }
 
-/// Locks a reporter's state. A panic mid-report cannot leave the state unusable (the worst case
-/// is one partial line), so a poisoned lock is recovered rather than failing every later report.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Logs a one-line summary of each report with `tracing` at info level: phase, counts, message.
 ///
 /// The default for the `vmcp` binary: an operator tailing logs sees every phase change.
@@ -127,7 +122,7 @@ impl<W: Write + Send> JsonLinesReporter<W> {
     pub fn into_inner(self) -> W {
         self.out
             .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -14,7 +14,10 @@
 //!
 //! Registry changes are pushed to the health source (`update_backends`) as soon as they are
 //! noticed, so new backends are probed at once and not 30 s later (the PR 4290 delay), and again
-//! right before a report if the registry moved on in between.
+//! right before a report if the registry moved on in between. (The runtime's monitor also follows
+//! the registry itself, so for it these pushes are no-ops; they keep the loop correct over any
+//! [`HealthSource`].) The change window is armed from the first instant, during the wait for the
+//! initial probes too.
 //!
 //! A failing reporter is logged with `tracing::warn!` and tried again with the next report; it
 //! never stops the loop or the other reporters. Only `tokio::time` is used, and every `select!`
@@ -28,7 +31,9 @@ use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
 use crate::clock::Clock;
-use crate::config::FailureHandling;
+use crate::config::{
+    FailureHandling, MIN_REGISTRY_POLL_INTERVAL, MIN_STATUS_REPORTING_INTERVAL, duration,
+};
 use crate::health::monitor::HealthSnapshot;
 use crate::registry::{Backend, DynamicRegistry};
 use crate::status::report::build_report;
@@ -98,17 +103,28 @@ impl ReportingConfig {
         }
     }
 
-    /// Check the intervals: a zero interval would report in a busy loop.
+    /// Check the intervals against the config's lower bounds: a tiny interval would report in a
+    /// busy loop.
     pub fn validate(&self) -> Result<(), ReportingConfigError> {
-        if self.status_reporting_interval.is_zero() {
-            return Err(ReportingConfigError::ZeroInterval {
-                key: "status_reporting_interval",
-            });
-        }
-        if self.registry_poll_interval.is_zero() {
-            return Err(ReportingConfigError::ZeroInterval {
-                key: "registry_poll_interval",
-            });
+        for (key, value, min) in [
+            (
+                "status_reporting_interval",
+                self.status_reporting_interval,
+                MIN_STATUS_REPORTING_INTERVAL,
+            ),
+            (
+                "registry_poll_interval",
+                self.registry_poll_interval,
+                MIN_REGISTRY_POLL_INTERVAL,
+            ),
+        ] {
+            if value < min {
+                return Err(ReportingConfigError::TooShort {
+                    key,
+                    value: duration::format(value),
+                    min: duration::format(min),
+                });
+            }
         }
         Ok(())
     }
@@ -123,11 +139,15 @@ impl From<&FailureHandling> for ReportingConfig {
 /// Why the reporting loop refused to start.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReportingConfigError {
-    /// An interval is zero.
-    #[error("{key} (0s) must be greater than zero")]
-    ZeroInterval {
+    /// An interval is below its lower bound.
+    #[error("{key} ({value}) must be at least {min}")]
+    TooShort {
         /// The configuration key.
         key: &'static str,
+        /// The value given, in config syntax.
+        value: String,
+        /// The lower bound, in config syntax.
+        min: String,
     },
 }
 
@@ -185,9 +205,13 @@ pub async fn run_reporting_loop<H: HealthSource>(
 
     // (1) The first report, after the initial probes or the bound, whichever comes first. The
     // source promises to honour `max_wait`; the timeout makes sure of it.
+    // A registry change during this wait is reported within `registry_poll_interval` like any
+    // other (the change deadline is armed from the first instant), not held back until the
+    // initial report.
     let max_wait = config.initial_report_max_wait;
     let initial = tokio::time::timeout(max_wait, health.initial_probes_done(max_wait));
     tokio::pin!(initial);
+    let mut change_deadline: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -201,16 +225,23 @@ pub async fn run_reporting_loop<H: HealthSource>(
                 }
                 break;
             }
+            () = sleep_until(change_deadline.unwrap_or_else(crate::clock::monotonic_now)), if change_deadline.is_some() => {
+                state.publish(Trigger::Change);
+                change_deadline = None;
+            }
             changed = state.registry_rx.changed(), if state.registry_open => {
-                state.on_registry_notification(changed.is_ok());
+                if state.on_registry_notification(changed.is_ok()) {
+                    change_deadline.get_or_insert_with(|| crate::clock::monotonic_now() + config.registry_poll_interval);
+                }
             }
         }
     }
     state.publish(Trigger::Initial);
+    change_deadline = None;
 
     // (2) and (3): periodic reports and coalesced change reports.
-    let mut next_periodic = crate::clock::monotonic_now() + config.status_reporting_interval;
-    let mut change_deadline: Option<Instant> = None;
+    let origin = crate::clock::monotonic_now();
+    let mut next_periodic = origin + config.status_reporting_interval;
     loop {
         tokio::select! {
             biased;
@@ -218,10 +249,13 @@ pub async fn run_reporting_loop<H: HealthSource>(
             () = sleep_until(next_periodic) => {
                 state.publish(Trigger::Periodic);
                 change_deadline = None;
-                let now = crate::clock::monotonic_now();
-                while next_periodic <= now {
-                    next_periodic += config.status_reporting_interval;
-                }
+                // Periods missed while publishing are skipped, computed in one step (a loop
+                // adding the interval until it passes `now` would spin on a tiny interval).
+                next_periodic = crate::grid::next_after(
+                    origin,
+                    config.status_reporting_interval,
+                    crate::clock::monotonic_now(),
+                );
             }
             () = sleep_until(change_deadline.unwrap_or(next_periodic)), if change_deadline.is_some() => {
                 state.publish(Trigger::Change);

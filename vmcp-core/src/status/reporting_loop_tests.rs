@@ -453,10 +453,14 @@ async fn invalid_config_is_refused_with_the_key() {
         let err = run_reporting_loop(cfg, &registry, &source, &clock, &[], rx.clone())
             .await
             .unwrap_err();
-        assert_eq!(err, ReportingConfigError::ZeroInterval { key });
+        let min = if key == "status_reporting_interval" {
+            "100ms"
+        } else {
+            "10ms"
+        };
         assert_eq!(
             err.to_string(),
-            format!("{key} (0s) must be greater than zero")
+            format!("{key} (0s) must be at least {min}")
         );
     }
     assert!(source.updates().is_empty());
@@ -476,4 +480,21 @@ fn config_from_failure_handling_bounds_the_first_report_by_the_probe_deadline() 
         Duration::from_millis(5_500)
     );
     assert!(cfg.validate().is_ok());
+}
+
+/// A registry change while the initial probes still hang is reported within
+/// `registry_poll_interval`, not first with the initial report at `initial_report_max_wait`
+/// (the PR 4290 symptom class).
+#[tokio::test(start_paused = true)]
+async fn a_registry_change_during_the_initial_wait_is_reported_within_the_poll_interval() {
+    let h = Harness::start(Initial::Hang, &["a"], vec![]);
+    h.until(SEC).await;
+    assert!(h.registry.upsert(backend("b")));
+    h.until(3 * SEC + 1).await;
+    assert_eq!(h.report_times(), [3 * SEC]);
+    assert_eq!(names(&h.memory.last().unwrap()), ["a", "b"]);
+    // The initial report still follows at its bound, then the periodic schedule from there.
+    h.until(42 * SEC).await;
+    assert_eq!(h.report_times(), [3 * SEC, 11 * SEC, 41 * SEC]);
+    h.stop().await;
 }

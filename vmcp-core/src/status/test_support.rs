@@ -66,6 +66,7 @@ pub(crate) fn breaker(state: CircuitState, failures: u32) -> BreakerSnapshot {
         consecutive_failures: failures,
         open_until: None,
         half_open_in_flight: 0,
+        half_open_successes: 0,
         current_timeout: Duration::from_secs(60),
         last_changed: None,
         times_opened: u64::from(state != CircuitState::Closed),

@@ -320,7 +320,9 @@ fn add_vmcp_host(
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
-            let runtime = VmcpRuntime::start(RuntimeParts {
+            // Held, never stopped: the core runs until the host is crashed (its tasks die with
+            // the host) or the simulation ends, so this future never completes.
+            let _runtime = VmcpRuntime::start(RuntimeParts {
                 config,
                 probe,
                 registry,
@@ -329,10 +331,7 @@ fn add_vmcp_host(
                 rng_seed: seed,
                 reporters: vec![Arc::new(recorder)],
             })?;
-            // The core runs until the host is crashed or the simulation ends.
-            std::future::pending::<()>().await;
-            runtime.stop().await;
-            Ok(())
+            std::future::pending::<Result<(), Box<dyn std::error::Error>>>().await
         }
     })
 }

@@ -18,7 +18,7 @@ use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
 use vmcp_core::health::monitor::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::DynamicRegistry;
-use vmcp_core::status::{StatusReport, build_report};
+use vmcp_core::status::{LineQueue, StatusReport, build_report};
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -31,6 +31,8 @@ pub(crate) struct StatusState {
     pub clock: SharedClock,
     /// The MCP front end, served at `/mcp` when configured.
     pub frontend: Option<Arc<Frontend<HttpConnector>>>,
+    /// The report output queue (its dropped-line count is exported).
+    pub output: Arc<LineQueue>,
 }
 
 impl StatusState {
@@ -51,6 +53,8 @@ struct BackendsHealth {
     observed_at: Timestamp,
     summary: Summary,
     backends: BTreeMap<String, BackendEntry>,
+    /// Report lines dropped because the output (stdout or `--report-file`) did not keep up.
+    report_lines_dropped: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -109,6 +113,7 @@ impl StatusState {
             observed_at: report.observed_at,
             summary,
             backends,
+            report_lines_dropped: self.output.dropped(),
         }
     }
 }

@@ -19,7 +19,7 @@ use vmcp_core::clock::{SharedClock, SystemClock};
 use vmcp_core::config::VmcpConfig;
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
-use vmcp_core::status::{JsonLinesReporter, LogReporter, Reporter};
+use vmcp_core::status::{LineQueue, LogReporter, QueuedJsonLinesReporter, Reporter};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -38,6 +38,10 @@ struct Args {
     /// Append status reports (one JSON line each) to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     report_file: Option<PathBuf>,
+    /// Report lines queued for stdout (or `--report-file`) before the oldest is dropped, when
+    /// the reader does not keep up.
+    #[arg(long, value_name = "LINES", default_value_t = LineQueue::DEFAULT_CAPACITY)]
+    report_queue: usize,
     /// Seed for breaker and initial jitter (reproducible runs); defaults to 0.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -93,13 +97,27 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         DynamicRegistry::new(config.backends.clone())
             .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?,
     );
-    let json: Arc<dyn Reporter> = match &args.report_file {
-        Some(path) => Arc::new(
-            JsonLinesReporter::append_to_file(path)
-                .map_err(|e| RunError::Fatal(format!("cannot open --report-file: {e}")))?,
+    // Report lines go through a bounded queue to a writer thread: a stalled reader of stdout
+    // (a full pipe) then costs dropped lines, never a blocked runtime (DESIGN §3.7).
+    let mut out: Box<dyn std::io::Write + Send> = match &args.report_file {
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    RunError::Fatal(format!("cannot open --report-file {}: {e}", path.display()))
+                })?,
         ),
-        None => Arc::new(JsonLinesReporter::stdout()),
+        None => Box::new(std::io::stdout()),
     };
+    let queue = Arc::new(LineQueue::new(args.report_queue));
+    let writer_queue = Arc::clone(&queue);
+    std::thread::Builder::new()
+        .name("report-writer".into())
+        .spawn(move || writer_queue.drain_into(&mut *out))
+        .map_err(|e| RunError::Fatal(format!("cannot start the report writer: {e}")))?;
+    let json: Arc<dyn Reporter> = Arc::new(QueuedJsonLinesReporter::new(Arc::clone(&queue)));
     let listen = args.listen.or(config.status.as_ref().map(|s| s.listen));
     let listener = match listen {
         Some(addr) => Some(
@@ -147,6 +165,7 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         monitor: Arc::clone(vmcp.monitor()),
         clock: Arc::clone(&clock),
         frontend,
+        output: Arc::clone(&queue),
     };
     let server = listener.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
@@ -170,6 +189,9 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         server.abort();
     }
     vmcp.stop().await;
+    // Queued lines are written if the reader keeps up; a stalled reader cannot hold up the exit
+    // (the writer thread is not joined).
+    queue.close();
     Ok(())
 }
 
