@@ -116,6 +116,7 @@ fn bench(c: &mut Criterion) {
         let failure = FailureHandling {
             health_check_interval: Duration::from_secs(5),
             health_check_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
             ..FailureHandling::default()
         };
         let probe = Arc::new(McpClient::http(&failure));
