@@ -69,6 +69,17 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         .as_ref()
         .map(|text| non_empty(&ctx, "reproduces_bug", text))
         .transpose()?;
+    let fixed_schedule = match &raw.fixed_schedule {
+        Some(why) if why.get_ref().trim().is_empty() => {
+            return Err(ctx.error(
+                &why.span(),
+                "fixed_schedule must say why this scenario runs one schedule whatever the seed \
+                 (it must not be empty)",
+            ));
+        }
+        Some(why) => Some(why.get_ref().clone()),
+        None => None,
+    };
 
     let mut backends = Vec::with_capacity(raw.backend.len());
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
@@ -116,6 +127,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         tick,
         latency,
         reproduces_bug,
+        fixed_schedule,
         vmcp: raw.vmcp.unwrap_or_default(),
         backends,
         events,

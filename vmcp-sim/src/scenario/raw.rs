@@ -28,6 +28,7 @@ pub(super) struct RawScenario {
     pub min_latency: Option<Spanned<HumanDuration>>,
     pub max_latency: Option<Spanned<HumanDuration>>,
     pub reproduces_bug: Option<Spanned<String>>,
+    pub fixed_schedule: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
     #[serde(default)]
     pub backend: Vec<Spanned<RawBackend>>,
