@@ -56,7 +56,7 @@ rejects!(
     unknown_top_level_key,
     "nmae = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n",
     "t.toml:1:1: unknown field `nmae`, expected one of `name`, `description`, `seed`, \
-     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `vmcp`, `backend`, `event`, `expect`"
+     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `backend`, `event`, `expect`"
 );
 
 rejects!(
@@ -239,6 +239,13 @@ rejects!(
     tick_not_below_duration,
     "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\ntick = \"3m\"\n",
     "t.toml:5:8: tick (3m) must be less than duration (3m)"
+);
+
+rejects!(
+    empty_fixed_schedule,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\nfixed_schedule = \" \"\n",
+    "t.toml:5:18: fixed_schedule must say why this scenario runs one schedule whatever the seed \
+     (it must not be empty)"
 );
 
 rejects!(

@@ -76,6 +76,7 @@ fn expected_full() -> Scenario {
         tick: Some(Duration::from_millis(2)),
         latency: None,
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
+        fixed_schedule: None,
         vmcp: FailureHandling {
             health_check_interval: s(5),
             health_check_timeout: s(2),
