@@ -40,7 +40,11 @@ fn divergence(first: &RunOutcome, second: &RunOutcome) -> String {
 #[test]
 fn the_seed_drives_every_scenario_and_replays_it_exactly() {
     let library = library();
-    assert!(library.len() >= 20, "the library has {} files", library.len());
+    assert!(
+        library.len() >= 20,
+        "the library has {} files",
+        library.len()
+    );
     let mut problems = Vec::new();
     for scenario in &library {
         let seed = scenario.seed;

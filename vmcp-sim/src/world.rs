@@ -217,7 +217,6 @@ pub struct World {
 /// Mixed into the seed of the world's own RNG so its stream differs from turmoil's.
 const WORLD_RNG_SALT: u64 = 0x766d_6370_2d73_696d; // "vmcp-sim"
 
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HostKind {
     Vmcp,

@@ -3,6 +3,7 @@
 //! expectations.
 
 mod evaluate;
+mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -37,7 +37,8 @@ pub use behaviour::Behaviour;
 pub use discover::discover;
 pub use error::ScenarioError;
 pub use expect::{
-    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Window,
+    BackendCondition, BackendState, Condition, CountBounds, Counter, ExpectKind, Expectation,
+    Observed, Window,
 };
 pub use location::Location;
 
