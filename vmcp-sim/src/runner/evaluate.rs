@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::state::{MonitorState, endpoint_urls, state_timeline};
+use crate::clock::millis;
 use crate::scenario::expect::Observed;
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
 use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
@@ -105,10 +106,6 @@ impl Observations<'_> {
             Observed::State => describe_state(&self.states[point.index], condition),
         }
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The points relevant to `window`: the one in force at `from`, then those inside.

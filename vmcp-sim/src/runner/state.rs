@@ -11,12 +11,12 @@ use crate::scenario::{EventAction, Scenario};
 use crate::trace::{Trace, TraceEvent};
 
 /// Every backend the monitor watches at an instant, with its state.
-pub type MonitorState = BTreeMap<String, BackendState>;
+pub(super) type MonitorState = BTreeMap<String, BackendState>;
 
 /// The monitor's state after every change: one sample per millisecond in which something
 /// changed (all same-millisecond events applied together, so no half-applied transition is
 /// seen), starting with an empty sample at 0 (nothing is monitored before vmcp starts).
-pub fn state_timeline(trace: &Trace) -> Vec<(Duration, MonitorState)> {
+pub(super) fn state_timeline(trace: &Trace) -> Vec<(Duration, MonitorState)> {
     let mut samples: Vec<(Duration, MonitorState)> = vec![(Duration::ZERO, MonitorState::new())];
     let mut state = MonitorState::new();
     // The last probe of each backend failed (reports show the error only while failing).
@@ -142,7 +142,7 @@ fn registry_urls(scenario: &Scenario) -> BTreeMap<String, Vec<(Duration, String)
 /// For every probe and skip entry of the trace (by index), the URL of the endpoint it was for:
 /// a probe's endpoint generation keeps the URL the registry had when that generation began (the
 /// backend was added or its endpoint changed); a skip is for the backend's current generation.
-pub fn endpoint_urls(scenario: &Scenario, trace: &Trace) -> BTreeMap<usize, String> {
+pub(super) fn endpoint_urls(scenario: &Scenario, trace: &Trace) -> BTreeMap<usize, String> {
     let registry = registry_urls(scenario);
     let url_at = |backend: &str, at_ms: u64| -> Option<String> {
         registry.get(backend).and_then(|changes| {
