@@ -14,7 +14,8 @@ struct ScenarioSnapshot {
     scenario: String,
     seed: u64,
     reproduces_bug: Option<String>,
-    /// Faults, status and circuit transitions, backend add/remove/change: the story of the run.
+    /// Faults, status and circuit transitions, backend add/remove/change, failed and skipped
+    /// probes (not the ok ones): the story of the run.
     transitions: Vec<String>,
     final_report: Option<StatusReport>,
 }
@@ -34,6 +35,8 @@ fn transitions(outcome: &RunOutcome) -> Vec<String> {
                     | TraceEvent::BackendAdded { .. }
                     | TraceEvent::BackendRemoved { .. }
                     | TraceEvent::EndpointChanged { .. }
+                    | TraceEvent::ProbeFinished { ok: false, .. }
+                    | TraceEvent::ProbeSkipped { .. }
             )
         })
         .map(|e| format!("{:>9} {}", format_ms(e.at_ms), e.event.describe()))

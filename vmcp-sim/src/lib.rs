@@ -22,6 +22,6 @@ pub mod world;
 
 pub use clock::SimClock;
 pub use net::{ConnectError, ServedBy, TurmoilConnector, TurmoilStream};
-pub use pod::{Behaviour, PodHandle, PodStats, ReplyMode, RequiredAuth};
+pub use pod::{Behaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
 pub use service::{ConnectOutcome, ConnectionLog, ConnectionRecord, ServiceRoutes};
 pub use world::{OldPod, World, WorldConfig, WorldError};

@@ -40,13 +40,17 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use vmcp_core::clock::Timestamp;
 
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
-use crate::pod::{Behaviour, PodHandle, PodStats, ReplyMode, RequiredAuth};
+use crate::pod::{Behaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
 use crate::service::{ConnectionLog, ServiceRoutes};
 
 /// Unix seconds of the default epoch, 2026-01-01T00:00:00Z.
@@ -86,6 +90,14 @@ pub struct WorldConfig {
     pub vmcp_host: String,
     /// Run hosts in a seeded random order each step, to explore more interleavings.
     pub random_order: bool,
+    /// Largest seeded delay a pod adds before each response (0: none). See [`PodSchedule`].
+    pub pod_jitter: Duration,
+    /// Largest seeded delay between a pod's (re)start and its listening (0: none).
+    pub pod_start_offset: Duration,
+    /// The `vmcp` host's software starts `pod_start_offset` plus a seeded draw from
+    /// `[0, vmcp_start_delay]` after each (re)start, so the pods present at time zero are
+    /// listening before the first probe while the probe grid still moves with the seed.
+    pub vmcp_start_delay: Duration,
 }
 
 impl Default for WorldConfig {
@@ -100,6 +112,9 @@ impl Default for WorldConfig {
             pod_port: DEFAULT_POD_PORT,
             vmcp_host: DEFAULT_VMCP_HOST.to_owned(),
             random_order: false,
+            pod_jitter: Duration::ZERO,
+            pod_start_offset: Duration::ZERO,
+            vmcp_start_delay: Duration::ZERO,
         }
     }
 }
@@ -197,7 +212,12 @@ pub struct World {
     pods: BTreeMap<String, PodEntry>,
     /// Every host name registered with turmoil (pods, vmcp, clients).
     hosts: BTreeMap<String, HostKind>,
+    /// Seeds the pods' and the vmcp host's RNGs, in creation order (independent of turmoil's).
+    rng: ChaCha8Rng,
 }
+
+/// Mixed into the seed of the world's own RNG so its stream differs from turmoil's.
+const WORLD_RNG_SALT: u64 = 0x766d_6370_2d73_696d; // "vmcp-sim"
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HostKind {
@@ -222,12 +242,13 @@ impl World {
         }
         Self {
             sim: builder.build(),
-            config,
             routes: ServiceRoutes::new(),
             log: ConnectionLog::new(),
             backends: BTreeMap::new(),
             pods: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(config.seed ^ WORLD_RNG_SALT),
+            config,
         }
     }
 
@@ -283,7 +304,8 @@ impl World {
     // ----- hosts -------------------------------------------------------------------------------
 
     /// Adds the `vmcp` host running `software`. It is a restartable turmoil host: `software` is
-    /// called again on [`World::restart_vmcp`].
+    /// called again on [`World::restart_vmcp`]. Each start waits the seeded delay of
+    /// [`WorldConfig::vmcp_start_delay`] first.
     pub fn add_vmcp_host<F, Fut>(&mut self, software: F) -> Result<(), WorldError>
     where
         F: Fn() -> Fut + 'static,
@@ -294,7 +316,21 @@ impl World {
             return Err(WorldError::VmcpHostExists(name));
         }
         self.claim_name(&name, HostKind::Vmcp)?;
-        self.sim.host(name.as_str(), software);
+        let rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(self.rng.next_u64())));
+        let (base, spread) = (self.config.pod_start_offset, self.config.vmcp_start_delay);
+        self.sim.host(name.as_str(), move || {
+            let delay = {
+                let mut rng = rng.lock().unwrap_or_else(|p| p.into_inner());
+                base + crate::pod::draw_up_to(&mut rng, spread)
+            };
+            let started = software();
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                started.await
+            }
+        });
         Ok(())
     }
 
@@ -373,7 +409,12 @@ impl World {
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
         let (auth, port) = (state.auth.clone(), state.port);
         self.claim_name(&name, HostKind::Pod)?;
-        let handle = PodHandle::new(&name, port, Behaviour::Healthy);
+        let schedule = PodSchedule {
+            seed: self.rng.next_u64(),
+            max_jitter: self.config.pod_jitter,
+            max_start_offset: self.config.pod_start_offset,
+        };
+        let handle = PodHandle::with_schedule(&name, port, Behaviour::Healthy, schedule);
         handle.set_behaviour(behaviour, self.sim.elapsed());
         handle.require_auth(auth);
         self.sim.host(name.as_str(), handle.software());

@@ -56,7 +56,7 @@ rejects!(
     unknown_top_level_key,
     "nmae = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n",
     "t.toml:1:1: unknown field `nmae`, expected one of `name`, `description`, `seed`, \
-     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `vmcp`, `backend`, `event`, `expect`"
+     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `backend`, `event`, `expect`"
 );
 
 rejects!(
@@ -78,7 +78,7 @@ rejects!(
     hb("[[expect]]\nkind = \"always\"\nphase = \"Ready\"\nstate = \"x\"\n"),
     "t.toml:12:1: unknown field `state`, expected one of `kind`, `description`, `from`, `to`, \
      `by`, `after`, `within`, `counter`, `min`, `max`, `equals`, `backend`, `status`, \
-     `crd_status`, `reason`, `circuit`, `category`, `phase`, `present`"
+     `crd_status`, `reason`, `circuit`, `category`, `phase`, `present`, `on`, `message`, `url`, `pod`"
 );
 
 rejects!(
@@ -239,6 +239,13 @@ rejects!(
     tick_not_below_duration,
     "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\ntick = \"3m\"\n",
     "t.toml:5:8: tick (3m) must be less than duration (3m)"
+);
+
+rejects!(
+    empty_fixed_schedule,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\nfixed_schedule = \" \"\n",
+    "t.toml:5:18: fixed_schedule must say why this scenario runs one schedule whatever the seed \
+     (it must not be empty)"
 );
 
 rejects!(
@@ -634,14 +641,14 @@ rejects!(
     subject_without_condition,
     hb("[[expect]]\nkind = \"eventually\"\nby = \"1m\"\nbackend = \"github\"\nphase = \"Ready\"\n"),
     "t.toml:12:1: `backend` is given but no condition is about it: add status, crd_status, \
-     reason, circuit, category or present"
+     reason, circuit, category, message, url or present"
 );
 
 rejects!(
     no_condition_at_all,
     hb("[[expect]]\nkind = \"always\"\nfrom = \"1s\"\n"),
     "t.toml:10:8: kind `always` needs a condition: one or more of status, crd_status, reason, \
-     circuit, category, present (with backend) or phase"
+     circuit, category, message, url, present (with backend) or phase"
 );
 
 rejects!(
@@ -833,4 +840,79 @@ rejects!(
         "[[event]]\nat = \"5s\"\naction = \"registry_change_url\"\nbackend = \"jira\"\nurl = \"http://github/mcp\"\n"
     ),
     "t.toml:13:7: url \"http://github/mcp\" names port 80, but the pods of \"github\" listen on port 8080"
+);
+
+// ----- on = "state" / "reports", message, url, per-URL and per-pod counters ---------------------
+
+rejects!(
+    invalid_on,
+    hb(
+        "[[expect]]\nkind = \"never\"\non = \"trace\"\nbackend = \"github\"\nstatus = \"unhealthy\"\n"
+    ),
+    "t.toml:11:6: invalid on \"trace\": expected one of \"reports\" (published status reports, \
+     the default) or \"state\" (the monitor's state as it changes)"
+);
+
+rejects!(
+    phase_on_state,
+    hb(
+        "[[expect]]\nkind = \"never\"\non = \"state\"\nbackend = \"github\"\nstatus = \"unhealthy\"\nphase = \"Failed\"\n"
+    ),
+    "t.toml:14:1: condition `phase` is a property of published reports, not of the monitor's \
+     state: use on = \"reports\" (the default)"
+);
+
+rejects!(
+    url_on_state,
+    hb(
+        "[[expect]]\nkind = \"never\"\non = \"state\"\nbackend = \"github\"\nurl = \"http://github:8080/mcp\"\n"
+    ),
+    "t.toml:13:1: condition `url` is a property of published reports, not of the monitor's \
+     state: use on = \"reports\" (the default)"
+);
+
+rejects!(
+    on_for_count,
+    hb("[[expect]]\nkind = \"count\"\ncounter = \"reports\"\nmin = 1\non = \"state\"\n"),
+    "t.toml:13:1: key `on` is not used by kind `count`"
+);
+
+rejects!(
+    unregistered_url,
+    hb("[[expect]]\nkind = \"always\"\nbackend = \"github\"\nurl = \"http://github/mcp\"\n"),
+    "t.toml:12:7: url \"http://github/mcp\" is never registered in this scenario: expected one \
+     of http://github:8080/mcp, http://jira:8080/mcp"
+);
+
+rejects!(
+    empty_message,
+    hb("[[expect]]\nkind = \"always\"\nbackend = \"github\"\nmessage = \"\"\n"),
+    "t.toml:12:11: message must not be empty"
+);
+
+rejects!(
+    pod_of_another_backend,
+    hb(
+        "[[expect]]\nkind = \"count\"\ncounter = \"connections\"\nbackend = \"github\"\npod = \"jira-pod-1\"\nequals = 1\n"
+    ),
+    "t.toml:13:7: pod \"jira-pod-1\" is not a pod of backend \"github\": it has 1 in this run \
+     (github-pod-1 .. github-pod-1, one more per replace_pod)"
+);
+
+rejects!(
+    pod_filter_on_probes,
+    hb(
+        "[[expect]]\nkind = \"count\"\ncounter = \"probes\"\nbackend = \"github\"\npod = \"github-pod-1\"\nequals = 1\n"
+    ),
+    "t.toml:13:1: key `pod` is not used by counter `probes` (a probe is not sent to one pod: \
+     count `connections` per pod, or probes per `url`)"
+);
+
+rejects!(
+    url_filter_on_connections,
+    hb(
+        "[[expect]]\nkind = \"count\"\ncounter = \"connections\"\nbackend = \"github\"\nurl = \"http://github:8080/mcp\"\nequals = 1\n"
+    ),
+    "t.toml:13:1: key `url` is not used by counter `connections` (connections are counted per \
+     pod: use `pod`)"
 );

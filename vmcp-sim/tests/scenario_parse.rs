@@ -9,7 +9,7 @@ use vmcp_core::registry::{OutgoingAuth, Secret};
 use vmcp_core::status::Phase;
 use vmcp_sim::scenario::{
     BackendCondition, BackendSpec, Behaviour, Condition, CountBounds, Counter, EventAction,
-    EventSpec, ExpectKind, Expectation, Location, OldPod, Scenario, SimUrl, Window,
+    EventSpec, ExpectKind, Expectation, Location, Observed, OldPod, Scenario, SimUrl, Window,
 };
 
 const FULL: &str = "tests/fixtures/scenarios/full.toml";
@@ -40,6 +40,8 @@ fn on(backend: &str) -> BackendCondition {
         reason: None,
         circuit: None,
         category: None,
+        message: None,
+        url: None,
     }
 }
 
@@ -53,6 +55,7 @@ fn backend_condition(condition: BackendCondition) -> Condition {
 fn expect(kind: ExpectKind, line: usize) -> Expectation {
     Expectation {
         kind,
+        on: Observed::Reports,
         description: None,
         location: at(line, 1),
     }
@@ -76,6 +79,7 @@ fn expected_full() -> Scenario {
         tick: Some(Duration::from_millis(2)),
         latency: None,
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
+        fixed_schedule: None,
         vmcp: FailureHandling {
             health_check_interval: s(5),
             health_check_timeout: s(2),
@@ -279,6 +283,7 @@ fn expected_full() -> Scenario {
         ],
         expects: vec![
             Expectation {
+                on: Observed::Reports,
                 kind: ExpectKind::Eventually {
                     window: window(Duration::ZERO, s(25)),
                     condition: backend_condition(BackendCondition {
@@ -372,7 +377,10 @@ fn expected_full() -> Scenario {
             ),
             expect(
                 ExpectKind::Count {
-                    counter: Counter::Probes { backend: gh() },
+                    counter: Counter::Probes {
+                        backend: gh(),
+                        url: None,
+                    },
                     window: window(Duration::ZERO, run),
                     bounds: CountBounds {
                         min: Some(3),
@@ -383,7 +391,10 @@ fn expected_full() -> Scenario {
             ),
             expect(
                 ExpectKind::Count {
-                    counter: Counter::Skips { backend: jira() },
+                    counter: Counter::Skips {
+                        backend: jira(),
+                        url: None,
+                    },
                     window: window(s(70), s(80)),
                     bounds: CountBounds {
                         min: Some(0),
@@ -396,6 +407,7 @@ fn expected_full() -> Scenario {
                 ExpectKind::Count {
                     counter: Counter::Connections {
                         backend: slowpoke(),
+                        pod: None,
                     },
                     window: window(Duration::ZERO, run),
                     bounds: CountBounds {

@@ -12,25 +12,61 @@ use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, repro_command};
 
 /// What one seed's run came to.
 enum SeedResult {
-    Passed,
-    Failed(String),
+    /// Passed, with its trace hash (the schedule it ran).
+    Passed(String),
+    /// Failed: why, and the trace hash if the run finished.
+    Failed(String, Option<String>),
     Invalid(String),
+}
+
+impl SeedResult {
+    fn hash(&self) -> Option<&str> {
+        match self {
+            SeedResult::Passed(hash) | SeedResult::Failed(_, Some(hash)) => Some(hash),
+            SeedResult::Failed(_, None) | SeedResult::Invalid(_) => None,
+        }
+    }
 }
 
 fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
     match runner::run_catching_panics(scenario, seed) {
-        Ok(o) if o.passed() => SeedResult::Passed,
-        Ok(o) => SeedResult::Failed(format!(
-            "{} expectation(s) failed; first: {}: {}",
-            o.failures.len(),
-            o.failures[0].location,
-            o.failures[0].message
-        )),
+        Ok(o) if o.passed() => SeedResult::Passed(o.trace_hash()),
+        Ok(o) => SeedResult::Failed(
+            format!(
+                "{} expectation(s) failed; first: {}: {}",
+                o.failures.len(),
+                o.failures[0].location,
+                o.failures[0].message
+            ),
+            Some(o.trace_hash()),
+        ),
         Err(runner::RunError::Unsupported { location, message }) => {
             SeedResult::Invalid(format!("{location}: {message}"))
         }
-        Err(err) => SeedResult::Failed(err.to_string()),
+        Err(err) => SeedResult::Failed(err.to_string(), None),
     }
+}
+
+/// The outcome of a sweep, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct Summary<'a> {
+    scenario: &'a str,
+    file: String,
+    seeds: usize,
+    shard: String,
+    failing: Vec<FailingSeed>,
+    /// Distinct trace hashes among the seeds whose run finished: how many schedules were explored.
+    distinct_schedules: usize,
+    /// The file's `fixed_schedule` reason, if it declares one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed_schedule: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct FailingSeed {
+    seed: u64,
+    why: String,
+    reproduce: String,
 }
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
@@ -41,6 +77,7 @@ pub(super) fn explore(
     start: u64,
     shard: Option<(u64, u64)>,
     jobs: usize,
+    json: bool,
 ) -> u8 {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
@@ -77,7 +114,7 @@ pub(super) fn explore(
                     if progress {
                         let failing = all
                             .iter()
-                            .filter(|(_, r)| !matches!(r, SeedResult::Passed))
+                            .filter(|(_, r)| !matches!(r, SeedResult::Passed(_)))
                             .count();
                         draw_progress(finished, chosen.len(), failing);
                     }
@@ -87,11 +124,16 @@ pub(super) fn explore(
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     results.sort_by_key(|(seed, _)| *seed);
+    let distinct = results
+        .iter()
+        .filter_map(|(_, r)| r.hash())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let mut failing = Vec::new();
     for (seed, result) in results {
         match result {
-            SeedResult::Passed => {}
-            SeedResult::Failed(why) => failing.push((seed, why)),
+            SeedResult::Passed(_) => {}
+            SeedResult::Failed(why, _) => failing.push((seed, why)),
             SeedResult::Invalid(why) => {
                 if progress {
                     eprintln!();
@@ -105,16 +147,48 @@ pub(super) fn explore(
         eprintln!();
     }
     let file_text = file.display().to_string();
-    for (seed, why) in &failing {
-        println!("seed {seed} FAILED: {why}");
-        println!("  reproduce: {}", repro_command(&file_text, *seed));
+    if json {
+        let summary = Summary {
+            scenario: &scenario.name,
+            file: file_text.clone(),
+            seeds: chosen.len(),
+            shard: format!("{k}/{m}"),
+            failing: failing
+                .iter()
+                .map(|(seed, why)| FailingSeed {
+                    seed: *seed,
+                    why: why.clone(),
+                    reproduce: repro_command(&file_text, *seed),
+                })
+                .collect(),
+            distinct_schedules: distinct,
+            fixed_schedule: scenario.fixed_schedule.as_deref(),
+        };
+        match serde_json::to_string(&summary) {
+            Ok(line) => println!("{line}"),
+            Err(err) => eprintln!("explore: cannot write JSON: {err}"),
+        }
+    } else {
+        for (seed, why) in &failing {
+            println!("seed {seed} FAILED: {why}");
+            println!("  reproduce: {}", repro_command(&file_text, *seed));
+        }
+        let fixed = scenario
+            .fixed_schedule
+            .as_deref()
+            .map(|why| format!(" (fixed_schedule: {why})"))
+            .unwrap_or_default();
+        println!(
+            "distinct schedules: {distinct} of {} seeds{fixed}",
+            chosen.len()
+        );
+        println!(
+            "{}: {} seeds explored (shard {k}/{m}), {} failing",
+            scenario.name,
+            chosen.len(),
+            failing.len()
+        );
     }
-    println!(
-        "{}: {} seeds explored (shard {k}/{m}), {} failing",
-        scenario.name,
-        chosen.len(),
-        failing.len()
-    );
     if failing.is_empty() {
         EXIT_OK
     } else {

@@ -65,6 +65,9 @@ enum Command {
         /// not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// One JSON object (failing seeds, distinct schedules) on stdout instead of the text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -103,11 +106,12 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             start,
             shard,
             jobs,
+            json,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             });
-            explore::explore(&file, seeds, start, shard, jobs)
+            explore::explore(&file, seeds, start, shard, jobs, json)
         }
     }
 }

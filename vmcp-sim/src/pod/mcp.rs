@@ -50,6 +50,12 @@ pub(crate) async fn handle(
     };
     let request = classify(parts.method, &parts.headers, &collected.to_bytes());
     pod.with_stats(|s| *s.requests.entry(request.label.clone()).or_default() += 1);
+    // Seeded processing time: the same seed gives the same delays, another seed reorders
+    // replies relative to other hosts (DESIGN §4.5).
+    let jitter = pod.next_jitter();
+    if !jitter.is_zero() {
+        tokio::time::sleep(jitter).await;
+    }
 
     let behaviour = if control.is_up(inc.start, sim_now()) {
         control.behaviour

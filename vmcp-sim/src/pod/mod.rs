@@ -20,6 +20,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
 pub use behaviour::{Behaviour, ReplyMode};
@@ -74,11 +76,35 @@ impl Control {
 }
 
 /// Monotonic counters shared by all incarnations of a pod, so ids are never reused after a
-/// restart (a client holding an old session id must not accidentally hit a new session).
-#[derive(Debug, Default)]
+/// restart (a client holding an old session id must not accidentally hit a new session), and the
+/// pod's seeded RNG (session ids, response jitter, start offsets).
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) sessions: u64,
     pub(crate) events: u64,
+    pub(crate) rng: ChaCha8Rng,
+}
+
+/// The seeded part of a pod's timing (DESIGN §4.5): every draw comes from one ChaCha8 stream per
+/// pod, seeded by the world, so a seed gives the same pod timings on every run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodSchedule {
+    /// Seed of the pod's RNG.
+    pub seed: u64,
+    /// Each response is delayed by a uniform draw from `[0, max_jitter]` (0: no jitter).
+    pub max_jitter: Duration,
+    /// Each (re)start of the pod's process waits a uniform draw from `[0, max_start_offset]`
+    /// before it listens (connects are refused meanwhile).
+    pub max_start_offset: Duration,
+}
+
+/// A uniform draw from `[0, max]` at millisecond resolution (0 when `max` is 0).
+pub(crate) fn draw_up_to(rng: &mut ChaCha8Rng, max: Duration) -> Duration {
+    let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    if max_ms == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rng.random_range(0..=max_ms))
 }
 
 #[derive(Debug)]
@@ -88,6 +114,7 @@ pub(crate) struct PodShared {
     pub(crate) control: watch::Sender<Control>,
     pub(crate) stats: Mutex<PodStats>,
     pub(crate) counters: Mutex<Counters>,
+    pub(crate) schedule: PodSchedule,
 }
 
 /// A shared handle to one simulated pod: its name, runtime behaviour switches and counters.
@@ -101,8 +128,19 @@ pub struct PodHandle {
 }
 
 impl PodHandle {
-    /// A pod named `name` (its turmoil host name) listening on `port`, starting with `behaviour`.
+    /// A pod named `name` (its turmoil host name) listening on `port`, starting with `behaviour`,
+    /// without jitter or start offset (its session ids are seeded with 0).
     pub fn new(name: &str, port: u16, behaviour: Behaviour) -> Self {
+        Self::with_schedule(name, port, behaviour, PodSchedule::default())
+    }
+
+    /// [`PodHandle::new`] with seeded timings.
+    pub fn with_schedule(
+        name: &str,
+        port: u16,
+        behaviour: Behaviour,
+        schedule: PodSchedule,
+    ) -> Self {
         let control = Control {
             behaviour,
             since: Duration::ZERO,
@@ -116,7 +154,12 @@ impl PodHandle {
                 port,
                 control: watch::Sender::new(control),
                 stats: Mutex::new(PodStats::default()),
-                counters: Mutex::new(Counters::default()),
+                counters: Mutex::new(Counters {
+                    sessions: 0,
+                    events: 0,
+                    rng: ChaCha8Rng::seed_from_u64(schedule.seed),
+                }),
+                schedule,
             }),
         }
     }
@@ -208,10 +251,25 @@ impl PodHandle {
         server::run(self.clone())
     }
 
+    /// A session id that is unique in the pod (a counter) and seeded (a random suffix), as a
+    /// real server's random ids would be, but replayable.
     pub(crate) fn next_session_id(&self) -> String {
         let mut c = lock(&self.shared.counters);
         c.sessions += 1;
-        format!("{}-s{}", self.shared.name, c.sessions)
+        let suffix: u32 = c.rng.random();
+        format!("{}-s{}-{suffix:08x}", self.shared.name, c.sessions)
+    }
+
+    /// The seeded delay before the next response.
+    pub(crate) fn next_jitter(&self) -> Duration {
+        let max = self.shared.schedule.max_jitter;
+        draw_up_to(&mut lock(&self.shared.counters).rng, max)
+    }
+
+    /// The seeded delay before this (re)start of the process listens.
+    pub(crate) fn next_start_offset(&self) -> Duration {
+        let max = self.shared.schedule.max_start_offset;
+        draw_up_to(&mut lock(&self.shared.counters).rng, max)
     }
 
     pub(crate) fn next_event_id(&self) -> String {

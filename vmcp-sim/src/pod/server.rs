@@ -33,6 +33,12 @@ pub(crate) struct Incarnation {
 
 /// Runs one incarnation of the pod until the host is crashed (turmoil then drops this future).
 pub(crate) async fn run(handle: PodHandle) -> turmoil::Result {
+    // A process does not listen the instant its container starts: a seeded offset, after which
+    // this incarnation counts as started (a `StartingFor` window counts from then).
+    let offset = handle.next_start_offset();
+    if !offset.is_zero() {
+        tokio::time::sleep(offset).await;
+    }
     let inc = Arc::new(Incarnation {
         start: sim_now(),
         sessions: Mutex::new(BTreeSet::new()),

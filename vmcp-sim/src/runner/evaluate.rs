@@ -1,13 +1,20 @@
 //! Checking a scenario's expectations against a finished run.
 //!
-//! Backend and phase conditions are evaluated against the **latest published report** at each
-//! instant: inside a window `[from, to]` the relevant reports are the one in force at `from` (the
+//! Conditions are evaluated on what the expectation's `on` names. With `on = "state"` the
+//! samples are the monitor's state after each change (see [`super::state`]), with the same window
+//! rules as reports. With `on = "reports"` (the default), backend and phase conditions are
+//! evaluated against the **latest published report** at each instant: inside a window `[from, to]` the relevant reports are the one in force at `from` (the
 //! last published at or before it) and every report published in `(from, to]`. `within` is a
 //! reaction to an event, so for it only reports published after the event count. Before the first
 //! report nothing is published, so no condition holds: an `always` whose window starts before the
 //! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::state::{MonitorState, endpoint_urls, state_timeline};
 use crate::clock::millis;
+use crate::scenario::expect::Observed;
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
 use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
 
@@ -36,31 +43,91 @@ pub fn evaluate(
     reports: &[TimedReport],
     trace: &Trace,
 ) -> Vec<ExpectationFailure> {
+    let observed = Observations {
+        reports,
+        trace,
+        states: state_timeline(trace),
+        urls: endpoint_urls(scenario, trace),
+    };
     scenario
         .expects
         .iter()
-        .filter_map(|e| check(scenario, e, reports, trace))
+        .filter_map(|e| check(scenario, e, &observed))
         .collect()
 }
 
-/// The reports relevant to `window`: the one in force at `from`, then those published inside.
-fn relevant(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
-    let in_force = reports.iter().rev().find(|r| r.at <= window.from);
+/// Everything an expectation can look at, derived once per run.
+struct Observations<'a> {
+    reports: &'a [TimedReport],
+    trace: &'a Trace,
+    states: Vec<(Duration, MonitorState)>,
+    /// URL of the endpoint of each probe/skip entry, by trace index.
+    urls: BTreeMap<usize, String>,
+}
+
+/// One instant of the observed timeline: when, whether the condition holds, and which sample
+/// (for describing it).
+#[derive(Clone, Copy)]
+struct Point {
+    at: Duration,
+    holds: bool,
+    index: usize,
+}
+
+impl Observations<'_> {
+    fn points(&self, on: Observed, condition: &Condition) -> Vec<Point> {
+        match on {
+            Observed::Reports => self
+                .reports
+                .iter()
+                .enumerate()
+                .map(|(index, r)| Point {
+                    at: r.at,
+                    holds: condition.holds(&r.report),
+                    index,
+                })
+                .collect(),
+            Observed::State => self
+                .states
+                .iter()
+                .enumerate()
+                .map(|(index, (at, state))| Point {
+                    at: *at,
+                    holds: condition.holds_in_state(state),
+                    index,
+                })
+                .collect(),
+        }
+    }
+
+    fn describe(&self, on: Observed, point: &Point, condition: &Condition) -> String {
+        match on {
+            Observed::Reports => describe_report(&self.reports[point.index], condition),
+            Observed::State => describe_state(&self.states[point.index], condition),
+        }
+    }
+}
+
+/// The points relevant to `window`: the one in force at `from`, then those inside.
+fn relevant(points: &[Point], window: Window) -> Vec<Point> {
+    let in_force = points.iter().rev().find(|p| p.at <= window.from);
     in_force
         .into_iter()
         .chain(
-            reports
+            points
                 .iter()
-                .filter(|r| r.at > window.from && r.at <= window.to),
+                .filter(|p| p.at > window.from && p.at <= window.to),
         )
+        .copied()
         .collect()
 }
 
-/// The reports published in `(from, to]`.
-fn published_in(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
-    reports
+/// The points in `(from, to]`: what happened after the window opened.
+fn published_in(points: &[Point], window: Window) -> Vec<Point> {
+    points
         .iter()
-        .filter(|r| r.at > window.from && r.at <= window.to)
+        .filter(|p| p.at > window.from && p.at <= window.to)
+        .copied()
         .collect()
 }
 
@@ -85,8 +152,40 @@ fn describe_report(r: &TimedReport, condition: &Condition) -> String {
                 if let Some(c) = d.error_category {
                     text.push_str(&format!(", last error {c}"));
                 }
+                if b.message.is_some() {
+                    text.push_str(&format!(", message {:?}", d.message));
+                }
+                if b.url.is_some() {
+                    text.push_str(&format!(", url {}", d.url));
+                }
             }
             None => text.push_str(&format!(", {} absent", b.backend)),
+        }
+    }
+    text
+}
+
+fn describe_state((at, state): &(Duration, MonitorState), condition: &Condition) -> String {
+    let mut text = format!("state at {}", format_ms(millis(*at)));
+    if let Some(b) = &condition.backend {
+        match state.get(&b.backend) {
+            Some(s) => {
+                text.push_str(&format!(
+                    ", {} {}/{} ({}), circuit {}",
+                    b.backend,
+                    s.status,
+                    s.reason,
+                    s.status.crd(),
+                    s.circuit
+                ));
+                if let Some(c) = s.category {
+                    text.push_str(&format!(", last error {c}"));
+                }
+                if let Some(m) = &s.message {
+                    text.push_str(&format!(", message {m:?}"));
+                }
+            }
+            None => text.push_str(&format!(", {} not monitored", b.backend)),
         }
     }
     text
@@ -95,10 +194,10 @@ fn describe_report(r: &TimedReport, condition: &Condition) -> String {
 fn check(
     scenario: &Scenario,
     expectation: &Expectation,
-    reports: &[TimedReport],
-    trace: &Trace,
+    observed: &Observations<'_>,
 ) -> Option<ExpectationFailure> {
     let kind = &expectation.kind;
+    let on = expectation.on;
     let window = kind.window();
     let fail = |message: String, backend: Option<String>| ExpectationFailure {
         location: scenario.position(expectation.location),
@@ -109,62 +208,78 @@ fn check(
         backend,
     };
     let span = format!("{window}");
+    // "report" or "state": what the messages talk about.
+    let noun = match on {
+        Observed::Reports => "report",
+        Observed::State => "state change",
+    };
     match kind {
         ExpectKind::Eventually { condition, .. } | ExpectKind::Within { condition, .. } => {
+            let points = observed.points(on, condition);
             let seen = match kind {
-                // A reaction to the event: only what is published after it counts, so the
+                // A reaction to the event: only what is observed after it counts, so the
                 // expectation cannot pass on the state from before the event.
-                ExpectKind::Within { .. } => published_in(reports, window),
-                _ => relevant(reports, window),
+                ExpectKind::Within { .. } => published_in(&points, window),
+                _ => relevant(&points, window),
             };
-            if seen.iter().any(|r| condition.holds(&r.report)) {
+            if seen.iter().any(|p| p.holds) {
                 return None;
             }
             let last = seen
                 .last()
-                .map(|r| describe_report(r, condition))
-                .unwrap_or_else(|| "no report was published".to_owned());
+                .map(|p| observed.describe(on, p, condition))
+                .unwrap_or_else(|| format!("no {noun} in the window"));
             let what = match kind {
                 ExpectKind::Within { after, .. } => format!("within {span} after event `{after}`"),
                 _ => format!("eventually in {span}"),
             };
             Some(fail(
-                format!("expected {what}: {condition}; it never held (last: {last})"),
+                format!(
+                    "expected {what}{}: {condition}; it never held (last: {last})",
+                    on_suffix(on)
+                ),
                 subject(condition),
             ))
         }
         ExpectKind::Always { condition, .. } => {
-            let seen = relevant(reports, window);
+            let points = observed.points(on, condition);
+            let seen = relevant(&points, window);
             if seen.first().is_none_or(|first| first.at > window.from) {
-                let first = reports
-                    .first()
-                    .map_or("none was ever published".to_owned(), |r| {
-                        format!("the first was published at {}", format_ms(millis(r.at)))
-                    });
+                let verb = match on {
+                    Observed::Reports => "published",
+                    Observed::State => "observed",
+                };
+                let first = points.first().map_or(format!("none was ever {verb}"), |p| {
+                    format!("the first was {verb} at {}", format_ms(millis(p.at)))
+                });
                 return Some(fail(
                     format!(
-                        "expected always in {span}: {condition}; no report was in force at the \
-                         start of the window ({first})"
+                        "expected always in {span}{}: {condition}; no {noun} was in force at the \
+                         start of the window ({first})",
+                        on_suffix(on)
                     ),
                     subject(condition),
                 ));
             }
-            let broken = seen.iter().find(|r| !condition.holds(&r.report))?;
+            let broken = seen.iter().find(|p| !p.holds)?;
             Some(fail(
                 format!(
-                    "expected always in {span}: {condition}; broken by {}",
-                    describe_report(broken, condition)
+                    "expected always in {span}{}: {condition}; broken by {}",
+                    on_suffix(on),
+                    observed.describe(on, broken, condition)
                 ),
                 subject(condition),
             ))
         }
         ExpectKind::Never { condition, .. } => {
-            let seen = relevant(reports, window);
-            let held = seen.iter().find(|r| condition.holds(&r.report))?;
+            let points = observed.points(on, condition);
+            let seen = relevant(&points, window);
+            let held = seen.iter().find(|p| p.holds)?;
             Some(fail(
                 format!(
-                    "expected never in {span}: {condition}; but it held in the {}",
-                    describe_report(held, condition)
+                    "expected never in {span}{}: {condition}; but it held in the {}",
+                    on_suffix(on),
+                    observed.describe(on, held, condition)
                 ),
                 subject(condition),
             ))
@@ -173,10 +288,14 @@ fn check(
             counter, bounds, ..
         } => {
             let (from, to) = (millis(window.from), millis(window.to));
-            let count = trace
+            let count = observed
+                .trace
                 .entries
                 .iter()
-                .filter(|e| e.at_ms >= from && e.at_ms <= to && counts(counter, e))
+                .enumerate()
+                .filter(|(i, e)| {
+                    e.at_ms >= from && e.at_ms <= to && counts(counter, e, observed.urls.get(i))
+                })
                 .count() as u64;
             if bounds.contains(count) {
                 return None;
@@ -193,20 +312,51 @@ fn check(
     }
 }
 
+/// ` (on the monitor's state)` for state expectations, nothing for reports.
+fn on_suffix(on: Observed) -> &'static str {
+    match on {
+        Observed::Reports => "",
+        Observed::State => " (on the monitor's state)",
+    }
+}
+
 fn subject(condition: &Condition) -> Option<String> {
     condition.backend.as_ref().map(|b| b.backend.clone())
 }
 
-fn counts(counter: &Counter, entry: &TraceEntry) -> bool {
+/// Whether `entry` counts for `counter`; `url` is the endpoint URL of a probe or skip entry.
+fn counts(counter: &Counter, entry: &TraceEntry, url: Option<&String>) -> bool {
+    let url_matches = |wanted: &Option<String>| wanted.as_ref().is_none_or(|w| Some(w) == url);
     match (counter, &entry.event) {
-        (Counter::Probes { backend }, TraceEvent::ProbeStarted { backend: b, .. })
-        | (Counter::Skips { backend }, TraceEvent::ProbeSkipped { backend: b, .. }) => b == backend,
         (
-            Counter::Connections { backend },
-            TraceEvent::Connection {
-                service, outcome, ..
+            Counter::Probes {
+                backend,
+                url: wanted,
             },
-        ) => service == backend && outcome == "opened",
+            TraceEvent::ProbeStarted { backend: b, .. },
+        )
+        | (
+            Counter::Skips {
+                backend,
+                url: wanted,
+            },
+            TraceEvent::ProbeSkipped { backend: b, .. },
+        ) => b == backend && url_matches(wanted),
+        (
+            Counter::Connections {
+                backend,
+                pod: wanted,
+            },
+            TraceEvent::Connection {
+                service,
+                outcome,
+                pod,
+            },
+        ) => {
+            service == backend
+                && outcome == "opened"
+                && wanted.as_ref().is_none_or(|w| pod.as_ref() == Some(w))
+        }
         (Counter::Reports, TraceEvent::Report { .. }) => true,
         _ => false,
     }
@@ -214,20 +364,24 @@ fn counts(counter: &Counter, entry: &TraceEntry) -> bool {
 
 fn counter_name(counter: &Counter) -> String {
     match counter {
-        Counter::Probes { backend } => format!("probes of {backend}"),
-        Counter::Skips { backend } => format!("skipped probes of {backend}"),
-        Counter::Connections { backend } => format!("connections opened to {backend}"),
+        Counter::Probes { backend, url } => match url {
+            Some(url) => format!("probes of {backend} at {url}"),
+            None => format!("probes of {backend}"),
+        },
+        Counter::Skips { backend, url } => match url {
+            Some(url) => format!("skipped probes of {backend} at {url}"),
+            None => format!("skipped probes of {backend}"),
+        },
+        Counter::Connections { backend, pod } => match pod {
+            Some(pod) => format!("connections opened to {backend} served by {pod}"),
+            None => format!("connections opened to {backend}"),
+        },
         Counter::Reports => "reports".to_owned(),
     }
 }
 
 fn counter_backend(counter: &Counter) -> Option<String> {
-    match counter {
-        Counter::Probes { backend }
-        | Counter::Skips { backend }
-        | Counter::Connections { backend } => Some(backend.clone()),
-        Counter::Reports => None,
-    }
+    counter.backend().map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -370,5 +524,143 @@ mod tests {
         let s = scenario("kind = \"count\"\ncounter = \"probes\"\nbackend = \"a\"\nmax = 2");
         let f = evaluate(&s, &[], &trace);
         assert!(f[0].message.contains("counted 3"), "{}", f[0].message);
+    }
+
+    fn circuit(at_ms: u64, from: CircuitState, to: CircuitState) -> TraceEntry {
+        TraceEntry {
+            at_ms,
+            event: TraceEvent::Circuit {
+                backend: "a".into(),
+                from,
+                to,
+            },
+        }
+    }
+
+    fn status(at_ms: u64, to: HealthStatus, to_reason: HealthReason) -> TraceEntry {
+        TraceEntry {
+            at_ms,
+            event: TraceEvent::Status {
+                backend: "a".into(),
+                from: HealthStatus::Unknown,
+                from_reason: HealthReason::Pending,
+                to,
+                to_reason,
+            },
+        }
+    }
+
+    /// The breaker goes half-open at 70 s and re-opens 40 ms later (the trial failed): no report
+    /// ever shows it (reports at 60 s and 75 s both say open), the state timeline does.
+    fn short_half_open() -> (Trace, Vec<TimedReport>) {
+        let open = |at_s: u64| {
+            let mut r = report(at_s, HealthStatus::Unhealthy);
+            r.report.discovered_backends[0].circuit_breaker_state = CircuitState::Open;
+            r.report.discovered_backends[0].reason = HealthReason::CircuitOpen;
+            r
+        };
+        let trace = Trace {
+            entries: vec![
+                TraceEntry {
+                    at_ms: 10,
+                    event: TraceEvent::BackendAdded {
+                        backend: "a".into(),
+                    },
+                },
+                status(40_000, HealthStatus::Unhealthy, HealthReason::CircuitOpen),
+                circuit(40_000, CircuitState::Closed, CircuitState::Open),
+                circuit(70_000, CircuitState::Open, CircuitState::HalfOpen),
+                status(70_000, HealthStatus::Degraded, HealthReason::HalfOpen),
+                TraceEntry {
+                    at_ms: 70_040,
+                    event: TraceEvent::ProbeFinished {
+                        backend: "a".into(),
+                        ok: false,
+                        latency_ms: 40,
+                        category: Some(vmcp_core::health::ErrorCategory::BackendUnavailable),
+                        message: Some("initialize: HTTP 503".into()),
+                    },
+                },
+                circuit(70_040, CircuitState::HalfOpen, CircuitState::Open),
+                status(70_040, HealthStatus::Unhealthy, HealthReason::CircuitOpen),
+            ],
+        };
+        (trace, vec![open(60), open(75)])
+    }
+
+    #[test]
+    fn a_40_ms_half_open_state_is_visible_on_the_state_timeline_only() {
+        let (trace, reports) = short_half_open();
+        let half_open = |on: &str| {
+            scenario(&format!(
+                "kind = \"eventually\"\nfrom = \"69s\"\nby = \"72s\"\non = \"{on}\"\n\
+                 backend = \"a\"\ncircuit = \"half-open\"\nstatus = \"degraded\"\n\
+                 reason = \"half_open\""
+            ))
+        };
+        assert!(evaluate(&half_open("state"), &reports, &trace).is_empty());
+        let f = evaluate(&half_open("reports"), &reports, &trace);
+        assert_eq!(f.len(), 1, "no report shows the half-open state");
+        // Both ends of the 40 ms are exact: half-open in [70 s, 70.039 s], open again at 70.040 s.
+        let always = |from: &str, to: &str, circuit: &str| {
+            scenario(&format!(
+                "kind = \"always\"\nfrom = \"{from}\"\nto = \"{to}\"\non = \"state\"\n\
+                 backend = \"a\"\ncircuit = \"{circuit}\""
+            ))
+        };
+        assert!(evaluate(&always("70s", "70.039s", "half-open"), &reports, &trace).is_empty());
+        let f = evaluate(&always("70s", "70.040s", "half-open"), &reports, &trace);
+        assert!(
+            f[0].message.contains("broken by state at 70.040s")
+                && f[0].message.contains("circuit open"),
+            "{}",
+            f[0].message
+        );
+        assert!(evaluate(&always("70.040s", "99s", "open"), &reports, &trace).is_empty());
+        // The same-instant status and circuit changes apply together: no sample has the circuit
+        // half-open with the status still unhealthy/circuit_open.
+        let torn = scenario(
+            "kind = \"never\"\non = \"state\"\nbackend = \"a\"\ncircuit = \"half-open\"\n\
+             reason = \"circuit_open\"",
+        );
+        assert!(evaluate(&torn, &reports, &trace).is_empty());
+    }
+
+    #[test]
+    fn state_conditions_see_the_last_error_while_failing() {
+        let (trace, reports) = short_half_open();
+        let message = |text: &str| {
+            scenario(&format!(
+                "kind = \"eventually\"\nby = \"71s\"\non = \"state\"\nbackend = \"a\"\n\
+                 message = \"{text}\"\ncategory = \"backend_unavailable\""
+            ))
+        };
+        assert!(evaluate(&message("HTTP 503"), &reports, &trace).is_empty());
+        assert_eq!(evaluate(&message("HTTP 404"), &reports, &trace).len(), 1);
+        let absent = scenario(
+            "kind = \"always\"\nto = \"0.009s\"\non = \"state\"\nbackend = \"a\"\npresent = false",
+        );
+        assert!(evaluate(&absent, &reports, &trace).is_empty());
+        let present = scenario(
+            "kind = \"always\"\nfrom = \"0.010s\"\non = \"state\"\nbackend = \"a\"\npresent = true",
+        );
+        assert!(evaluate(&present, &reports, &trace).is_empty());
+    }
+
+    #[test]
+    fn report_conditions_on_message_and_url() {
+        let mut reports = timeline();
+        reports[1].report.discovered_backends[0].message = "initialize: HTTP 503".into();
+        let e = "kind = \"eventually\"\nby = \"60s\"\nbackend = \"a\"\nmessage = \"503\"";
+        assert!(evaluate(&scenario(e), &reports, &Trace::default()).is_empty());
+        let e = "kind = \"always\"\nfrom = \"10s\"\nbackend = \"a\"\nurl = \"http://a:8080/mcp\"";
+        assert!(evaluate(&scenario(e), &reports, &Trace::default()).is_empty());
+        reports[2].report.discovered_backends[0].url = "http://b:8080/mcp".into();
+        let f = evaluate(&scenario(e), &reports, &Trace::default());
+        assert!(
+            f[0].message.contains("url http://b:8080/mcp"),
+            "{}",
+            f[0].message
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! expectations.
 
 mod evaluate;
+mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,67 @@ use crate::world::{self, World, WorldConfig, WorldError};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(20);
+
+/// How the seed drives the schedule of a run (DESIGN §4.5); `scenarios/README.md` explains the
+/// choice of the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// One-way message latency range (turmoil samples an exponential curve between the two,
+    /// seeded); wider than the tick, so the seed changes in which step a message arrives.
+    pub min_latency: Duration,
+    /// See `min_latency`.
+    pub max_latency: Duration,
+    /// turmoil polls the hosts in a seeded order every step.
+    pub random_order: bool,
+    /// Largest seeded delay a pod adds before each response.
+    pub pod_jitter: Duration,
+    /// Largest seeded delay before a pod listens after each (re)start.
+    pub pod_start_offset: Duration,
+    /// The vmcp host starts `pod_start_offset` plus a seeded draw from `[0, vmcp_start_delay]`.
+    pub vmcp_start_delay: Duration,
+}
+
+impl Schedule {
+    /// The default: the seed moves every message by up to four 20 ms ticks, reorders hosts,
+    /// delays pod replies by up to 15 ms and shifts the starts by up to 100 ms.
+    pub const SEEDED: Schedule = Schedule {
+        min_latency: Duration::from_millis(1),
+        max_latency: Duration::from_millis(80),
+        random_order: true,
+        pod_jitter: Duration::from_millis(15),
+        pod_start_offset: Duration::from_millis(40),
+        vmcp_start_delay: Duration::from_millis(60),
+    };
+
+    /// A `fixed_schedule` scenario: constant 1 ms latency, hosts in creation order, no jitter,
+    /// no start offsets. The seed still seeds the core's RNG (breaker jitter, initial jitter).
+    pub const FIXED: Schedule = Schedule {
+        min_latency: Duration::from_millis(1),
+        max_latency: Duration::from_millis(1),
+        random_order: false,
+        pod_jitter: Duration::ZERO,
+        pod_start_offset: Duration::ZERO,
+        vmcp_start_delay: Duration::ZERO,
+    };
+
+    /// The schedule `scenario` runs: [`Schedule::FIXED`] or [`Schedule::SEEDED`], with the
+    /// file's `min_latency` / `max_latency` if it sets them.
+    pub fn of(scenario: &Scenario) -> Schedule {
+        let base = if scenario.fixed_schedule.is_some() {
+            Schedule::FIXED
+        } else {
+            Schedule::SEEDED
+        };
+        match scenario.latency {
+            Some(l) => Schedule {
+                min_latency: l.min,
+                max_latency: l.max,
+                ..base
+            },
+            None => base,
+        }
+    }
+}
 
 /// Why a scenario could not be run (as opposed to an expectation failing).
 #[derive(Debug, thiserror::Error)]
@@ -134,16 +196,19 @@ pub fn run_catching_panics(scenario: &Scenario, seed: u64) -> Result<RunOutcome,
 
 /// Run `scenario` with `seed` (the caller resolves the seed precedence).
 pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
-    let defaults = WorldConfig::default();
-    let latency = scenario.latency;
+    let schedule = Schedule::of(scenario);
     let mut world = World::new(WorldConfig {
         seed,
         tick: scenario.tick.unwrap_or(DEFAULT_TICK),
         duration: scenario.duration + Duration::from_secs(1),
         pod_port: world::DEFAULT_POD_PORT,
-        min_latency: latency.map_or(defaults.min_latency, |l| l.min),
-        max_latency: latency.map_or(defaults.max_latency, |l| l.max),
-        ..defaults
+        min_latency: schedule.min_latency,
+        max_latency: schedule.max_latency,
+        random_order: schedule.random_order,
+        pod_jitter: schedule.pod_jitter,
+        pod_start_offset: schedule.pod_start_offset,
+        vmcp_start_delay: schedule.vmcp_start_delay,
+        ..WorldConfig::default()
     });
     let at_backend = |name: &str| {
         scenario

@@ -21,10 +21,52 @@ use super::location::Location;
 pub struct Expectation {
     /// What must hold, and when.
     pub kind: ExpectKind,
+    /// What a condition is evaluated on (`on = "reports"`, the default, or `on = "state"`);
+    /// irrelevant for `count`.
+    pub on: Observed,
     /// Why it must hold (the optional `description` key), printed when it fails.
     pub description: Option<String>,
     /// Where the `[[expect]]` table starts, for `file:line:column` in failure messages.
     pub location: Location,
+}
+
+/// What backend conditions are evaluated on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Observed {
+    /// The latest **published** status report at each instant (the default): what vMCP's users
+    /// see, lagging a transition by up to `registry_poll_interval`.
+    #[default]
+    Reports,
+    /// The monitor's own state as it changes (every status and circuit transition, backend
+    /// added/removed, probe result, from the trace): a state that begins and ends between two
+    /// reports is visible here. Same-millisecond transitions count as one change.
+    State,
+}
+
+impl Observed {
+    /// As written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Observed::Reports => "reports",
+            Observed::State => "state",
+        }
+    }
+}
+
+/// The monitor's view of one backend at an instant (the `on = "state"` counterpart of a report
+/// entry), rebuilt from the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendState {
+    /// Fine status.
+    pub status: HealthStatus,
+    /// Reason.
+    pub reason: HealthReason,
+    /// Breaker state.
+    pub circuit: CircuitState,
+    /// Category of the last failure, while the backend is failing (as reports carry it).
+    pub category: Option<ErrorCategory>,
+    /// Message of the last failure, while the backend is failing.
+    pub message: Option<String>,
 }
 
 /// A closed interval of simulated time since the start of the run: `[from, to]`.
@@ -162,6 +204,10 @@ pub struct BackendCondition {
     pub circuit: Option<CircuitState>,
     /// Category of the last error (reports carry one only while the backend is failing).
     pub category: Option<ErrorCategory>,
+    /// The entry's message contains this text.
+    pub message: Option<String>,
+    /// The entry's URL is exactly this (reports only).
+    pub url: Option<String>,
 }
 
 impl Condition {
@@ -194,6 +240,39 @@ impl Condition {
             && expected
                 .category
                 .is_none_or(|c| entry.error_category == Some(c))
+            && expected
+                .message
+                .as_ref()
+                .is_none_or(|m| entry.message.contains(m.as_str()))
+            && expected.url.as_ref().is_none_or(|u| *u == entry.url)
+    }
+
+    /// Whether the condition holds in the monitor's state at some instant (`on = "state"`):
+    /// `monitored` maps every backend the monitor watches then to its state. The parser
+    /// guarantees that no report-only part (`phase`, `url`) is set.
+    pub fn holds_in_state(
+        &self,
+        monitored: &std::collections::BTreeMap<String, BackendState>,
+    ) -> bool {
+        let Some(expected) = &self.backend else {
+            return false;
+        };
+        let Some(state) = monitored.get(&expected.backend) else {
+            return expected.present == Some(false);
+        };
+        expected.present != Some(false)
+            && expected.status.is_none_or(|s| s == state.status)
+            && expected.crd_status.is_none_or(|s| s == state.status.crd())
+            && expected.reason.is_none_or(|r| r == state.reason)
+            && expected.circuit.is_none_or(|c| c == state.circuit)
+            && expected.category.is_none_or(|c| state.category == Some(c))
+            && expected.message.as_ref().is_none_or(|m| {
+                state
+                    .message
+                    .as_ref()
+                    .is_some_and(|text| text.contains(m.as_str()))
+            })
+            && expected.url.is_none()
     }
 }
 
@@ -221,6 +300,12 @@ impl fmt::Display for Condition {
             if let Some(c) = b.category {
                 parts.push(format!("category = \"{c}\""));
             }
+            if let Some(m) = &b.message {
+                parts.push(format!("message = \"{}\"", m.escape_debug()));
+            }
+            if let Some(u) = &b.url {
+                parts.push(format!("url = \"{u}\""));
+            }
         }
         if let Some(phase) = self.phase {
             parts.push(format!("phase = \"{phase}\""));
@@ -236,16 +321,22 @@ pub enum Counter {
     Probes {
         /// The backend.
         backend: String,
+        /// Only probes of the endpoint with this URL (`url` key).
+        url: Option<String>,
     },
     /// Probes skipped because the backend's circuit was open.
     Skips {
         /// The backend.
         backend: String,
+        /// Only skips while the backend's endpoint had this URL (`url` key).
+        url: Option<String>,
     },
     /// TCP connections opened to any pod of the backend.
     Connections {
         /// The backend.
         backend: String,
+        /// Only connections served by this pod (`pod` key, `<backend>-pod-<n>`).
+        pod: Option<String>,
     },
     /// Status reports published.
     Reports,
@@ -265,9 +356,9 @@ impl Counter {
     /// The backend whose trace entries are counted (`None` for reports).
     pub fn backend(&self) -> Option<&str> {
         match self {
-            Counter::Probes { backend }
-            | Counter::Skips { backend }
-            | Counter::Connections { backend } => Some(backend),
+            Counter::Probes { backend, .. }
+            | Counter::Skips { backend, .. }
+            | Counter::Connections { backend, .. } => Some(backend),
             Counter::Reports => None,
         }
     }
@@ -345,6 +436,8 @@ mod tests {
             reason: None,
             circuit: None,
             category: None,
+            message: None,
+            url: None,
         }
     }
 

@@ -37,7 +37,8 @@ pub use behaviour::Behaviour;
 pub use discover::discover;
 pub use error::ScenarioError;
 pub use expect::{
-    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Window,
+    BackendCondition, BackendState, Condition, CountBounds, Counter, ExpectKind, Expectation,
+    Observed, Window,
 };
 pub use location::Location;
 
@@ -63,6 +64,10 @@ pub struct Scenario {
     /// Set when the scenario reproduces a known bug (e.g. with `pool = "shared"`): its
     /// expectations describe the buggy behaviour and hold only while the bug is present.
     pub reproduces_bug: Option<String>,
+    /// Set when the scenario must run one schedule whatever the seed (the text says why): the
+    /// runner then turns off every seeded source of timing (random latency and host order, pod
+    /// jitter, start offsets), and the release gate accepts that its seeds all give one trace.
+    pub fixed_schedule: Option<String>,
     /// The `[vmcp]` table: the real binary's failure-handling config, validated by `vmcp-core`
     /// (defaults when the table is absent).
     pub vmcp: FailureHandling,

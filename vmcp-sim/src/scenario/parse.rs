@@ -69,6 +69,17 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         .as_ref()
         .map(|text| non_empty(&ctx, "reproduces_bug", text))
         .transpose()?;
+    let fixed_schedule = match &raw.fixed_schedule {
+        Some(why) if why.get_ref().trim().is_empty() => {
+            return Err(ctx.error(
+                &why.span(),
+                "fixed_schedule must say why this scenario runs one schedule whatever the seed \
+                 (it must not be empty)",
+            ));
+        }
+        Some(why) => Some(why.get_ref().clone()),
+        None => None,
+    };
 
     let mut backends = Vec::with_capacity(raw.backend.len());
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
@@ -87,9 +98,11 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         first_declared.insert(backend.name.clone(), ctx.location(&name_span));
         backends.push(backend);
     }
-    let declared = Declared {
+    let mut declared = Declared {
         names: backends.iter().map(|b| b.name.clone()).collect(),
         ports: backends.iter().map(|b| (b.name.clone(), b.port)).collect(),
+        urls: backends.iter().map(BackendSpec::url).collect(),
+        pods: backends.iter().map(|b| (b.name.clone(), 1)).collect(),
     };
 
     let mut events = Vec::with_capacity(raw.event.len());
@@ -97,6 +110,17 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     for event in &raw.event {
         let event = self::event(&ctx, event, duration, &declared, &mut ids)?;
         events.push(event);
+    }
+    for event in &events {
+        match &event.action {
+            EventAction::RegistryChangeUrl { url, .. } => {
+                declared.urls.insert(url.url.clone());
+            }
+            EventAction::ReplacePod { backend, .. } => {
+                *declared.pods.entry(backend.clone()).or_default() += 1;
+            }
+            _ => {}
+        }
     }
     let expects = raw
         .expect
@@ -116,6 +140,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         tick,
         latency,
         reproduces_bug,
+        fixed_schedule,
         vmcp: raw.vmcp.unwrap_or_default(),
         backends,
         events,
@@ -198,6 +223,10 @@ pub(super) struct Declared {
     names: Vec<String>,
     /// The port each backend's pods listen on, by name.
     ports: BTreeMap<String, u16>,
+    /// Every URL the registry can hold during the run (declared URLs, `registry_change_url`s).
+    pub urls: std::collections::BTreeSet<String>,
+    /// How many pods each backend has by the end (1 + its `replace_pod` events).
+    pub pods: BTreeMap<String, usize>,
 }
 
 impl Declared {

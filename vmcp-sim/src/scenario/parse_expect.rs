@@ -12,7 +12,7 @@ use vmcp_core::config::duration::{self, HumanDuration};
 use super::context::Ctx;
 use super::error::ScenarioError;
 use super::expect::{
-    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Window,
+    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Observed, Window,
 };
 use super::location::Location;
 use super::parse::{Declared, first_unused, one_of};
@@ -30,7 +30,10 @@ const CONDITION_KEYS: &[&str] = &[
     "reason",
     "circuit",
     "category",
+    "message",
+    "url",
     "phase",
+    "on",
 ];
 
 /// Each kind with its own keys (besides `kind` and `description`) and whether it takes a
@@ -42,7 +45,9 @@ const KINDS: &[(&str, &[&str], bool)] = &[
     ("within", &["after", "within"], true),
     (
         "count",
-        &["counter", "from", "to", "min", "max", "equals", "backend"],
+        &[
+            "counter", "from", "to", "min", "max", "equals", "backend", "url", "pod",
+        ],
         false,
     ),
 ];
@@ -115,7 +120,7 @@ pub(super) fn expectation(
         }
         _ => {
             let counter_value = raw.counter.as_ref().ok_or_else(|| needs("counter"))?;
-            let counter = counter(ctx, counter_value, raw.backend.as_ref(), declared)?;
+            let counter = counter(ctx, counter_value, raw, declared)?;
             let window = span_window(ctx, raw.from.as_ref(), raw.to.as_ref(), run)?;
             let bounds = bounds(ctx, raw, &kind_span)?;
             ExpectKind::Count {
@@ -125,11 +130,99 @@ pub(super) fn expectation(
             }
         }
     };
+    let on = observed(ctx, raw)?;
     Ok(Expectation {
         kind,
+        on,
         description,
         location: ctx.location(&spanned.span()),
     })
+}
+
+/// `on = "reports"` (default) or `on = "state"`; the state has no phase and no URL.
+fn observed(ctx: &Ctx<'_>, raw: &RawExpect) -> Result<Observed> {
+    let Some(on) = &raw.on else {
+        return Ok(Observed::Reports);
+    };
+    let on_value = match on.get_ref().as_str() {
+        "reports" => Observed::Reports,
+        "state" => Observed::State,
+        other => {
+            return Err(ctx.error(
+                &on.span(),
+                format!(
+                    "invalid on \"{}\": expected one of \"reports\" (published status reports, \
+                     the default) or \"state\" (the monitor's state as it changes)",
+                    other.escape_debug()
+                ),
+            ));
+        }
+    };
+    if on_value == Observed::State {
+        for (key, value) in [("phase", &raw.phase), ("url", &raw.url)] {
+            if let Some(value) = value {
+                return Err(ctx.key_error(
+                    &value.span(),
+                    format!(
+                        "condition `{key}` is a property of published reports, not of the \
+                         monitor's state: use on = \"reports\" (the default)"
+                    ),
+                ));
+            }
+        }
+        if raw.backend.is_none() {
+            return Err(ctx.error(
+                &on.span(),
+                "on = \"state\" needs `backend = \"<name>\"`: the state is per backend",
+            ));
+        }
+    }
+    Ok(on_value)
+}
+
+/// A `url` condition or counter filter: one of the URLs the registry can hold in this run.
+fn registered_url(ctx: &Ctx<'_>, url: &Spanned<String>, declared: &Declared) -> Result<String> {
+    let value = url.get_ref();
+    if declared.urls.contains(value) {
+        return Ok(value.clone());
+    }
+    let known: Vec<&str> = declared.urls.iter().map(String::as_str).collect();
+    Err(ctx.error(
+        &url.span(),
+        format!(
+            "url \"{}\" is never registered in this scenario: expected one of {}",
+            value.escape_debug(),
+            known.join(", ")
+        ),
+    ))
+}
+
+/// A `pod` counter filter: `<backend>-pod-<n>`, a pod the backend has at some point of the run.
+fn pod_of(
+    ctx: &Ctx<'_>,
+    pod: &Spanned<String>,
+    backend: &str,
+    declared: &Declared,
+) -> Result<String> {
+    let value = pod.get_ref();
+    let count = declared.pods.get(backend).copied().unwrap_or(1);
+    let n = value
+        .strip_prefix(backend)
+        .and_then(|rest| rest.strip_prefix("-pod-"))
+        .and_then(|n| n.parse::<usize>().ok());
+    match n {
+        Some(n) if (1..=count).contains(&n) && *value == format!("{backend}-pod-{n}") => {
+            Ok(value.clone())
+        }
+        _ => Err(ctx.error(
+            &pod.span(),
+            format!(
+                "pod \"{}\" is not a pod of backend \"{backend}\": it has {count} in this run \
+                 ({backend}-pod-1 .. {backend}-pod-{count}, one more per replace_pod)",
+                value.escape_debug()
+            ),
+        )),
+    }
 }
 
 fn fmt(d: Duration) -> String {
@@ -286,7 +379,7 @@ fn condition(
                 return Err(ctx.key_error(
                     &subject.span(),
                     "`backend` is given but no condition is about it: add status, crd_status, \
-                     reason, circuit, category or present",
+                     reason, circuit, category, message, url or present",
                 ));
             }
             if raw.present.as_ref().is_some_and(|p| !*p.get_ref()) {
@@ -312,6 +405,18 @@ fn condition(
                 reason: optional_value(ctx, "reason", &raw.reason, REASONS)?,
                 circuit: optional_value(ctx, "circuit", &raw.circuit, CIRCUITS)?,
                 category: optional_value(ctx, "category", &raw.category, CATEGORIES)?,
+                message: match &raw.message {
+                    Some(m) if m.get_ref().is_empty() => {
+                        return Err(ctx.error(&m.span(), "message must not be empty"));
+                    }
+                    Some(m) => Some(m.get_ref().clone()),
+                    None => None,
+                },
+                url: raw
+                    .url
+                    .as_ref()
+                    .map(|u| registered_url(ctx, u, declared))
+                    .transpose()?,
             })
         }
     };
@@ -320,7 +425,7 @@ fn condition(
             kind_span,
             format!(
                 "kind `{kind}` needs a condition: one or more of status, crd_status, reason, \
-                 circuit, category, present (with backend) or phase"
+                 circuit, category, message, url, present (with backend) or phase"
             ),
         ));
     }
@@ -361,9 +466,10 @@ fn value<T: Copy>(
 fn counter(
     ctx: &Ctx<'_>,
     name: &Spanned<String>,
-    backend: Option<&Spanned<String>>,
+    raw: &RawExpect,
     declared: &Declared,
 ) -> Result<Counter> {
+    let backend = raw.backend.as_ref();
     let counter = name.get_ref().as_str();
     if !COUNTERS.contains(&counter) {
         return Err(ctx.error(
@@ -382,6 +488,16 @@ fn counter(
                 "key `backend` is not used by counter `reports` (reports cover every backend)",
             ));
         }
+        for (key, value) in [("url", &raw.url), ("pod", &raw.pod)] {
+            if let Some(value) = value {
+                return Err(ctx.key_error(
+                    &value.span(),
+                    format!(
+                        "key `{key}` is not used by counter `reports` (reports cover every backend)"
+                    ),
+                ));
+            }
+        }
         return Ok(Counter::Reports);
     }
     let Some(backend) = backend else {
@@ -391,10 +507,43 @@ fn counter(
         ));
     };
     let backend = declared.reference(ctx, backend)?;
+    let filter_error = |key: &str, span: &std::ops::Range<usize>, hint: &str| {
+        ctx.key_error(
+            span,
+            format!("key `{key}` is not used by counter `{counter}` ({hint})"),
+        )
+    };
+    if counter == "connections" {
+        if let Some(url) = &raw.url {
+            return Err(filter_error(
+                "url",
+                &url.span(),
+                "connections are counted per pod: use `pod`",
+            ));
+        }
+    } else if let Some(pod) = &raw.pod {
+        return Err(filter_error(
+            "pod",
+            &pod.span(),
+            "a probe is not sent to one pod: count `connections` per pod, or probes per `url`",
+        ));
+    }
+    let url = raw
+        .url
+        .as_ref()
+        .map(|u| registered_url(ctx, u, declared))
+        .transpose()?;
     Ok(match counter {
-        "probes" => Counter::Probes { backend },
-        "skips" => Counter::Skips { backend },
-        _ => Counter::Connections { backend },
+        "probes" => Counter::Probes { backend, url },
+        "skips" => Counter::Skips { backend, url },
+        _ => Counter::Connections {
+            pod: raw
+                .pod
+                .as_ref()
+                .map(|p| pod_of(ctx, p, &backend, declared))
+                .transpose()?,
+            backend,
+        },
     })
 }
 

@@ -28,6 +28,7 @@ pub(super) struct RawScenario {
     pub min_latency: Option<Spanned<HumanDuration>>,
     pub max_latency: Option<Spanned<HumanDuration>>,
     pub reproduces_bug: Option<Spanned<String>>,
+    pub fixed_schedule: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
     #[serde(default)]
     pub backend: Vec<Spanned<RawBackend>>,
@@ -116,6 +117,10 @@ pub(super) struct RawExpect {
     pub category: Option<Spanned<String>>,
     pub phase: Option<Spanned<String>>,
     pub present: Option<Spanned<bool>>,
+    pub on: Option<Spanned<String>>,
+    pub message: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub pod: Option<Spanned<String>>,
 }
 
 impl RawExpect {
@@ -133,6 +138,8 @@ impl RawExpect {
         push(&mut keys, "max", &self.max);
         push(&mut keys, "equals", &self.equals);
         push(&mut keys, "backend", &self.backend);
+        push(&mut keys, "on", &self.on);
+        push(&mut keys, "pod", &self.pod);
         keys.extend(self.backend_condition_keys());
         push(&mut keys, "phase", &self.phase);
         keys
@@ -147,6 +154,8 @@ impl RawExpect {
         push(&mut keys, "reason", &self.reason);
         push(&mut keys, "circuit", &self.circuit);
         push(&mut keys, "category", &self.category);
+        push(&mut keys, "message", &self.message);
+        push(&mut keys, "url", &self.url);
         keys
     }
 }
