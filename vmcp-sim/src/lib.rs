@@ -10,8 +10,10 @@
 //! * [`runner`]: runs a scenario: world + the real core + events + expectations.
 //! * [`trace`]: the run trace and its stable hash.
 //! * [`scenario`]: scenario files: the typed model, parsing and validation.
+//! * [`invariants`]: properties every run must have, checked on the trace (DESIGN §4.5).
 
 pub mod clock;
+pub mod invariants;
 pub mod net;
 pub mod pod;
 pub mod runner;

@@ -26,7 +26,7 @@ use crate::config::FailureHandling;
 use crate::health::breaker::{Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition};
 use crate::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use crate::health::{CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
-use crate::registry::Backend;
+use crate::registry::{Backend, DynamicRegistry};
 
 /// Runs one probe (a full MCP session) against a backend. The real implementation is the HTTP
 /// client; tests and the simulation may script it.
@@ -176,6 +176,9 @@ struct Shared {
     changes: watch::Sender<u64>,
     /// Bumped after every finished or skipped probe (for `initial_probes_done`).
     progress: watch::Sender<u64>,
+    /// The registry the monitor follows, if any ([`HealthMonitor::follow_registry`]): a probe
+    /// is only started on an endpoint the registry still holds.
+    registry: Mutex<Option<Arc<DynamicRegistry>>>,
 }
 
 impl Shared {
@@ -256,6 +259,7 @@ impl HealthMonitor {
             cells: Mutex::new(BTreeMap::new()),
             changes,
             progress,
+            registry: Mutex::new(None),
         });
         let hooks: Arc<dyn ProbeHooks> = probe.clone();
         let spawner = Box::new(move |shared: &Arc<Shared>, name: String, generation: u64| {
@@ -388,6 +392,19 @@ impl HealthMonitor {
             Shared::bump(&self.shared.progress);
         }
         self.shared.emit(&events);
+    }
+
+    /// Follow `registry`: from now on a probe only starts while the registry still holds the
+    /// backend with the endpoint being probed. A registry change takes effect at its instant
+    /// (DESIGN §3.4): until `update_backends` brings the change in (the reporting loop does at
+    /// once, but possibly after a probe tick of the same instant), a due probe of a removed or
+    /// re-pointed backend is held back instead of reaching the old endpoint.
+    pub fn follow_registry(&self, registry: Arc<DynamicRegistry>) {
+        *self
+            .shared
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(registry);
     }
 
     /// The health of every monitored backend, ordered by name.
@@ -565,6 +582,10 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
     let admitted = {
         let mut cells = shared.cells();
         let cell = cells.get_mut(name).filter(|c| c.generation == generation)?;
+        if !registry_holds(shared, &cell.backend) {
+            // A registry change not brought in yet: this endpoint is no longer wanted.
+            return None;
+        }
         let now = crate::clock::monotonic_now();
         let at = shared.clock.now();
         let (admission, transition) = cell.breaker.try_acquire(now);
@@ -617,6 +638,20 @@ fn admit(shared: &Shared, name: &str, generation: u64) -> Option<Backend> {
     }
     shared.emit(&events);
     admitted
+}
+
+/// Whether the followed registry (if any) still holds `backend` with this endpoint.
+fn registry_holds(shared: &Shared, backend: &Backend) -> bool {
+    let registry = shared
+        .registry
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    registry.is_none_or(|registry| {
+        registry
+            .get(&backend.name)
+            .is_some_and(|current| !current.endpoint_differs(backend))
+    })
 }
 
 /// Feed a probe result to the breaker, then the tracker. Returns false when the backend was

@@ -20,17 +20,22 @@ enum SeedResult {
 fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
     match runner::run_catching_panics(scenario, seed) {
         Ok(o) if o.passed() => SeedResult::Passed,
-        Ok(o) => SeedResult::Failed(format!(
-            "{} expectation(s) failed; first: {}: {}",
-            o.failures.len(),
-            o.failures[0].location,
-            o.failures[0].message
-        )),
+        Ok(o) => SeedResult::Failed(first_failure(&o)),
         Err(runner::RunError::Unsupported { location, message }) => {
             SeedResult::Invalid(format!("{location}: {message}"))
         }
         Err(err) => SeedResult::Failed(err.to_string()),
     }
+}
+
+/// One line about a failed run: how many failed, and the first failure.
+pub fn first_failure(o: &runner::RunOutcome) -> String {
+    let first = match (o.failures.first(), o.violations.first()) {
+        (Some(f), _) => format!("{}: {}", f.location, f.message),
+        (None, Some(v)) => format!("{}: invariant `{}`: {}", v.location, v.invariant, v.message),
+        (None, None) => "passed".to_owned(),
+    };
+    format!("{}; first: {first}", super::render::failure_note(o))
 }
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil

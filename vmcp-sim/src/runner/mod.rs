@@ -16,9 +16,10 @@ use vmcp_core::status::StatusReport;
 
 pub use evaluate::{ExpectationFailure, evaluate};
 
+use crate::invariants::{self, Limits, Violation};
 use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
 use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
-use crate::trace::{TimedReport, Trace, TraceEvent, TraceRecorder};
+use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
@@ -70,14 +71,16 @@ pub struct RunOutcome {
     pub reports: Vec<TimedReport>,
     /// Expectations that did not hold (empty: passed).
     pub failures: Vec<ExpectationFailure>,
+    /// Invariants the run broke (DESIGN §4.5; empty: passed).
+    pub violations: Vec<Violation>,
     /// Simulated time covered.
     pub sim_elapsed: Duration,
 }
 
 impl RunOutcome {
-    /// Every expectation held.
+    /// Every expectation and every invariant held.
     pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.violations.is_empty()
     }
 
     /// The stable hash of the trace.
@@ -185,6 +188,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             })?,
         );
     let recorder = TraceRecorder::new();
+    recorder.record_at(Duration::ZERO, registry_event(&registry));
     add_vmcp_host(&mut world, scenario, seed, &registry, &recorder).map_err(|source| {
         RunError::World {
             location: scenario.file.clone(),
@@ -278,6 +282,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     let trace = Trace::merge(recorder.entries(), &world.connection_log().records());
     let reports = recorder.reports();
     let failures = evaluate(scenario, &reports, &trace);
+    let tick = scenario.tick.unwrap_or(DEFAULT_TICK);
+    let violations = check_invariants(scenario, &trace, tick);
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         file: scenario.file.clone(),
@@ -286,8 +292,38 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         trace,
         reports,
         failures,
+        violations,
         sim_elapsed: world.elapsed(),
     })
+}
+
+/// The invariants of DESIGN §4.5 over the trace, each violation pointed at the scenario event
+/// that caused it when there is one (a registry change), else at the file.
+fn check_invariants(scenario: &Scenario, trace: &Trace, tick: Duration) -> Vec<Violation> {
+    let limits = Limits {
+        config: scenario.vmcp.clone(),
+        tick,
+        end: scenario.duration,
+    };
+    let mut violations = invariants::check(trace, &limits);
+    for v in &mut violations {
+        let cause = v.cause_ms.and_then(|ms| {
+            scenario
+                .events
+                .iter()
+                .filter(|e| {
+                    e.at.as_millis() <= u128::from(ms)
+                        && e.action.backend() == v.backend.as_deref()
+                        && e.action.name().starts_with("registry_")
+                })
+                .last()
+        });
+        v.location = match cause {
+            Some(event) => scenario.position(event.location),
+            None => scenario.file.clone(),
+        };
+    }
+    violations
 }
 
 fn set_for(event: &EventSpec) -> Option<Duration> {
@@ -532,5 +568,27 @@ fn apply(
             detail,
         },
     );
+    if matches!(
+        event.action,
+        EventAction::RegistryAdd { .. }
+            | EventAction::RegistryRemove { .. }
+            | EventAction::RegistryChangeUrl { .. }
+    ) {
+        recorder.record_at(now, registry_event(registry));
+    }
     Ok(revert)
+}
+
+/// The registry's content as a trace event (the invariants know from it what vMCP must monitor).
+fn registry_event(registry: &DynamicRegistry) -> TraceEvent {
+    TraceEvent::Registry {
+        backends: registry
+            .list()
+            .into_iter()
+            .map(|b| RegistryLine {
+                name: b.name,
+                url: b.url,
+            })
+            .collect(),
+    }
 }
