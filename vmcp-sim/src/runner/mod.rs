@@ -18,6 +18,7 @@ pub use evaluate::{ExpectationFailure, evaluate};
 
 use crate::invariants::{self, Limits, Violation};
 use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
+use crate::rng::SimRng;
 use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
 use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
@@ -75,6 +76,8 @@ pub struct RunOutcome {
     pub violations: Vec<Violation>,
     /// Simulated time covered.
     pub sim_elapsed: Duration,
+    /// Fingerprint of the harness RNG's final state ([`SimRng::fingerprint`]).
+    pub rng_fingerprint: String,
 }
 
 impl RunOutcome {
@@ -189,7 +192,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         );
     let recorder = TraceRecorder::new();
     recorder.record_at(Duration::ZERO, registry_event(&registry));
-    add_vmcp_host(&mut world, scenario, seed, &registry, &recorder).map_err(|source| {
+    let rng = SimRng::new(seed);
+    add_vmcp_host(&mut world, scenario, seed, &rng, &registry, &recorder).map_err(|source| {
         RunError::World {
             location: scenario.file.clone(),
             source,
@@ -294,6 +298,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         failures,
         violations,
         sim_elapsed: world.elapsed(),
+        rng_fingerprint: rng.fingerprint(),
     })
 }
 
@@ -340,10 +345,13 @@ fn add_vmcp_host(
     world: &mut World,
     scenario: &Scenario,
     seed: u64,
+    rng: &SimRng,
     registry: &Arc<DynamicRegistry>,
     recorder: &TraceRecorder,
 ) -> Result<(), WorldError> {
     let connector = world.connector();
+    let rng = rng.clone();
+    let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clock = world.clock();
     let config = scenario.vmcp.clone();
     let registry = Arc::clone(registry);
@@ -353,6 +361,13 @@ fn add_vmcp_host(
         let config = config.clone();
         let registry = Arc::clone(&registry);
         let recorder = recorder.clone();
+        // A restarted vMCP is a new process: its jitter seed is a fresh draw from the run's
+        // stream (the first start keeps the run's seed).
+        let rng_seed = if starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+            seed
+        } else {
+            rng.next_u64()
+        };
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
@@ -362,7 +377,7 @@ fn add_vmcp_host(
                 registry,
                 clock: Arc::new(clock),
                 observer: Some(Arc::new(recorder.clone())),
-                rng_seed: seed,
+                rng_seed,
                 reporters: vec![Arc::new(recorder)],
             })?;
             // The core runs until the host is crashed or the simulation ends.
