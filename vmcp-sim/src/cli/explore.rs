@@ -15,23 +15,23 @@ use vmcp_sim::swarm::{self, Candidate, Failure};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, repro_command};
 
 /// The `explore` options.
-pub struct Options {
+pub(super) struct Options {
     /// How many seeds.
-    pub seeds: u64,
+    pub(super) seeds: u64,
     /// The first seed.
-    pub start: u64,
+    pub(super) start: u64,
     /// Shard K of M.
-    pub shard: Option<(u64, u64)>,
+    pub(super) shard: Option<(u64, u64)>,
     /// Threads.
-    pub jobs: usize,
+    pub(super) jobs: usize,
     /// Swarm mode.
-    pub swarm: bool,
+    pub(super) swarm: bool,
     /// Run each seed twice and compare.
-    pub check_determinism: bool,
+    pub(super) check_determinism: bool,
     /// JSON lines on stdout.
-    pub json: bool,
+    pub(super) json: bool,
     /// Where shrunk swarm failures go.
-    pub out_dir: PathBuf,
+    pub(super) out_dir: PathBuf,
 }
 
 /// What one seed's run came to.
@@ -122,7 +122,7 @@ fn run_seed(scenario: &Scenario, seed: u64, options: &Options) -> SeedResult {
 }
 
 /// One line about a failed run: how many failed, and the first failure.
-pub fn first_failure(o: &runner::RunOutcome) -> String {
+pub(super) fn first_failure(o: &runner::RunOutcome) -> String {
     let first = match (o.failures.first(), o.violations.first()) {
         (Some(f), _) => format!("{}: {}", f.location, f.message),
         (None, Some(v)) => format!("{}: invariant `{}`: {}", v.location, v.invariant, v.message),
@@ -133,7 +133,7 @@ pub fn first_failure(o: &runner::RunOutcome) -> String {
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
 /// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
-pub fn explore(file: &Path, options: &Options) -> u8 {
+pub(super) fn explore(file: &Path, options: &Options) -> u8 {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(err) => {
@@ -159,7 +159,10 @@ pub fn explore(file: &Path, options: &Options) -> u8 {
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<(u64, SeedResult)>> = Mutex::new(Vec::with_capacity(chosen.len()));
     let jobs = options.jobs.clamp(1, chosen.len().max(1));
-    // Wall time is reported, never used by the simulation.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "wall time of the sweep (seeds/s) is reported, never used by the simulation"
+    )]
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..jobs {

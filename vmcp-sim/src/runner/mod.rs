@@ -313,15 +313,11 @@ fn check_invariants(scenario: &Scenario, trace: &Trace, tick: Duration) -> Vec<V
     let mut violations = invariants::check(trace, &limits);
     for v in &mut violations {
         let cause = v.cause_ms.and_then(|ms| {
-            scenario
-                .events
-                .iter()
-                .filter(|e| {
-                    e.at.as_millis() <= u128::from(ms)
-                        && e.action.backend() == v.backend.as_deref()
-                        && e.action.name().starts_with("registry_")
-                })
-                .last()
+            scenario.events.iter().rev().find(|e| {
+                e.at.as_millis() <= u128::from(ms)
+                    && e.action.backend() == v.backend.as_deref()
+                    && e.action.name().starts_with("registry_")
+            })
         });
         v.location = match cause {
             Some(event) => scenario.position(event.location),

@@ -78,7 +78,7 @@ impl Replay {
             }
         }
         // (instant, order, event, a revert to (behaviour, since) set at `set`).
-        let mut queue: Vec<(Duration, usize, Step)> = events
+        let mut queue: Vec<(Duration, usize, Step<'_>)> = events
             .iter()
             .enumerate()
             .map(|(i, e)| (e.at, i * 2 + 1, Step::Event(e)))
