@@ -81,6 +81,7 @@ impl VmcpRuntime {
             parts.rng_seed,
             Arc::clone(&parts.registry),
         ));
+
         let (shutdown, shutdown_rx) = watch::channel(false);
         let registry = Arc::clone(&parts.registry);
         let loop_monitor = Arc::clone(&monitor);

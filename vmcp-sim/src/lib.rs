@@ -10,13 +10,19 @@
 //! * [`runner`]: runs a scenario: world + the real core + events + expectations.
 //! * [`trace`]: the run trace and its stable hash.
 //! * [`scenario`]: scenario files: the typed model, parsing and validation.
+//! * [`rng`]: the harness's seeded random stream and its final-state fingerprint.
+//! * [`swarm`]: swarm runs: perturbations, liveness phase, shrinking.
+//! * [`invariants`]: properties every run must have, checked on the trace (DESIGN §4.5).
 
 pub mod clock;
+pub mod invariants;
 pub mod net;
 pub mod pod;
+pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod service;
+pub mod swarm;
 pub mod trace;
 pub mod world;
 

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use vmcp_core::health::monitor::{MonitorEvent, MonitorObserver};
-use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
+use vmcp_core::health::{
+    CircuitState, CrdStatus, ErrorCategory, FailureStatus, HealthReason, HealthStatus,
+};
 use vmcp_core::status::{Phase, ReportError, Reporter, StatusReport};
 
 use crate::clock::{millis, sim_now};
@@ -43,6 +45,15 @@ pub struct ReportLine {
     pub circuit: CircuitState,
 }
 
+/// One registry entry in the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegistryLine {
+    /// Backend name.
+    pub name: String,
+    /// Its configured URL.
+    pub url: String,
+}
+
 /// Everything the trace records.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -70,6 +81,14 @@ pub enum TraceEvent {
         /// Failure message, if it failed (redacted by the core).
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// The status the failure points to (`unhealthy` / `unauthenticated`), if it failed:
+        /// what the tracker rules need, typed (the invariants re-derive statuses from it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        failure: Option<FailureStatus>,
+        /// The exact probe latency (`latency_ms` is rounded down, too coarse to compare with
+        /// `degraded_threshold`). Not serialized: `latency_ms` already puts it in the hash.
+        #[serde(skip)]
+        latency: Duration,
     },
     /// The breaker refused a probe: no traffic.
     ProbeSkipped {
@@ -131,6 +150,12 @@ pub enum TraceEvent {
         /// Details (backend, pods involved, behaviour).
         detail: String,
     },
+    /// The registry's content after a change (and once at the start): what vMCP is configured
+    /// to monitor, recorded by the runner at the instant it changes the registry.
+    Registry {
+        /// Every registered backend, sorted by name.
+        backends: Vec<RegistryLine>,
+    },
     /// A connection attempt to a backend ended.
     Connection {
         /// Service (backend) name in the URI.
@@ -156,7 +181,10 @@ impl TraceEvent {
             | TraceEvent::BackendRemoved { backend }
             | TraceEvent::EndpointChanged { backend, .. } => Some(backend),
             TraceEvent::Connection { service, .. } => Some(service),
-            TraceEvent::VmcpStarted | TraceEvent::Report { .. } | TraceEvent::Fault { .. } => None,
+            TraceEvent::VmcpStarted
+            | TraceEvent::Report { .. }
+            | TraceEvent::Fault { .. }
+            | TraceEvent::Registry { .. } => None,
         }
     }
 
@@ -218,6 +246,13 @@ impl TraceEvent {
                 line
             }
             TraceEvent::Fault { action, detail } => format!("FAULT {action} {detail}"),
+            TraceEvent::Registry { backends } => {
+                let mut line = "registry:".to_owned();
+                for b in backends {
+                    let _ = write!(line, " {}={}", b.name, b.url);
+                }
+                line
+            }
             TraceEvent::Connection {
                 service,
                 pod,
@@ -316,6 +351,8 @@ impl MonitorObserver for TraceRecorder {
                     latency_ms: millis(outcome.latency),
                     category: failure.map(|f| f.category),
                     message: failure.map(|f| f.message.clone()),
+                    failure: failure.map(|f| f.status),
+                    latency: outcome.latency,
                 }
             }
             MonitorEvent::ProbeSkipped {

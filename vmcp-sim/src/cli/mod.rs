@@ -65,9 +65,20 @@ enum Command {
         /// not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
-        /// One JSON object (failing seeds, distinct schedules) on stdout instead of the text.
+        /// Swarm mode: per seed, random perturbations on top of the scenario; invariants and a
+        /// liveness phase are checked instead of the file's expectations; the first failing
+        /// seed is shrunk to a standalone scenario file.
+        #[arg(long)]
+        swarm: bool,
+        /// Run every seed twice and compare trace hashes and RNG fingerprints.
+        #[arg(long)]
+        check_determinism: bool,
+        /// One JSON object per seed, then a summary object, on stdout.
         #[arg(long)]
         json: bool,
+        /// Where a shrunk swarm failure is written (default: target/swarm-failures).
+        #[arg(long, default_value = "target/swarm-failures")]
+        out_dir: PathBuf,
     },
 }
 
@@ -106,12 +117,25 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             start,
             shard,
             jobs,
+            swarm,
+            check_determinism,
             json,
+            out_dir,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             });
-            explore::explore(&file, seeds, start, shard, jobs, json)
+            let options = explore::Options {
+                seeds,
+                start,
+                shard,
+                jobs,
+                swarm,
+                check_determinism,
+                json,
+                out_dir,
+            };
+            explore::explore(&file, &options)
         }
     }
 }

@@ -29,7 +29,7 @@ pub(super) fn summary_table(rows: &[Row]) -> String {
                 let result = if o.passed() { "PASS" } else { "FAIL" };
                 let note = match (&o.reproduces_bug, o.passed()) {
                     (Some(bug), true) => format!("reproduces bug: {bug}"),
-                    (_, false) => format!("{} expectation(s) failed", o.failures.len()),
+                    (_, false) => failure_note(o),
                     _ => String::new(),
                 };
                 (
@@ -85,6 +85,16 @@ pub(super) fn failure_report(row: &Row) -> Option<String> {
                 let _ = writeln!(out, "    timeline:");
                 out.push_str(&timeline_slice(o, f.window_ms, f.backend.as_deref()));
             }
+            for v in &o.violations {
+                let _ = writeln!(
+                    out,
+                    "\n  {}: invariant `{}` violated",
+                    v.location, v.invariant
+                );
+                let _ = writeln!(out, "    {}", v.message);
+                let _ = writeln!(out, "    timeline:");
+                out.push_str(&timeline_slice(o, v.window_ms, v.backend.as_deref()));
+            }
         }
         Err(err) => {
             let _ = writeln!(
@@ -100,6 +110,18 @@ pub(super) fn failure_report(row: &Row) -> Option<String> {
         repro_command(&row.file, row.seed)
     );
     Some(out)
+}
+
+/// `2 expectation(s) failed, 1 invariant violation(s)`.
+pub(super) fn failure_note(o: &RunOutcome) -> String {
+    let mut parts = Vec::new();
+    if !o.failures.is_empty() {
+        parts.push(format!("{} expectation(s) failed", o.failures.len()));
+    }
+    if !o.violations.is_empty() {
+        parts.push(format!("{} invariant violation(s)", o.violations.len()));
+    }
+    parts.join(", ")
 }
 
 fn timeline_slice(o: &RunOutcome, (from, to): (u64, u64), backend: Option<&str>) -> String {

@@ -579,6 +579,8 @@ mod tests {
                         latency_ms: 40,
                         category: Some(vmcp_core::health::ErrorCategory::BackendUnavailable),
                         message: Some("initialize: HTTP 503".into()),
+                        failure: Some(vmcp_core::health::FailureStatus::Unhealthy),
+                        latency: Duration::from_millis(40),
                     },
                 },
                 circuit(70_040, CircuitState::HalfOpen, CircuitState::Open),

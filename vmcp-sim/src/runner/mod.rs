@@ -17,9 +17,11 @@ use vmcp_core::status::StatusReport;
 
 pub use evaluate::{ExpectationFailure, evaluate};
 
+use crate::invariants::{self, Limits, Violation};
 use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
+use crate::rng::SimRng;
 use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
-use crate::trace::{TimedReport, Trace, TraceEvent, TraceRecorder};
+use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
@@ -132,14 +134,18 @@ pub struct RunOutcome {
     pub reports: Vec<TimedReport>,
     /// Expectations that did not hold (empty: passed).
     pub failures: Vec<ExpectationFailure>,
+    /// Invariants the run broke (DESIGN §4.5; empty: passed).
+    pub violations: Vec<Violation>,
     /// Simulated time covered.
     pub sim_elapsed: Duration,
+    /// Fingerprint of the harness RNG's final state ([`SimRng::fingerprint`]).
+    pub rng_fingerprint: String,
 }
 
 impl RunOutcome {
-    /// Every expectation held.
+    /// Every expectation and every invariant held.
     pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.violations.is_empty()
     }
 
     /// The stable hash of the trace.
@@ -250,7 +256,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             })?,
         );
     let recorder = TraceRecorder::new();
-    add_vmcp_host(&mut world, scenario, seed, &registry, &recorder).map_err(|source| {
+    recorder.record_at(Duration::ZERO, registry_event(&registry));
+    let rng = SimRng::new(seed);
+    add_vmcp_host(&mut world, scenario, seed, &rng, &registry, &recorder).map_err(|source| {
         RunError::World {
             location: scenario.file.clone(),
             source,
@@ -343,6 +351,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     let trace = Trace::merge(recorder.entries(), &world.connection_log().records());
     let reports = recorder.reports();
     let failures = evaluate(scenario, &reports, &trace);
+    let tick = scenario.tick.unwrap_or(DEFAULT_TICK);
+    let violations = check_invariants(scenario, &trace, tick);
     Ok(RunOutcome {
         scenario: scenario.name.clone(),
         file: scenario.file.clone(),
@@ -351,8 +361,35 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         trace,
         reports,
         failures,
+        violations,
         sim_elapsed: world.elapsed(),
+        rng_fingerprint: rng.fingerprint(),
     })
+}
+
+/// The invariants of DESIGN §4.5 over the trace, each violation pointed at the scenario event
+/// that caused it when there is one (a registry change), else at the file.
+fn check_invariants(scenario: &Scenario, trace: &Trace, tick: Duration) -> Vec<Violation> {
+    let limits = Limits {
+        config: scenario.vmcp.clone(),
+        tick,
+        end: scenario.duration,
+    };
+    let mut violations = invariants::check(trace, &limits);
+    for v in &mut violations {
+        let cause = v.cause_ms.and_then(|ms| {
+            scenario.events.iter().rev().find(|e| {
+                e.at.as_millis() <= u128::from(ms)
+                    && e.action.backend() == v.backend.as_deref()
+                    && e.action.name().starts_with("registry_")
+            })
+        });
+        v.location = match cause {
+            Some(event) => scenario.position(event.location),
+            None => scenario.file.clone(),
+        };
+    }
+    violations
 }
 
 fn set_for(event: &EventSpec) -> Option<Duration> {
@@ -369,10 +406,13 @@ fn add_vmcp_host(
     world: &mut World,
     scenario: &Scenario,
     seed: u64,
+    rng: &SimRng,
     registry: &Arc<DynamicRegistry>,
     recorder: &TraceRecorder,
 ) -> Result<(), WorldError> {
     let connector = world.connector();
+    let rng = rng.clone();
+    let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clock = world.clock();
     let config = scenario.vmcp.clone();
     let registry = Arc::clone(registry);
@@ -382,6 +422,13 @@ fn add_vmcp_host(
         let config = config.clone();
         let registry = Arc::clone(&registry);
         let recorder = recorder.clone();
+        // A restarted vMCP is a new process: its jitter seed is a fresh draw from the run's
+        // stream (the first start keeps the run's seed).
+        let rng_seed = if starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+            seed
+        } else {
+            rng.next_u64()
+        };
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
@@ -393,7 +440,7 @@ fn add_vmcp_host(
                 registry,
                 clock: Arc::new(clock),
                 observer: Some(Arc::new(recorder.clone())),
-                rng_seed: seed,
+                rng_seed,
                 reporters: vec![Arc::new(recorder)],
             })?;
             std::future::pending::<Result<(), Box<dyn std::error::Error>>>().await
@@ -596,5 +643,27 @@ fn apply(
             detail,
         },
     );
+    if matches!(
+        event.action,
+        EventAction::RegistryAdd { .. }
+            | EventAction::RegistryRemove { .. }
+            | EventAction::RegistryChangeUrl { .. }
+    ) {
+        recorder.record_at(now, registry_event(registry));
+    }
     Ok(revert)
+}
+
+/// The registry's content as a trace event (the invariants know from it what vMCP must monitor).
+fn registry_event(registry: &DynamicRegistry) -> TraceEvent {
+    TraceEvent::Registry {
+        backends: registry
+            .list()
+            .into_iter()
+            .map(|b| RegistryLine {
+                name: b.name,
+                url: b.url,
+            })
+            .collect(),
+    }
 }

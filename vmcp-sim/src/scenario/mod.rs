@@ -25,6 +25,7 @@ pub use parse::{MAX_SIMULATED, MAX_STEPS};
 mod parse_expect;
 mod raw;
 mod values;
+pub mod write;
 
 use std::fmt;
 use std::path::Path;

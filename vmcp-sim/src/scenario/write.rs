@@ -1,0 +1,200 @@
+//! Writing a [`Scenario`] back as scenario-file TOML, so a generated run (a swarm seed with its
+//! perturbations as explicit `[[event]]`s) becomes a standalone file that `vmcp-sim run`
+//! replays.
+//!
+//! Everything but the expectations is written from the model (header, `[vmcp]`, backends,
+//! events); expectations are passed in as ready TOML text, because a generated file carries
+//! its own (the swarm's liveness expectations), never the original ones. The output parses back
+//! to the same header, configuration, backends and events (tested).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+use vmcp_core::config::FailureHandling;
+use vmcp_core::config::duration::format;
+use vmcp_core::registry::OutgoingAuth;
+
+use super::{EventAction, EventSpec, OldPod, Scenario};
+
+/// A TOML string literal (quoted and escaped).
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn dur(d: Duration) -> String {
+    quoted(&format(d))
+}
+
+/// The scenario file for `scenario` with `events` (instead of its own), run length `duration`,
+/// and `expectations` (TOML text of `[[expect]]` tables, appended as given).
+pub fn to_toml(
+    scenario: &Scenario,
+    description: &str,
+    duration: Duration,
+    events: &[EventSpec],
+    expectations: &str,
+) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "name = {}", quoted(&scenario.name));
+    let _ = writeln!(t, "description = {}", quoted(description));
+    let _ = writeln!(t, "seed = {}", scenario.seed);
+    let _ = writeln!(t, "duration = {}", dur(duration));
+    if let Some(tick) = scenario.tick {
+        let _ = writeln!(t, "tick = {}", dur(tick));
+    }
+    if let Some(latency) = scenario.latency {
+        let _ = writeln!(t, "min_latency = {}", dur(latency.min));
+        let _ = writeln!(t, "max_latency = {}", dur(latency.max));
+    }
+    if let Some(bug) = &scenario.reproduces_bug {
+        let _ = writeln!(t, "reproduces_bug = {}", quoted(bug));
+    }
+    #[derive(Serialize)]
+    struct Vmcp<'a> {
+        vmcp: &'a FailureHandling,
+    }
+    match toml::to_string(&Vmcp {
+        vmcp: &scenario.vmcp,
+    }) {
+        Ok(vmcp) => {
+            t.push('\n');
+            t.push_str(&vmcp);
+        }
+        Err(e) => {
+            let _ = writeln!(t, "# [vmcp] could not be written ({e}); defaults apply");
+        }
+    }
+    for b in &scenario.backends {
+        let _ = write!(t, "\n[[backend]]\nname = {}\n", quoted(&b.name));
+        let _ = writeln!(t, "port = {}", b.port);
+        let _ = writeln!(t, "path = {}", quoted(&b.path));
+        let _ = writeln!(t, "behaviour = {}", b.behaviour);
+        let _ = writeln!(t, "registered = {}", b.registered);
+        match &b.auth {
+            Some(OutgoingAuth::Bearer { token }) => {
+                let _ = writeln!(
+                    t,
+                    "auth = {{ type = \"bearer\", token = {} }}",
+                    quoted(token.expose())
+                );
+            }
+            Some(OutgoingAuth::Header { name, value }) => {
+                let _ = writeln!(
+                    t,
+                    "auth = {{ type = \"header\", name = {}, value = {} }}",
+                    quoted(name),
+                    quoted(value.expose())
+                );
+            }
+            None => {}
+        }
+        let _ = writeln!(t, "require_auth = {}", b.require_auth);
+    }
+    for e in events {
+        t.push_str(&event(e));
+    }
+    if !expectations.is_empty() {
+        t.push('\n');
+        t.push_str(expectations);
+    }
+    t
+}
+
+/// One `[[event]]` table.
+pub fn event(e: &EventSpec) -> String {
+    let mut t = format!("\n[[event]]\nat = {}\n", dur(e.at));
+    if let Some(id) = &e.id {
+        let _ = writeln!(t, "id = {}", quoted(id));
+    }
+    let _ = writeln!(t, "action = {}", quoted(e.action.name()));
+    if let Some(backend) = e.action.backend() {
+        let _ = writeln!(t, "backend = {}", quoted(backend));
+    }
+    match &e.action {
+        EventAction::ReplacePod {
+            old_pod, behaviour, ..
+        } => {
+            match old_pod {
+                OldPod::Terminate => t.push_str("old_pod = \"terminate\"\n"),
+                OldPod::Blackhole => t.push_str("old_pod = \"blackhole\"\n"),
+                OldPod::Stale(b) => {
+                    let _ = writeln!(t, "old_pod = \"stale\"\nstale_behaviour = {b}");
+                }
+            }
+            let _ = writeln!(t, "behaviour = {behaviour}");
+        }
+        EventAction::SetBehaviour {
+            behaviour, for_, ..
+        } => {
+            let _ = writeln!(t, "behaviour = {behaviour}");
+            if let Some(d) = for_ {
+                let _ = writeln!(t, "for = {}", dur(*d));
+            }
+        }
+        EventAction::Latency { latency, .. } => {
+            let _ = writeln!(t, "latency = {}", dur(*latency));
+        }
+        EventAction::RegistryChangeUrl { url, .. } => {
+            let _ = writeln!(t, "url = {}", quoted(&url.url));
+        }
+        _ => {}
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every library scenario survives the round trip: header, config, backends and events
+    /// parse back equal (locations aside; expectations are not written).
+    #[test]
+    fn library_scenarios_round_trip() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+        let files = crate::scenario::discover(&[std::path::PathBuf::from(dir)]).expect("library");
+        assert!(files.len() >= 20);
+        for file in files {
+            let original = Scenario::load(&file).expect("valid");
+            let text = to_toml(
+                &original,
+                &original.description,
+                original.duration,
+                &original.events,
+                "",
+            );
+            let back = Scenario::from_toml_str(&text, "written.toml")
+                .unwrap_or_else(|e| panic!("{}: {e}\n{text}", file.display()));
+            assert_eq!(back.name, original.name);
+            assert_eq!(back.seed, original.seed);
+            assert_eq!(back.duration, original.duration);
+            assert_eq!(back.tick, original.tick);
+            assert_eq!(back.latency, original.latency);
+            assert_eq!(back.reproduces_bug, original.reproduces_bug);
+            assert_eq!(back.vmcp, original.vmcp, "{}", file.display());
+            let strip = |s: &Scenario| {
+                (
+                    s.backends
+                        .iter()
+                        .map(|b| {
+                            (
+                                b.name.clone(),
+                                b.port,
+                                b.path.clone(),
+                                b.behaviour,
+                                b.registered,
+                                b.auth.clone(),
+                                b.require_auth,
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                    s.events
+                        .iter()
+                        .map(|e| (e.at, e.id.clone(), e.action.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            assert_eq!(strip(&back), strip(&original), "{}", file.display());
+        }
+    }
+}
