@@ -7,10 +7,11 @@
 //! report nothing is published, so no condition holds: an `always` whose window starts before the
 //! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
-use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
+use crate::trace::{TimedReport, Trace, TraceEvent, format_ms};
 
 /// One expectation that did not hold.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -37,11 +38,60 @@ pub fn evaluate(
     reports: &[TimedReport],
     trace: &Trace,
 ) -> Vec<ExpectationFailure> {
+    let counts = CountIndex::new(trace);
     scenario
         .expects
         .iter()
-        .filter_map(|e| check(scenario, e, reports, trace))
+        .filter_map(|e| check(scenario, e, reports, &counts))
         .collect()
+}
+
+/// The instants (ms) of every countable trace entry, per counter: built in one pass, so that a
+/// `count` expectation about each of N backends costs O(log) instead of a scan of the trace.
+#[derive(Default)]
+struct CountIndex {
+    probes: BTreeMap<String, Vec<u64>>,
+    skips: BTreeMap<String, Vec<u64>>,
+    connections: BTreeMap<String, Vec<u64>>,
+    reports: Vec<u64>,
+}
+
+impl CountIndex {
+    fn new(trace: &Trace) -> Self {
+        let mut index = Self::default();
+        for entry in &trace.entries {
+            let (map, backend) = match &entry.event {
+                TraceEvent::ProbeStarted { backend, .. } => (&mut index.probes, backend),
+                TraceEvent::ProbeSkipped { backend, .. } => (&mut index.skips, backend),
+                TraceEvent::Connection {
+                    service, outcome, ..
+                } if outcome == "opened" => (&mut index.connections, service),
+                TraceEvent::Report { .. } => {
+                    index.reports.push(entry.at_ms);
+                    continue;
+                }
+                _ => continue,
+            };
+            map.entry(backend.clone()).or_default().push(entry.at_ms);
+        }
+        index
+    }
+
+    /// Entries of `counter` in `[from, to]` (the trace is time-ordered, so each list is sorted).
+    fn count(&self, counter: &Counter, from: u64, to: u64) -> u64 {
+        let times = match counter {
+            Counter::Probes { backend } => self.probes.get(backend),
+            Counter::Skips { backend } => self.skips.get(backend),
+            Counter::Connections { backend } => self.connections.get(backend),
+            Counter::Reports => Some(&self.reports),
+        };
+        let Some(times) = times else {
+            return 0;
+        };
+        let start = times.partition_point(|t| *t < from);
+        let end = times.partition_point(|t| *t <= to);
+        u64::try_from(end.saturating_sub(start)).unwrap_or(u64::MAX)
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -49,24 +99,18 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The reports relevant to `window`: the one in force at `from`, then those published inside.
-fn relevant(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
-    let in_force = reports.iter().rev().find(|r| r.at <= window.from);
-    in_force
-        .into_iter()
-        .chain(
-            reports
-                .iter()
-                .filter(|r| r.at > window.from && r.at <= window.to),
-        )
-        .collect()
+/// Reports are in publication order (time-sorted), so the window is found by binary search.
+fn relevant(reports: &[TimedReport], window: Window) -> &[TimedReport] {
+    let after_from = reports.partition_point(|r| r.at <= window.from);
+    let end = reports.partition_point(|r| r.at <= window.to);
+    &reports[after_from.saturating_sub(1)..end.max(after_from)]
 }
 
 /// The reports published in `(from, to]`.
-fn published_in(reports: &[TimedReport], window: Window) -> Vec<&TimedReport> {
-    reports
-        .iter()
-        .filter(|r| r.at > window.from && r.at <= window.to)
-        .collect()
+fn published_in(reports: &[TimedReport], window: Window) -> &[TimedReport] {
+    let start = reports.partition_point(|r| r.at <= window.from);
+    let end = reports.partition_point(|r| r.at <= window.to);
+    &reports[start..end.max(start)]
 }
 
 fn describe_report(r: &TimedReport, condition: &Condition) -> String {
@@ -101,7 +145,7 @@ fn check(
     scenario: &Scenario,
     expectation: &Expectation,
     reports: &[TimedReport],
-    trace: &Trace,
+    counts: &CountIndex,
 ) -> Option<ExpectationFailure> {
     let kind = &expectation.kind;
     let window = kind.window();
@@ -178,11 +222,7 @@ fn check(
             counter, bounds, ..
         } => {
             let (from, to) = (millis(window.from), millis(window.to));
-            let count = trace
-                .entries
-                .iter()
-                .filter(|e| e.at_ms >= from && e.at_ms <= to && counts(counter, e))
-                .count() as u64;
+            let count = counts.count(counter, from, to);
             if bounds.contains(count) {
                 return None;
             }
@@ -200,21 +240,6 @@ fn check(
 
 fn subject(condition: &Condition) -> Option<String> {
     condition.backend.as_ref().map(|b| b.backend.clone())
-}
-
-fn counts(counter: &Counter, entry: &TraceEntry) -> bool {
-    match (counter, &entry.event) {
-        (Counter::Probes { backend }, TraceEvent::ProbeStarted { backend: b, .. })
-        | (Counter::Skips { backend }, TraceEvent::ProbeSkipped { backend: b, .. }) => b == backend,
-        (
-            Counter::Connections { backend },
-            TraceEvent::Connection {
-                service, outcome, ..
-            },
-        ) => service == backend && outcome == "opened",
-        (Counter::Reports, TraceEvent::Report { .. }) => true,
-        _ => false,
-    }
 }
 
 fn counter_name(counter: &Counter) -> String {
