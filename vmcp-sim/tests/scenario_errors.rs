@@ -872,7 +872,10 @@ rejects!(
 
 rejects!(
     group_member_names_too_long,
-    hb(&format!("[[backend]]\nname = \"{}\"\ncount = 100\n", "a".repeat(61))),
+    hb(&format!(
+        "[[backend]]\nname = \"{}\"\ncount = 100\n",
+        "a".repeat(61)
+    )),
     format!(
         "t.toml:10:8: group \"{0}\" with count = 100 gives member names like \"{0}-001\", which \
          are not valid backend names: keep the name at most 59 characters and not ending in `-pod`",
@@ -906,7 +909,8 @@ rejects!(
 rejects!(
     too_many_own_hosts,
     {
-        let mut text = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n".to_owned();
+        let mut text =
+            "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n".to_owned();
         for i in 0..40 {
             text.push_str(&format!("[[backend]]\nname = \"b{i}\"\n"));
         }

@@ -580,11 +580,11 @@ fn a_count_group_declares_members_in_the_shared_host_and_expands_references() {
     assert_eq!(names[12], "tool-12");
     assert!(!s.backends[0].shared_host);
     assert!(s.backends[1..].iter().all(|b| b.shared_host));
-    assert!(
-        s.backends[1..]
-            .iter()
-            .all(|b| b.behaviour == Behaviour::Status { code: 503, only_initialize: false })
-    );
+    assert!(s.backends[1..].iter().all(|b| b.behaviour
+        == Behaviour::Status {
+            code: 503,
+            only_initialize: false
+        }));
     // One event and two expectations per member, in member order, at the group's location.
     assert_eq!(s.events.len(), 12);
     assert_eq!(s.events[11].action.backend(), Some("tool-12"));

@@ -16,10 +16,14 @@ fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
         .add_shared_backend("a", 8080, Behaviour::Healthy)
         .unwrap();
     let b = world
-        .add_shared_backend("b", 8080, Behaviour::Status {
-            code: StatusCode::SERVICE_UNAVAILABLE,
-            only_initialize: false,
-        })
+        .add_shared_backend(
+            "b",
+            8080,
+            Behaviour::Status {
+                code: StatusCode::SERVICE_UNAVAILABLE,
+                only_initialize: false,
+            },
+        )
         .unwrap();
     let own = world.add_backend("own", Behaviour::Healthy).unwrap();
     assert!(world.is_shared_pod(&a) && world.is_shared_pod(&b) && !world.is_shared_pod(&own));
@@ -43,9 +47,17 @@ fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
     assert_eq!(
         seen.all(),
         [
-            (StatusCode::OK, "a-pod-1".to_owned(), Some("a-pod-1-s1".to_owned())),
+            (
+                StatusCode::OK,
+                "a-pod-1".to_owned(),
+                Some("a-pod-1-s1".to_owned())
+            ),
             (StatusCode::SERVICE_UNAVAILABLE, "b-pod-1".to_owned(), None),
-            (StatusCode::OK, "b-pod-1".to_owned(), Some("b-pod-1-s1".to_owned())),
+            (
+                StatusCode::OK,
+                "b-pod-1".to_owned(),
+                Some("b-pod-1-s1".to_owned())
+            ),
         ]
     );
     assert_eq!(world.pod_stats(&a).unwrap().connections_accepted, 1);
@@ -67,7 +79,9 @@ fn host_and_link_faults_are_refused_for_a_shared_pod() {
     assert!(refused(world.restart_pod(&pod)));
     assert!(refused(world.partition(&pod)));
     assert!(refused(world.hold(&pod)));
-    assert!(refused(world.set_link_latency(&pod, Duration::from_millis(3))));
+    assert!(refused(
+        world.set_link_latency(&pod, Duration::from_millis(3))
+    ));
     assert!(refused(
         world
             .replace_pod("a", Behaviour::Healthy, OldPod::Terminate)

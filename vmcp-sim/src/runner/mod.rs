@@ -157,11 +157,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         } else {
             world.add_backend_on_port(&backend.name, backend.port, behaviour)
         };
-        let pod = added
-            .map_err(|source| RunError::World {
-                location: scenario.position(backend.location),
-                source,
-            })?;
+        let pod = added.map_err(|source| RunError::World {
+            location: scenario.position(backend.location),
+            source,
+        })?;
         world
             .require_auth(&backend.name, required_auth(backend))
             .map_err(|source| RunError::World {

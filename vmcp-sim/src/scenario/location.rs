@@ -100,7 +100,10 @@ mod tests {
                 "offset {offset}"
             );
         }
-        assert_eq!(LineIndex::new("").location(0), Location { line: 1, column: 1 });
+        assert_eq!(
+            LineIndex::new("").location(0),
+            Location { line: 1, column: 1 }
+        );
     }
 
     fn at(text: &str, offset: usize) -> (usize, usize) {

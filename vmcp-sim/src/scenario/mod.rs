@@ -21,7 +21,9 @@ pub mod error;
 pub mod expect;
 pub mod location;
 mod parse;
-pub use parse::{MAX_BACKENDS, MAX_OWN_HOSTS, MAX_PROBES, MAX_REPORTED_ENTRIES, MAX_SIMULATED, MAX_STEPS};
+pub use parse::{
+    MAX_BACKENDS, MAX_OWN_HOSTS, MAX_PROBES, MAX_REPORTED_ENTRIES, MAX_SIMULATED, MAX_STEPS,
+};
 mod parse_expect;
 mod raw;
 mod values;

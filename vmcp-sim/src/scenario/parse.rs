@@ -395,7 +395,11 @@ fn check_cost(
         // Point at the first backend past the limit when there is one, else at the first event.
         let limit_backend = own.get(MAX_OWN_HOSTS.saturating_sub(1 + shared));
         let location = limit_backend.map_or_else(
-            || events.first().map_or(Location { line: 1, column: 1 }, |e| e.location),
+            || {
+                events
+                    .first()
+                    .map_or(Location { line: 1, column: 1 }, |e| e.location)
+            },
             |b| b.location,
         );
         return Err(ScenarioError::invalid(
@@ -407,7 +411,11 @@ fn check_cost(
                  simulator's cost per step grows with the cube of the host count. Put backends \
                  into the shared pod host (`count = <n>` or `shared_host = true`)",
                 own.len(),
-                if shared == 1 { ", the shared pod host" } else { "" }
+                if shared == 1 {
+                    ", the shared pod host"
+                } else {
+                    ""
+                }
             ),
         ));
     }
@@ -541,11 +549,7 @@ fn backend(
     Ok((Some(name), members))
 }
 
-fn backend_spec(
-    ctx: &Ctx<'_>,
-    spanned: &Spanned<RawBackend>,
-    name: String,
-) -> Result<BackendSpec> {
+fn backend_spec(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>, name: String) -> Result<BackendSpec> {
     let raw = spanned.get_ref();
     let port = match &raw.port {
         Some(port) if *port.get_ref() == 0 => {
