@@ -11,6 +11,11 @@
 //! cargo bench -p vmcp-core --bench monitor_scale
 //! ```
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures real elapsed time (Instant::now), outside any simulation"
+)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

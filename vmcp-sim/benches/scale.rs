@@ -12,6 +12,11 @@
 //! cargo bench -p vmcp-sim --bench scale -- check   # only the check rows
 //! ```
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures real elapsed time (Instant::now), outside any simulation"
+)]
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,11 @@
 //! cargo bench -p vmcp-sim --bench turmoil_hosts
 //! ```
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures real elapsed time (Instant::now), outside any simulation"
+)]
+
 use std::time::{Duration, Instant};
 
 fn step_cost(hosts: usize, steps: u32) -> Duration {

@@ -88,7 +88,7 @@ fn host_and_link_faults_are_refused_for_a_shared_pod() {
             .map(|_| ())
     ));
     // Nothing changed: the refused replacement added no pod.
-    assert_eq!(world.backend_pods("a").unwrap(), [pod.clone()]);
+    assert_eq!(world.backend_pods("a").unwrap(), std::slice::from_ref(&pod));
     // A stale replacement stays inside the shared host.
     let new = world
         .replace_pod(

@@ -35,7 +35,13 @@ fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
 /// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
-pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, jobs: usize) -> u8 {
+pub(super) fn explore(
+    file: &Path,
+    seeds: u64,
+    start: u64,
+    shard: Option<(u64, u64)>,
+    jobs: usize,
+) -> u8 {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(err) => {

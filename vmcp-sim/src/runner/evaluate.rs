@@ -8,8 +8,8 @@
 //! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
+use crate::clock::millis;
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
 use crate::trace::{TimedReport, Trace, TraceEvent, format_ms};
 
@@ -92,10 +92,6 @@ impl CountIndex {
         let end = times.partition_point(|t| *t <= to);
         u64::try_from(end.saturating_sub(start)).unwrap_or(u64::MAX)
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The reports relevant to `window`: the one in force at `from`, then those published inside.

@@ -74,7 +74,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for spanned in &raw.backend {
-        let (group, members) = self::backend(&ctx, spanned)?;
+        let (group, members) = backend(&ctx, spanned)?;
         let name_span = spanned.get_ref().name.span();
         let here = ctx.location(&name_span);
         if let Some(group) = &group {
@@ -209,7 +209,7 @@ fn check_registry_order(
 }
 
 /// `min_latency` / `max_latency`: both or neither, `min <= max`.
-fn latency(ctx: &Ctx, raw: &RawScenario) -> Result<Option<LinkLatency>> {
+fn latency(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Option<LinkLatency>> {
     match (&raw.min_latency, &raw.max_latency) {
         (None, None) => Ok(None),
         (Some(min), Some(max)) => {
@@ -250,22 +250,22 @@ pub(super) struct Declared {
 
 impl Declared {
     /// The port `name`'s pods listen on.
-    pub fn port(&self, name: &str) -> Option<u16> {
+    pub(super) fn port(&self, name: &str) -> Option<u16> {
         self.ports.get(name).copied()
     }
 
     /// Whether `name` is a declared backend.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(super) fn contains(&self, name: &str) -> bool {
         self.names.contains(name)
     }
 
     /// Whether `name` (a backend or a group) runs in the shared pod host.
-    pub fn is_shared(&self, name: &str) -> bool {
+    pub(super) fn is_shared(&self, name: &str) -> bool {
         self.shared.contains(name) || self.groups.contains_key(name)
     }
 
     /// `(declared: a, b)` or `(no backend is declared)`, for messages; long lists are cut.
-    pub fn hint(&self) -> String {
+    pub(super) fn hint(&self) -> String {
         const SHOWN: usize = 10;
         if self.names.is_empty() {
             return "(no backend is declared)".to_owned();
@@ -289,7 +289,7 @@ impl Declared {
     }
 
     /// The referenced backend (or `count` group) name, if declared.
-    pub fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
+    pub(super) fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
         let value = name.get_ref();
         if self.contains(value) || self.groups.contains_key(value) {
             Ok(value.clone())
