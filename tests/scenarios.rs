@@ -2,6 +2,8 @@
 //! expectation must hold, and its final status report plus a compact transition timeline are
 //! insta snapshots. Adding a scenario file adds a test case.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use vmcp_core::status::StatusReport;
 use vmcp_sim::runner::{self, RunOutcome};
@@ -18,10 +20,100 @@ struct ScenarioSnapshot {
     /// probes (not the ok ones): the story of the run.
     transitions: Vec<String>,
     final_report: Option<StatusReport>,
+    /// For scenarios with more than [`COMPACT_ABOVE`] backends, instead of the final report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    final_summary: Option<ReportSummary>,
 }
 
-fn transitions(outcome: &RunOutcome) -> Vec<String> {
-    outcome
+/// Above this many backends a snapshot is compacted: same-instant transitions that differ only
+/// in the backend are one line, and the final report is summarised, so a 500-backend herd stays
+/// a readable snapshot.
+const COMPACT_ABOVE: usize = 50;
+
+/// The final report of a big scenario: everything but the per-backend entries, which are counted
+/// by `health/reason circuit`.
+#[derive(Serialize)]
+struct ReportSummary {
+    phase: String,
+    message: String,
+    conditions: Vec<String>,
+    backends: BTreeMap<String, usize>,
+}
+
+fn summary(report: &StatusReport) -> ReportSummary {
+    let mut backends = BTreeMap::new();
+    for b in &report.discovered_backends {
+        let key = format!(
+            "{}/{} circuit {}",
+            b.health, b.reason, b.circuit_breaker_state
+        );
+        *backends.entry(key).or_insert(0) += 1;
+    }
+    ReportSummary {
+        phase: report.phase.to_string(),
+        message: report.message.clone(),
+        conditions: report
+            .conditions
+            .iter()
+            .map(|c| format!("{} {:?} {}: {}", c.type_, c.status, c.reason, c.message))
+            .collect(),
+        backends,
+    }
+}
+
+/// Lines of the same simulated second that differ only in their numbers (the backend `tool-001`
+/// vs `tool-002`, its pod, the milliseconds) become one: the first, with how many alike followed
+/// and the last of them.
+fn compact(lines: Vec<(u64, String)>) -> Vec<String> {
+    let shape = |text: &str| -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                if !out.ends_with('#') {
+                    out.push('#');
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    // (second, shape) -> (first, last, count), in order of first appearance.
+    type Line = (u64, String);
+    let mut groups: Vec<(Line, Line, usize)> = Vec::new();
+    let mut index: BTreeMap<(u64, String), usize> = BTreeMap::new();
+    for (at, text) in lines {
+        let key = (at / 1000, shape(&text));
+        match index.get(&key) {
+            Some(&i) => {
+                groups[i].1 = (at, text);
+                groups[i].2 += 1;
+            }
+            None => {
+                index.insert(key, groups.len());
+                groups.push(((at, text.clone()), (at, text), 1));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((at, first), (last_at, last), n)| {
+            let time = format_ms(at);
+            if n == 1 {
+                format!("{time:>9} {first}")
+            } else {
+                format!(
+                    "{time:>9} {first}  [and {} alike, the last at {}: {last}]",
+                    n - 1,
+                    format_ms(last_at)
+                )
+            }
+        })
+        .collect()
+}
+
+fn transitions(outcome: &RunOutcome, compacted: bool) -> Vec<String> {
+    let lines: Vec<(u64, String)> = outcome
         .trace
         .entries
         .iter()
@@ -39,7 +131,14 @@ fn transitions(outcome: &RunOutcome) -> Vec<String> {
                     | TraceEvent::ProbeSkipped { .. }
             )
         })
-        .map(|e| format!("{:>9} {}", format_ms(e.at_ms), e.event.describe()))
+        .map(|e| (e.at_ms, e.event.describe()))
+        .collect();
+    if compacted {
+        return compact(lines);
+    }
+    lines
+        .into_iter()
+        .map(|(at, text)| format!("{:>9} {}", format_ms(at), text))
         .collect()
 }
 
@@ -80,12 +179,14 @@ fn every_scenario_passes_and_matches_its_snapshot() {
             path.display(),
             outcome.seed
         );
+        let big = scenario.backends.len() > COMPACT_ABOVE;
         let snapshot = ScenarioSnapshot {
             scenario: scenario.name.clone(),
             seed: outcome.seed,
             reproduces_bug: outcome.reproduces_bug.clone(),
-            transitions: transitions(&outcome),
-            final_report: outcome.final_report().cloned(),
+            transitions: transitions(&outcome, big),
+            final_report: outcome.final_report().filter(|_| !big).cloned(),
+            final_summary: outcome.final_report().filter(|_| big).map(summary),
         };
         insta::with_settings!({ omit_expression => true }, {
             insta::assert_yaml_snapshot!(snapshot);

@@ -4,6 +4,7 @@
 //!
 //! * [`world`]: the turmoil simulation (seed, fixed epoch, tick), backends and their pods, faults.
 //! * [`service`]: service-name routing (connect-time resolution) and the connection log.
+//! * [`shared_host`]: one turmoil host serving many pods (turmoil's cost per step is cubic in hosts).
 //! * [`net`]: the hyper-util connector over turmoil TCP that the core's client is given.
 //! * [`pod`]: simulated MCP Streamable-HTTP servers with runtime-switchable behaviour.
 //! * [`clock`]: the report wall clock inside the simulation (epoch + simulated time).
@@ -22,6 +23,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod service;
+pub mod shared_host;
 pub mod swarm;
 pub mod trace;
 pub mod world;

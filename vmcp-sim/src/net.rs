@@ -159,7 +159,13 @@ impl TurmoilConnector {
             port,
             armed: true,
         };
-        let result = turmoil::net::TcpStream::connect((pod.as_str(), port)).await;
+        // A pod inside a shared host is reached at its own port of that host.
+        let result = match self.routes.placement(&pod) {
+            Some((host, internal)) => {
+                turmoil::net::TcpStream::connect((host.as_str(), internal)).await
+            }
+            None => turmoil::net::TcpStream::connect((pod.as_str(), port)).await,
+        };
         attempt.armed = false;
         drop(attempt);
         match result {

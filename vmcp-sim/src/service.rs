@@ -45,6 +45,9 @@ pub enum Resolution {
 #[derive(Clone, Debug, Default)]
 pub struct ServiceRoutes {
     inner: Arc<Mutex<BTreeMap<String, Option<String>>>>,
+    /// Pods that do not have a turmoil host of their own (see [`crate::shared_host`]): pod name →
+    /// the host and port that actually serve it. A pod not listed is its own host.
+    placed: Arc<Mutex<BTreeMap<String, (String, u16)>>>,
 }
 
 impl ServiceRoutes {
@@ -77,6 +80,17 @@ impl ServiceRoutes {
     /// The current pod of `service`, if it is a service with a ready pod.
     pub fn current(&self, service: &str) -> Option<String> {
         lock(&self.inner).get(service).cloned().flatten()
+    }
+
+    /// Records that `pod` is served by `host` on `port` (a pod inside a shared host).
+    pub fn place(&self, pod: &str, host: &str, port: u16) {
+        lock(&self.placed).insert(pod.to_owned(), (host.to_owned(), port));
+    }
+
+    /// The turmoil host and port a connection to `pod` goes to, when `pod` is not a host of its
+    /// own (`None`: connect to the host named `pod`, on the port of the URI).
+    pub fn placement(&self, pod: &str) -> Option<(String, u16)> {
+        lock(&self.placed).get(pod).cloned()
     }
 
     /// A copy of the whole table, sorted by service name.

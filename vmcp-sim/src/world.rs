@@ -52,6 +52,7 @@ use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
 use crate::pod::{Behaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
 use crate::service::{ConnectionLog, ServiceRoutes};
+use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
 
 /// Unix seconds of the default epoch, 2026-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH_UNIX_SECS: u64 = 1_767_225_600;
@@ -175,6 +176,20 @@ pub enum WorldError {
         /// The current simulated time.
         now: Duration,
     },
+    /// The pod runs inside the shared pod host, where a host- or link-level fault would hit every
+    /// pod of that host.
+    #[error(
+        "{operation} is not possible for pod `{pod}`: it runs in the shared pod host (declare its backend with a host of its own)"
+    )]
+    SharedPod {
+        /// The pod named in the call.
+        pod: String,
+        /// What was asked (`crash_pod`, `partition`, ...).
+        operation: &'static str,
+    },
+    /// The shared pod host has a port for every pod it can serve, and all are taken.
+    #[error("the shared pod host is full: at most {MAX_SHARED_PODS} pods")]
+    SharedHostFull,
     /// Host software returned an error or panicked, or turmoil's horizon was exceeded.
     #[error("simulation failed at {at:?}: {message}")]
     Simulation {
@@ -193,6 +208,8 @@ struct BackendState {
     auth: Option<RequiredAuth>,
     /// The port its pods listen on.
     port: u16,
+    /// Its pods run in the shared pod host ([`crate::shared_host`]) instead of hosts of their own.
+    shared: bool,
 }
 
 #[derive(Debug)]
@@ -214,6 +231,8 @@ pub struct World {
     hosts: BTreeMap<String, HostKind>,
     /// Seeds the pods' and the vmcp host's RNGs, in creation order (independent of turmoil's).
     rng: ChaCha8Rng,
+    /// The pods of the shared pod host, once a shared backend exists.
+    shared: Option<SharedPods>,
 }
 
 /// Mixed into the seed of the world's own RNG so its stream differs from turmoil's.
@@ -249,6 +268,7 @@ impl World {
             hosts: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(config.seed ^ WORLD_RNG_SALT),
             config,
+            shared: None,
         }
     }
 
@@ -369,12 +389,54 @@ impl World {
         self.add_backend_on_port(name, port, behaviour)
     }
 
+    /// [`World::add_backend_on_port`] for a backend whose pods run in the shared pod host
+    /// ([`crate::shared_host`]): no turmoil host of their own, so thousands cost little, but no
+    /// crash, restart, partition, hold or link latency for them ([`WorldError::SharedPod`]).
+    pub fn add_shared_backend(
+        &mut self,
+        name: &str,
+        port: u16,
+        behaviour: Behaviour,
+    ) -> Result<String, WorldError> {
+        self.insert_backend(name, port, behaviour, true)
+    }
+
+    /// Whether `pod` runs in the shared pod host.
+    pub fn is_shared_pod(&self, pod: &str) -> bool {
+        self.pods
+            .get(pod)
+            .and_then(|e| self.backends.get(&e.backend))
+            .is_some_and(|b| b.shared)
+    }
+
+    /// Refuses a host- or link-level `operation` on a pod of the shared host.
+    fn own_host(&self, pod: &str, operation: &'static str) -> Result<(), WorldError> {
+        self.pod_entry(pod)?;
+        if self.is_shared_pod(pod) {
+            return Err(WorldError::SharedPod {
+                pod: pod.to_owned(),
+                operation,
+            });
+        }
+        Ok(())
+    }
+
     /// [`World::add_backend`] with the backend's pods listening on `port`.
     pub fn add_backend_on_port(
         &mut self,
         name: &str,
         port: u16,
         behaviour: Behaviour,
+    ) -> Result<String, WorldError> {
+        self.insert_backend(name, port, behaviour, false)
+    }
+
+    fn insert_backend(
+        &mut self,
+        name: &str,
+        port: u16,
+        behaviour: Behaviour,
+        shared: bool,
     ) -> Result<String, WorldError> {
         if !valid_backend_name(name) {
             return Err(WorldError::InvalidBackendName(name.to_owned()));
@@ -392,6 +454,7 @@ impl World {
                 pods: Vec::new(),
                 auth: None,
                 port,
+                shared,
             },
         );
         let pod = self.add_pod(name, behaviour)?;
@@ -407,17 +470,31 @@ impl World {
             .get(backend)
             .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
-        let (auth, port) = (state.auth.clone(), state.port);
+        let (auth, port, shared) = (state.auth.clone(), state.port, state.shared);
+        let shared_port = if shared {
+            let pods = self.shared.get_or_insert_with(SharedPods::new);
+            Some(pods.next_port().ok_or(WorldError::SharedHostFull)?)
+        } else {
+            None
+        };
         self.claim_name(&name, HostKind::Pod)?;
         let schedule = PodSchedule {
             seed: self.rng.next_u64(),
             max_jitter: self.config.pod_jitter,
             max_start_offset: self.config.pod_start_offset,
         };
-        let handle = PodHandle::with_schedule(&name, port, Behaviour::Healthy, schedule);
+        let handle = PodHandle::with_schedule(
+            &name,
+            shared_port.unwrap_or(port),
+            Behaviour::Healthy,
+            schedule,
+        );
         handle.set_behaviour(behaviour, self.sim.elapsed());
         handle.require_auth(auth);
-        self.sim.host(name.as_str(), handle.software());
+        match shared_port {
+            Some(internal) => self.add_to_shared_host(&name, internal, &handle)?,
+            None => self.sim.host(name.as_str(), handle.software()),
+        }
         if let Some(state) = self.backends.get_mut(backend) {
             state.pods.push(name.clone());
         }
@@ -429,6 +506,25 @@ impl World {
             },
         );
         Ok(name)
+    }
+
+    /// Puts a pod into the shared pod host (created with the first one) and routes its address.
+    fn add_to_shared_host(
+        &mut self,
+        pod: &str,
+        internal: u16,
+        handle: &PodHandle,
+    ) -> Result<(), WorldError> {
+        if !self.hosts.contains_key(SHARED_POD_HOST) {
+            self.claim_name(SHARED_POD_HOST, HostKind::Pod)?;
+            let software = self.shared.get_or_insert_with(SharedPods::new).software();
+            self.sim.host(SHARED_POD_HOST, software);
+        }
+        if let Some(pods) = &self.shared {
+            pods.push(handle.clone());
+        }
+        self.routes.place(pod, SHARED_POD_HOST, internal);
+        Ok(())
     }
 
     /// Every pod of `backend`, now and later, answers 401 to requests without `auth` (an auth
@@ -487,6 +583,13 @@ impl World {
             self.vmcp_host()?;
         }
         let previous = self.routes.current(backend);
+        if let Some(previous) = &previous {
+            match old {
+                OldPod::Terminate => self.own_host(previous, "replace_pod (old pod terminated)")?,
+                OldPod::Blackhole => self.own_host(previous, "replace_pod (old pod blackholed)")?,
+                OldPod::Stale(_) => {}
+            }
+        }
         let new = self.add_pod(backend, behaviour)?;
         self.routes.set(backend, Some(&new));
         if let Some(previous) = previous {
@@ -521,14 +624,14 @@ impl World {
     /// Crashes a pod's host: its connections close (peers see EOF), later connects to it hang
     /// until [`World::restart_pod`]. Routing is unchanged.
     pub fn crash_pod(&mut self, pod: &str) -> Result<(), WorldError> {
-        self.pod_entry(pod)?;
+        self.own_host(pod, "crash_pod")?;
         self.sim.crash(pod);
         Ok(())
     }
 
     /// Restarts a pod's software (crashed or not): a fresh incarnation with no sessions.
     pub fn restart_pod(&mut self, pod: &str) -> Result<(), WorldError> {
-        self.pod_entry(pod)?;
+        self.own_host(pod, "restart_pod")?;
         self.sim.bounce(pod);
         Ok(())
     }
@@ -550,7 +653,12 @@ impl World {
     /// Whether a pod's software is running (not crashed).
     pub fn is_pod_running(&mut self, pod: &str) -> Result<bool, WorldError> {
         self.pod_entry(pod)?;
-        Ok(self.sim.is_host_running(pod))
+        let host = if self.is_shared_pod(pod) {
+            SHARED_POD_HOST
+        } else {
+            pod
+        };
+        Ok(self.sim.is_host_running(host))
     }
 
     // ----- network faults between vmcp and a pod -----------------------------------------------
@@ -594,7 +702,7 @@ impl World {
     }
 
     fn link(&self, pod: &str) -> Result<(String, String), WorldError> {
-        self.pod_entry(pod)?;
+        self.own_host(pod, "a link fault (partition, hold, latency)")?;
         Ok((self.vmcp_host()?.to_owned(), pod.to_owned()))
     }
 

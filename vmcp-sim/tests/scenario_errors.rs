@@ -63,7 +63,7 @@ rejects!(
     unknown_backend_key,
     hb("[[backend]]\nname = \"x\"\ncolour = \"red\"\n"),
     "t.toml:11:1: unknown field `colour`, expected one of `name`, `port`, `path`, \
-     `behaviour`, `registered`, `auth`, `require_auth`"
+     `behaviour`, `registered`, `auth`, `require_auth`, `count`, `shared_host`"
 );
 
 rejects!(
@@ -915,4 +915,111 @@ rejects!(
     ),
     "t.toml:13:1: key `url` is not used by counter `connections` (connections are counted per \
      pod: use `pod`)"
+);
+
+// ---------------------------------------------------------------------------------------------
+// `count` groups, the shared pod host, and the cost guard rails
+
+rejects!(
+    count_zero,
+    hb("[[backend]]\nname = \"tool\"\ncount = 0\n"),
+    "t.toml:11:9: count (0) must be between 1 and 10000"
+);
+
+rejects!(
+    count_too_large,
+    hb("[[backend]]\nname = \"tool\"\ncount = 10001\n"),
+    "t.toml:11:9: count (10001) must be between 1 and 10000"
+);
+
+rejects!(
+    count_with_own_host,
+    hb("[[backend]]\nname = \"tool\"\ncount = 3\nshared_host = false\n"),
+    "t.toml:12:1: a `count` group always runs in the shared pod host: drop `shared_host = false`, \
+     or declare the backends one by one to give each a host of its own"
+);
+
+rejects!(
+    group_name_clashes_with_a_backend,
+    hb("[[backend]]\nname = \"github\"\ncount = 2\n"),
+    "t.toml:10:8: duplicate backend name \"github\" (first declared at 6:8)"
+);
+
+rejects!(
+    group_member_clashes_with_a_backend,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n\
+     [[backend]]\nname = \"tool-2\"\n[[backend]]\nname = \"tool\"\ncount = 3\n",
+    "t.toml:8:8: duplicate backend name \"tool-2\" (first declared at 6:8)"
+);
+
+rejects!(
+    group_member_names_too_long,
+    hb(&format!(
+        "[[backend]]\nname = \"{}\"\ncount = 100\n",
+        "a".repeat(61)
+    )),
+    format!(
+        "t.toml:10:8: group \"{0}\" with count = 100 gives member names like \"{0}-001\", which \
+         are not valid backend names: keep the name at most 59 characters and not ending in `-pod`",
+        "a".repeat(61)
+    )
+);
+
+rejects!(
+    host_fault_on_a_group,
+    hb("[[backend]]\nname = \"tool\"\ncount = 3\n\
+        [[event]]\nat = \"1s\"\naction = \"crash_pod\"\nbackend = \"tool\"\n"),
+    "t.toml:15:11: action `crash_pod` needs a backend with a pod host of its own, but \"tool\" runs \
+     in the shared pod host (`count` or `shared_host = true`): declare it as its own [[backend]]"
+);
+
+rejects!(
+    link_fault_on_a_shared_backend,
+    hb("[[backend]]\nname = \"one\"\nshared_host = true\n\
+        [[event]]\nat = \"1s\"\naction = \"partition\"\nbackend = \"one\"\n"),
+    "t.toml:15:11: action `partition` needs a backend with a pod host of its own, but \"one\" runs \
+     in the shared pod host (`count` or `shared_host = true`): declare it as its own [[backend]]"
+);
+
+rejects!(
+    too_many_backends,
+    hb("[[backend]]\nname = \"a\"\ncount = 6000\n[[backend]]\nname = \"b\"\ncount = 5000\n"),
+    "t.toml:13:8: too many backends: at most 10000 per scenario (the simulation's memory grows \
+     with backends × duration)"
+);
+
+rejects!(
+    too_many_own_hosts,
+    {
+        let mut text =
+            "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n".to_owned();
+        for i in 0..40 {
+            text.push_str(&format!("[[backend]]\nname = \"b{i}\"\n"));
+        }
+        text
+    },
+    // vmcp + 40 own hosts = 41: the 40th backend (b39, lines 83-84) is the first past the limit.
+    "t.toml:83:1: this scenario needs 41 simulated hosts (vmcp, 40 backends with a pod host of \
+     their own, 0 replacement pods), at most 40: the simulator's cost per step grows with the \
+     cube of the host count. Put backends into the shared pod host (`count = <n>` or \
+     `shared_host = true`)"
+);
+
+rejects!(
+    too_many_probes,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"10h\"\n\
+     [vmcp]\nhealth_check_interval = \"1s\"\nhealth_check_timeout = \"500ms\"\n\
+     connect_timeout = \"500ms\"\n[[backend]]\nname = \"tool\"\ncount = 100\n",
+    "t.toml:4:12: 100 backends probed every 1s for 10h make 3600100 probes, at most 2000000: \
+     shorten the run, probe less often or use fewer backends"
+);
+
+rejects!(
+    too_many_reported_entries,
+    "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"1h\"\n\
+     [vmcp]\nregistry_poll_interval = \"1s\"\n[[backend]]\nname = \"tool\"\ncount = 2000\n",
+    "t.toml:4:12: 2000 backends in up to 3722 reports (one per registry_poll_interval 1s and \
+     status_reporting_interval 30s over 1h) make 7444000 reported entries, at most 5000000 \
+     (every report is kept for the expectations): shorten the run, lengthen the intervals or use \
+     fewer backends"
 );

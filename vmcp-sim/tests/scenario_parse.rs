@@ -105,6 +105,7 @@ fn expected_full() -> Scenario {
                     token: Secret::new("sim-token"),
                 }),
                 require_auth: true,
+                shared_host: false,
                 location: at(22, 1),
             },
             BackendSpec {
@@ -118,6 +119,7 @@ fn expected_full() -> Scenario {
                     value: Secret::new("k"),
                 }),
                 require_auth: false,
+                shared_host: false,
                 location: at(28, 1),
             },
             BackendSpec {
@@ -131,6 +133,7 @@ fn expected_full() -> Scenario {
                 registered: false,
                 auth: None,
                 require_auth: false,
+                shared_host: false,
                 location: at(35, 1),
             },
             BackendSpec {
@@ -141,6 +144,7 @@ fn expected_full() -> Scenario {
                 registered: true,
                 auth: None,
                 require_auth: false,
+                shared_host: false,
                 location: at(40, 1),
             },
         ],
@@ -530,6 +534,7 @@ fn a_minimal_scenario_takes_every_default() {
             registered: true,
             auth: None,
             require_auth: false,
+            shared_host: false,
             location: at(5, 1),
         }]
     );
@@ -568,4 +573,38 @@ fn inline_array_tables_work_like_array_of_tables_headers() {
     let scenario = Scenario::from_toml_str(text, "x.toml").unwrap();
     assert_eq!(scenario.backends[0].location, at(5, 12));
     assert_eq!(scenario.events[0].location, at(6, 10));
+}
+
+#[test]
+fn a_count_group_declares_members_in_the_shared_host_and_expands_references() {
+    let text = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n\
+                [[backend]]\nname = \"own\"\n\
+                [[backend]]\nname = \"tool\"\ncount = 12\nbehaviour = { status = 503 }\n\
+                [[event]]\nat = \"1m\"\nid = \"fix\"\naction = \"set_behaviour\"\nbackend = \"tool\"\n\
+                behaviour = \"healthy\"\n\
+                [[expect]]\nkind = \"within\"\nafter = \"fix\"\nwithin = \"20s\"\nbackend = \"tool\"\n\
+                status = \"healthy\"\n\
+                [[expect]]\nkind = \"count\"\ncounter = \"probes\"\nbackend = \"tool\"\nmin = 1\n";
+    let s = Scenario::from_toml_str(text, "t.toml").unwrap();
+    let names: Vec<&str> = s.backends.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names.len(), 13);
+    assert_eq!(&names[..3], ["own", "tool-01", "tool-02"]);
+    assert_eq!(names[12], "tool-12");
+    assert!(!s.backends[0].shared_host);
+    assert!(s.backends[1..].iter().all(|b| b.shared_host));
+    assert!(s.backends[1..].iter().all(|b| b.behaviour
+        == Behaviour::Status {
+            code: 503,
+            only_initialize: false
+        }));
+    // One event and two expectations per member, in member order, at the group's location.
+    assert_eq!(s.events.len(), 12);
+    assert_eq!(s.events[11].action.backend(), Some("tool-12"));
+    assert_eq!(s.events[0].id.as_deref(), Some("fix"));
+    assert_eq!(s.expects.len(), 24);
+    assert_eq!(s.expects[0].location, s.expects[11].location);
+    assert!(matches!(
+        &s.expects[23].kind,
+        ExpectKind::Count { counter: Counter::Probes { backend, .. }, .. } if backend == "tool-12"
+    ));
 }

@@ -223,12 +223,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     };
     for backend in &scenario.backends {
         let (behaviour, reply) = to_pod(backend.behaviour);
-        let pod = world
-            .add_backend_on_port(&backend.name, backend.port, behaviour)
-            .map_err(|source| RunError::World {
-                location: scenario.position(backend.location),
-                source,
-            })?;
+        let added = if backend.shared_host {
+            world.add_shared_backend(&backend.name, backend.port, behaviour)
+        } else {
+            world.add_backend_on_port(&backend.name, backend.port, behaviour)
+        };
+        let pod = added.map_err(|source| RunError::World {
+            location: scenario.position(backend.location),
+            source,
+        })?;
         world
             .require_auth(&backend.name, required_auth(backend))
             .map_err(|source| RunError::World {

@@ -7,13 +7,15 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::ScenarioError;
-use super::location::Location;
+use super::location::{LineIndex, Location};
 
 /// The text being parsed and its name, plus a lazily built syntax tree used only to find where a
 /// key is written (serde spans cover values, not keys).
 pub(super) struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Built on first use: every backend, event and expectation keeps a location.
+    lines: OnceCell<LineIndex<'a>>,
     document: OnceCell<Option<Spanned<DeTable<'a>>>>,
 }
 
@@ -23,13 +25,16 @@ impl<'a> Ctx<'a> {
         Self {
             file,
             text,
+            lines: OnceCell::new(),
             document: OnceCell::new(),
         }
     }
 
     /// The location of the start of `span`.
     pub(super) fn location(&self, span: &Range<usize>) -> Location {
-        Location::of_span(self.text, span)
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .location(span.start)
     }
 
     /// The file name errors are labelled with.

@@ -222,10 +222,13 @@ impl Condition {
         let Some(expected) = &self.backend else {
             return true;
         };
+        // Reports list backends sorted by name (`build_report`): a binary search keeps checking
+        // an expectation about each of N backends against R reports at O(N·R·log N).
         let entry = report
             .discovered_backends
-            .iter()
-            .find(|entry| entry.name == expected.backend);
+            .binary_search_by(|entry| entry.name.as_str().cmp(expected.backend.as_str()))
+            .ok()
+            .and_then(|i| report.discovered_backends.get(i));
         let Some(entry) = entry else {
             // Absent: only `present = false` can hold.
             return expected.present == Some(false);

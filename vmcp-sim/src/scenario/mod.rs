@@ -21,7 +21,9 @@ pub mod error;
 pub mod expect;
 pub mod location;
 mod parse;
-pub use parse::{MAX_SIMULATED, MAX_STEPS};
+pub use parse::{
+    MAX_BACKENDS, MAX_OWN_HOSTS, MAX_PROBES, MAX_REPORTED_ENTRIES, MAX_SIMULATED, MAX_STEPS,
+};
 mod parse_expect;
 mod raw;
 mod values;
@@ -155,6 +157,9 @@ pub struct BackendSpec {
     pub auth: Option<OutgoingAuth>,
     /// Pods answer 401 unless vMCP presents exactly `auth` (default false).
     pub require_auth: bool,
+    /// Its pods run in the simulation's shared pod host (`shared_host = true`, and every member
+    /// of a `count` group): cheap at any scale, but no host- or link-level fault can target it.
+    pub shared_host: bool,
     /// Where the `[[backend]]` table starts.
     pub location: Location,
 }

@@ -6,7 +6,7 @@
 //! keys it does not use, missing keys, then each value) and the first broken rule is reported,
 //! so the same file always gives the same message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -83,33 +83,74 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
 
     let mut backends = Vec::with_capacity(raw.backend.len());
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for spanned in &raw.backend {
-        let backend = backend(&ctx, spanned)?;
+        let (group, members) = backend(&ctx, spanned)?;
         let name_span = spanned.get_ref().name.span();
-        if let Some(first) = first_declared.get(&backend.name) {
-            return Err(ctx.error(
-                &name_span,
-                format!(
-                    "duplicate backend name \"{}\" (first declared at {first})",
-                    backend.name
-                ),
-            ));
+        let here = ctx.location(&name_span);
+        if let Some(group) = &group {
+            // A group name is a reference target too: it must not also name a backend.
+            if let Some(first) = first_declared.get(group) {
+                return Err(ctx.error(
+                    &name_span,
+                    format!("duplicate backend name \"{group}\" (first declared at {first})"),
+                ));
+            }
+            first_declared.insert(group.clone(), here);
+            groups.insert(
+                group.clone(),
+                members.iter().map(|b| b.name.clone()).collect(),
+            );
         }
-        first_declared.insert(backend.name.clone(), ctx.location(&name_span));
-        backends.push(backend);
+        for backend in members {
+            if let Some(first) = first_declared.get(&backend.name) {
+                return Err(ctx.error(
+                    &name_span,
+                    format!(
+                        "duplicate backend name \"{}\" (first declared at {first})",
+                        backend.name
+                    ),
+                ));
+            }
+            first_declared.insert(backend.name.clone(), here);
+            backends.push(backend);
+            if backends.len() > MAX_BACKENDS {
+                return Err(ctx.error(
+                    &name_span,
+                    format!(
+                        "too many backends: at most {MAX_BACKENDS} per scenario (the \
+                         simulation's memory grows with backends × duration)"
+                    ),
+                ));
+            }
+        }
     }
     let mut declared = Declared {
         names: backends.iter().map(|b| b.name.clone()).collect(),
         ports: backends.iter().map(|b| (b.name.clone(), b.port)).collect(),
         urls: backends.iter().map(BackendSpec::url).collect(),
         pods: backends.iter().map(|b| (b.name.clone(), 1)).collect(),
+        shared: backends
+            .iter()
+            .filter(|b| b.shared_host)
+            .map(|b| b.name.clone())
+            .collect(),
+        groups,
     };
 
     let mut events = Vec::with_capacity(raw.event.len());
     let mut ids: BTreeMap<String, (Duration, Location)> = BTreeMap::new();
     for event in &raw.event {
         let event = self::event(&ctx, event, duration, &declared, &mut ids)?;
-        events.push(event);
+        // An event about a group happens to each member, in member order.
+        match event.action.backend().and_then(|b| declared.groups.get(b)) {
+            Some(members) => events.extend(members.iter().map(|member| {
+                let mut one = event.clone();
+                set_backend(&mut one.action, member);
+                one
+            })),
+            None => events.push(event),
+        }
     }
     for event in &events {
         match &event.action {
@@ -122,11 +163,13 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
             _ => {}
         }
     }
-    let expects = raw
-        .expect
-        .iter()
-        .map(|expect| parse_expect::expectation(&ctx, expect, duration, &declared, &ids))
-        .collect::<Result<Vec<_>>>()?;
+    let mut expects = Vec::with_capacity(raw.expect.len());
+    for expect in &raw.expect {
+        let expectation = parse_expect::expectation(&ctx, expect, duration, &declared, &ids)?;
+        expects.extend(parse_expect::for_each_member(expectation, &declared));
+    }
+    let vmcp = raw.vmcp.clone().unwrap_or_default();
+    check_cost(&ctx, &raw, &backends, &events, duration, &vmcp)?;
     // Stable: events at the same instant keep their file order.
     events.sort_by_key(|event| event.at);
     check_registry_order(&ctx, &backends, &events)?;
@@ -141,7 +184,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         latency,
         reproduces_bug,
         fixed_schedule,
-        vmcp: raw.vmcp.unwrap_or_default(),
+        vmcp,
         backends,
         events,
         expects,
@@ -220,13 +263,18 @@ fn latency(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Option<LinkLatency>> {
 
 /// The declared backend names, for reference checks.
 pub(super) struct Declared {
-    names: Vec<String>,
+    names: BTreeSet<String>,
     /// The port each backend's pods listen on, by name.
     ports: BTreeMap<String, u16>,
     /// Every URL the registry can hold during the run (declared URLs, `registry_change_url`s).
-    pub urls: std::collections::BTreeSet<String>,
+    pub urls: BTreeSet<String>,
     /// How many pods each backend has by the end (1 + its `replace_pod` events).
     pub pods: BTreeMap<String, usize>,
+    /// Backends whose pods run in the shared pod host.
+    shared: BTreeSet<String>,
+    /// `count` groups: group name → member names, in order. A reference to a group means each
+    /// member.
+    pub(super) groups: BTreeMap<String, Vec<String>>,
 }
 
 impl Declared {
@@ -237,22 +285,42 @@ impl Declared {
 
     /// Whether `name` is a declared backend.
     pub(super) fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
+        self.names.contains(name)
     }
 
-    /// `(declared: a, b)` or `(no backend is declared)`, for messages.
+    /// Whether `name` (a backend or a group) runs in the shared pod host.
+    pub(super) fn is_shared(&self, name: &str) -> bool {
+        self.shared.contains(name) || self.groups.contains_key(name)
+    }
+
+    /// `(declared: a, b)` or `(no backend is declared)`, for messages; long lists are cut.
     pub(super) fn hint(&self) -> String {
+        const SHOWN: usize = 10;
         if self.names.is_empty() {
-            "(no backend is declared)".to_owned()
-        } else {
-            format!("(declared: {})", self.names.join(", "))
+            return "(no backend is declared)".to_owned();
         }
+        let mut names: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+        let grouped: BTreeSet<&str> = self.groups.values().flatten().map(String::as_str).collect();
+        names.extend(
+            self.names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !grouped.contains(n)),
+        );
+        let more = names.len().saturating_sub(SHOWN);
+        names.truncate(SHOWN);
+        let tail = if more > 0 {
+            format!(", and {more} more")
+        } else {
+            String::new()
+        };
+        format!("(declared: {}{tail})", names.join(", "))
     }
 
-    /// The referenced backend name, if declared.
+    /// The referenced backend (or `count` group) name, if declared.
     pub(super) fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
         let value = name.get_ref();
-        if self.contains(value) {
+        if self.contains(value) || self.groups.contains_key(value) {
             Ok(value.clone())
         } else {
             Err(ctx.error(
@@ -315,6 +383,109 @@ pub const MAX_SIMULATED: Duration = Duration::from_secs(24 * 3600);
 /// The most simulation steps (`duration / tick`) a scenario may ask for: about a minute of CPU.
 pub const MAX_STEPS: u128 = 5_000_000;
 
+/// The most backends a scenario may declare (members of `count` groups included).
+pub const MAX_BACKENDS: usize = 10_000;
+
+/// The most turmoil hosts with software a scenario may need: vMCP, every backend with a pod host
+/// of its own, every replacement pod of one, and the shared pod host. turmoil 0.7.2 walks every
+/// pair of hosts once per host on each step (O(hosts³) per step; see `docs/BENCHMARKS.md`): 40
+/// hosts already make a 2-minute run take seconds. Larger scenarios use `count` groups or
+/// `shared_host = true`.
+pub const MAX_OWN_HOSTS: usize = 40;
+
+/// The most probes a run may make (backends × duration / `health_check_interval`): at the
+/// measured cost of a simulated probe, about a minute of CPU.
+pub const MAX_PROBES: u64 = 2_000_000;
+
+/// The most backend entries all published reports together may hold (backends × the most
+/// reports `duration`, `registry_poll_interval` and `status_reporting_interval` allow). The run
+/// keeps every report for the expectations, so this bounds its memory (a few hundred bytes per
+/// entry: well under 2 GiB).
+pub const MAX_REPORTED_ENTRIES: u64 = 5_000_000;
+
+/// The guard rails: refuse a scenario the simulator cannot run within the bounds above, pointing
+/// at what to change.
+fn check_cost(
+    ctx: &Ctx<'_>,
+    raw: &RawScenario,
+    backends: &[BackendSpec],
+    events: &[EventSpec],
+    duration: Duration,
+    vmcp: &vmcp_core::config::FailureHandling,
+) -> Result<()> {
+    let own: Vec<&BackendSpec> = backends.iter().filter(|b| !b.shared_host).collect();
+    let replacements = events
+        .iter()
+        .filter(|e| matches!(e.action, EventAction::ReplacePod { .. }))
+        .count();
+    let shared = usize::from(own.len() < backends.len());
+    let hosts = 1 + own.len() + replacements + shared;
+    if hosts > MAX_OWN_HOSTS {
+        // Point at the first backend past the limit when there is one, else at the first event.
+        let limit_backend = own.get(MAX_OWN_HOSTS.saturating_sub(1 + shared));
+        let location = limit_backend.map_or_else(
+            || {
+                events
+                    .first()
+                    .map_or(Location { line: 1, column: 1 }, |e| e.location)
+            },
+            |b| b.location,
+        );
+        return Err(ScenarioError::invalid(
+            ctx.file_name(),
+            location,
+            format!(
+                "this scenario needs {hosts} simulated hosts (vmcp, {} backends with a pod host of \
+                 their own, {replacements} replacement pods{}), at most {MAX_OWN_HOSTS}: the \
+                 simulator's cost per step grows with the cube of the host count. Put backends \
+                 into the shared pod host (`count = <n>` or `shared_host = true`)",
+                own.len(),
+                if shared == 1 {
+                    ", the shared pod host"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let n = u64::try_from(backends.len()).unwrap_or(u64::MAX);
+    let per = |interval: Duration| {
+        u64::try_from(duration.as_nanos() / interval.as_nanos().max(1))
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    };
+    let probes = n.saturating_mul(per(vmcp.health_check_interval));
+    if probes > MAX_PROBES {
+        return Err(ctx.error(
+            &raw.duration.span(),
+            format!(
+                "{n} backends probed every {} for {} make {probes} probes, at most {MAX_PROBES}: \
+                 shorten the run, probe less often or use fewer backends",
+                duration::format(vmcp.health_check_interval),
+                duration::format(duration)
+            ),
+        ));
+    }
+    let reports =
+        per(vmcp.registry_poll_interval).saturating_add(per(vmcp.status_reporting_interval));
+    let entries = n.saturating_mul(reports);
+    if entries > MAX_REPORTED_ENTRIES {
+        return Err(ctx.error(
+            &raw.duration.span(),
+            format!(
+                "{n} backends in up to {reports} reports (one per registry_poll_interval {} and \
+                 status_reporting_interval {} over {}) make {entries} reported entries, at most \
+                 {MAX_REPORTED_ENTRIES} (every report is kept for the expectations): shorten the \
+                 run, lengthen the intervals or use fewer backends",
+                duration::format(vmcp.registry_poll_interval),
+                duration::format(vmcp.status_reporting_interval),
+                duration::format(duration)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `value <= MAX_SIMULATED`.
 pub(super) fn bounded(
     ctx: &Ctx<'_>,
@@ -353,9 +524,62 @@ pub(super) fn one_of(names: &[&str]) -> String {
 // -------------------------------------------------------------------------------------------------
 // Backends
 
-fn backend(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>) -> Result<BackendSpec> {
+/// One `[[backend]]` table: the backend, or with `count` the group name and its members
+/// `<name>-<i>` (1-based, zero-padded to the width of `count`), all in the shared pod host.
+fn backend(
+    ctx: &Ctx<'_>,
+    spanned: &Spanned<RawBackend>,
+) -> Result<(Option<String>, Vec<BackendSpec>)> {
     let raw = spanned.get_ref();
     let name = backend_name(ctx, &raw.name)?;
+    let shared_host = raw.shared_host.as_ref().map(|s| *s.get_ref());
+    let Some(count) = &raw.count else {
+        let mut one = backend_spec(ctx, spanned, name)?;
+        one.shared_host = shared_host.unwrap_or(false);
+        return Ok((None, vec![one]));
+    };
+    let n = *count.get_ref();
+    let max = i64::try_from(MAX_BACKENDS).unwrap_or(i64::MAX);
+    if !(1..=max).contains(&n) {
+        return Err(ctx.error(
+            &count.span(),
+            format!("count ({n}) must be between 1 and {MAX_BACKENDS}"),
+        ));
+    }
+    if let Some(own) = &raw.shared_host
+        && !*own.get_ref()
+    {
+        return Err(ctx.key_error(
+            &own.span(),
+            "a `count` group always runs in the shared pod host: drop `shared_host = false`, or \
+             declare the backends one by one to give each a host of its own",
+        ));
+    }
+    let width = n.to_string().len();
+    let mut members = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    for i in 1..=n {
+        let member = format!("{name}-{i:0width$}");
+        let member_name = Spanned::new(raw.name.span(), member.clone());
+        let valid = backend_name(ctx, &member_name).map_err(|_| {
+            ctx.error(
+                &raw.name.span(),
+                format!(
+                    "group \"{name}\" with count = {n} gives member names like \"{member}\", \
+                     which are not valid backend names: keep the name at most {} characters and \
+                     not ending in `-pod`",
+                    62 - width
+                ),
+            )
+        })?;
+        let mut one = backend_spec(ctx, spanned, valid)?;
+        one.shared_host = true;
+        members.push(one);
+    }
+    Ok((Some(name), members))
+}
+
+fn backend_spec(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>, name: String) -> Result<BackendSpec> {
+    let raw = spanned.get_ref();
     let port = match &raw.port {
         Some(port) if *port.get_ref() == 0 => {
             return Err(ctx.error(&port.span(), "port 0 is not a valid port: use 1..=65535"));
@@ -398,6 +622,7 @@ fn backend(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>) -> Result<BackendSpec> 
         registered: raw.registered.unwrap_or(true),
         auth,
         require_auth: raw.require_auth.unwrap_or(false),
+        shared_host: false,
         location: ctx.location(&spanned.span()),
     })
 }
@@ -558,6 +783,38 @@ const ACTIONS: &[(&str, &[&str])] = &[
 
 const OLD_POD: &[&str] = &["terminate", "stale", "blackhole"];
 
+/// Actions that act on a pod's host or on its link to vMCP, which a pod in the shared pod host
+/// does not have to itself (see `vmcp_sim::shared_host`).
+const OWN_HOST_ACTIONS: &[&str] = &[
+    "replace_pod",
+    "crash_pod",
+    "restart_pod",
+    "partition",
+    "repair",
+    "hold",
+    "release",
+    "latency",
+];
+
+/// Points an event about a group at one of its members.
+fn set_backend(action: &mut EventAction, member: &str) {
+    match action {
+        EventAction::ReplacePod { backend, .. }
+        | EventAction::SetBehaviour { backend, .. }
+        | EventAction::CrashPod { backend }
+        | EventAction::RestartPod { backend }
+        | EventAction::Partition { backend }
+        | EventAction::Repair { backend }
+        | EventAction::Hold { backend }
+        | EventAction::Release { backend }
+        | EventAction::Latency { backend, .. }
+        | EventAction::RegistryAdd { backend }
+        | EventAction::RegistryRemove { backend }
+        | EventAction::RegistryChangeUrl { backend, .. } => member.clone_into(backend),
+        EventAction::CrashVmcp | EventAction::RestartVmcp => {}
+    }
+}
+
 fn event(
     ctx: &Ctx<'_>,
     spanned: &Spanned<RawEvent>,
@@ -608,6 +865,19 @@ fn event(
         (None, true) => return Err(needs("backend")),
         (None, false) => String::new(),
     };
+    if OWN_HOST_ACTIONS.contains(&action)
+        && declared.is_shared(&backend)
+        && let Some(span) = raw.backend.as_ref().map(Spanned::span)
+    {
+        return Err(ctx.error(
+            &span,
+            format!(
+                "action `{action}` needs a backend with a pod host of its own, but \"{backend}\" \
+                 runs in the shared pod host (`count` or `shared_host = true`): declare it as \
+                 its own [[backend]]"
+            ),
+        ));
+    }
     let action = match action {
         "replace_pod" => {
             let old_pod = old_pod(ctx, raw)?;

@@ -225,6 +225,59 @@ fn pod_of(
     }
 }
 
+/// An expectation about a `count` group: one expectation per member, in member order, each
+/// checked (and failing) on its own. Any other expectation is returned as it is.
+pub(super) fn for_each_member(expectation: Expectation, declared: &Declared) -> Vec<Expectation> {
+    let members = subject(&expectation).and_then(|name| declared.groups.get(name));
+    let Some(members) = members else {
+        return vec![expectation];
+    };
+    members
+        .iter()
+        .map(|member| {
+            let mut one = expectation.clone();
+            set_subject(&mut one, member);
+            one
+        })
+        .collect()
+}
+
+fn subject(expectation: &Expectation) -> Option<&str> {
+    match &expectation.kind {
+        ExpectKind::Eventually { condition, .. }
+        | ExpectKind::Always { condition, .. }
+        | ExpectKind::Never { condition, .. }
+        | ExpectKind::Within { condition, .. } => {
+            condition.backend.as_ref().map(|b| b.backend.as_str())
+        }
+        ExpectKind::Count { counter, .. } => match counter {
+            Counter::Probes { backend, .. }
+            | Counter::Skips { backend, .. }
+            | Counter::Connections { backend, .. } => Some(backend),
+            Counter::Reports => None,
+        },
+    }
+}
+
+fn set_subject(expectation: &mut Expectation, member: &str) {
+    match &mut expectation.kind {
+        ExpectKind::Eventually { condition, .. }
+        | ExpectKind::Always { condition, .. }
+        | ExpectKind::Never { condition, .. }
+        | ExpectKind::Within { condition, .. } => {
+            if let Some(b) = &mut condition.backend {
+                member.clone_into(&mut b.backend);
+            }
+        }
+        ExpectKind::Count { counter, .. } => match counter {
+            Counter::Probes { backend, .. }
+            | Counter::Skips { backend, .. }
+            | Counter::Connections { backend, .. } => member.clone_into(backend),
+            Counter::Reports => {}
+        },
+    }
+}
+
 fn fmt(d: Duration) -> String {
     duration::format(d)
 }

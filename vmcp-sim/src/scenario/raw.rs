@@ -49,6 +49,8 @@ pub(super) struct RawBackend {
     pub registered: Option<bool>,
     pub auth: Option<Spanned<RawAuth>>,
     pub require_auth: Option<bool>,
+    pub count: Option<Spanned<i64>>,
+    pub shared_host: Option<Spanned<bool>>,
 }
 
 /// `auth = { type = "bearer", token = ... }` or `{ type = "header", name = ..., value = ... }`.
