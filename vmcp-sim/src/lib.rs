@@ -10,6 +10,7 @@
 //! * [`runner`]: runs a scenario: world + the real core + events + expectations.
 //! * [`trace`]: the run trace and its stable hash.
 //! * [`scenario`]: scenario files: the typed model, parsing and validation.
+//! * [`timeline`]: the timeline picture of a run (self-contained HTML/SVG).
 
 pub mod clock;
 pub mod net;
@@ -17,6 +18,7 @@ pub mod pod;
 pub mod runner;
 pub mod scenario;
 pub mod service;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 

@@ -2,6 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+
+use super::picture;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,29 +15,47 @@ use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, repro_command};
 /// What one seed's run came to.
 enum SeedResult {
     Passed,
-    Failed(String),
+    /// Why, and the line about its timeline picture (if the run produced an outcome).
+    Failed(String, Option<String>),
     Invalid(String),
 }
 
-fn run_seed(scenario: &Scenario, seed: u64) -> SeedResult {
+fn run_seed(scenario: &Scenario, seed: u64, html_dir: &Path) -> SeedResult {
     match runner::run_catching_panics(scenario, seed) {
         Ok(o) if o.passed() => SeedResult::Passed,
-        Ok(o) => SeedResult::Failed(format!(
-            "{} expectation(s) failed; first: {}: {}",
-            o.failures.len(),
-            o.failures[0].location,
-            o.failures[0].message
-        )),
+        Ok(o) => {
+            let path = picture::seed_path(html_dir, &o.file, seed);
+            let note = match picture::write(&path, &o) {
+                Ok(()) => picture::note(Some(&path)),
+                Err(err) => format!("  timeline picture: {err}"),
+            };
+            SeedResult::Failed(
+                format!(
+                    "{} expectation(s) failed; first: {}: {}",
+                    o.failures.len(),
+                    o.failures[0].location,
+                    o.failures[0].message
+                ),
+                Some(note),
+            )
+        }
         Err(runner::RunError::Unsupported { location, message }) => {
             SeedResult::Invalid(format!("{location}: {message}"))
         }
-        Err(err) => SeedResult::Failed(err.to_string()),
+        Err(err) => SeedResult::Failed(err.to_string(), None),
     }
 }
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
 /// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
-pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, jobs: usize) -> u8 {
+pub fn explore(
+    file: &Path,
+    seeds: u64,
+    start: u64,
+    shard: Option<(u64, u64)>,
+    jobs: usize,
+    html_dir: &Path,
+) -> u8 {
     let scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(err) => {
@@ -64,7 +84,7 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, j
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = chosen.get(i) else { break };
-                    let result = run_seed(&scenario, seed);
+                    let result = run_seed(&scenario, seed, html_dir);
                     let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
                     all.push((seed, result));
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -85,7 +105,7 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, j
     for (seed, result) in results {
         match result {
             SeedResult::Passed => {}
-            SeedResult::Failed(why) => failing.push((seed, why)),
+            SeedResult::Failed(why, note) => failing.push((seed, why, note)),
             SeedResult::Invalid(why) => {
                 if progress {
                     eprintln!();
@@ -99,9 +119,12 @@ pub fn explore(file: &Path, seeds: u64, start: u64, shard: Option<(u64, u64)>, j
         eprintln!();
     }
     let file_text = file.display().to_string();
-    for (seed, why) in &failing {
+    for (seed, why, note) in &failing {
         println!("seed {seed} FAILED: {why}");
         println!("  reproduce: {}", repro_command(&file_text, *seed));
+        if let Some(note) = note {
+            println!("{note}");
+        }
     }
     println!(
         "{}: {} seeds explored (shard {k}/{m}), {} failing",

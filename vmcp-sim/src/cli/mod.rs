@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the three commands.
 
 mod explore;
+mod picture;
 mod render;
 mod run;
 
@@ -40,6 +41,10 @@ enum Command {
         /// One JSON object per scenario on stdout instead of the table.
         #[arg(long)]
         json: bool,
+        /// Write a self-contained HTML timeline picture: this file for one scenario; a
+        /// directory (one `<stem>.html` per scenario) for several, or if it is one or ends in `/`.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
     },
     /// Validate scenario files without running them.
     Check {
@@ -65,6 +70,10 @@ enum Command {
         /// not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Where the timeline picture of every failing seed goes (`<stem>-seed-<N>.html`);
+        /// default: `vmcp-sim-explore` in the temp directory.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<PathBuf>,
     },
 }
 
@@ -95,7 +104,8 @@ pub fn execute(cli: Cli) -> u8 {
             seed,
             trace,
             json,
-        } => run::run(&paths, seed, trace, json),
+            html,
+        } => run::run(&paths, seed, trace, json, html.as_deref()),
         Command::Check { paths } => check(&paths),
         Command::Explore {
             file,
@@ -103,11 +113,13 @@ pub fn execute(cli: Cli) -> u8 {
             start,
             shard,
             jobs,
+            html_dir,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             });
-            explore::explore(&file, seeds, start, shard, jobs)
+            let html_dir = html_dir.unwrap_or_else(picture::default_explore_dir);
+            explore::explore(&file, seeds, start, shard, jobs, &html_dir)
         }
     }
 }
