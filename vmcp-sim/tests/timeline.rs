@@ -656,3 +656,54 @@ fn snapshot_stale_keepalive_default_pool() {
         library_svg("stale-keepalive-default-pool.toml")
     );
 }
+
+#[test]
+fn a_vmcp_crash_leaves_a_gap_until_the_restarted_monitor_adds_the_backend() {
+    let mut entries = vec![
+        at(0, TraceEvent::VmcpStarted),
+        at(
+            0,
+            TraceEvent::BackendAdded {
+                backend: "a".into(),
+            },
+        ),
+        at(100, status("a", PENDING, HEALTHY)),
+        at(
+            30_000,
+            TraceEvent::Fault {
+                action: "crash_vmcp".into(),
+                detail: "vmcp".into(),
+            },
+        ),
+        at(40_000, TraceEvent::VmcpStarted),
+        at(
+            40_000,
+            TraceEvent::BackendAdded {
+                backend: "a".into(),
+            },
+        ),
+    ];
+    entries.push(at(40_100, status("a", PENDING, HEALTHY)));
+    let trace = Trace { entries };
+    let svg = render_svg(&picture(&trace, &[], &[]));
+    let doc = Document::parse(&svg).unwrap();
+    let spans: Vec<(String, u64, u64)> = with_class(doc.root(), "status")
+        .iter()
+        .map(|s| {
+            (
+                s.attribute("class").unwrap().to_owned(),
+                num(s, "data-from-ms") as u64,
+                num(s, "data-to-ms") as u64,
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            ("status s-unknown".to_owned(), 0, 100),
+            ("status s-healthy".to_owned(), 100, 30_000),
+            ("status s-unknown".to_owned(), 40_000, 40_100),
+            ("status s-healthy".to_owned(), 40_100, 60_000),
+        ]
+    );
+}
