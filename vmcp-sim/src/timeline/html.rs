@@ -54,15 +54,11 @@ pub(crate) fn page(picture: &Picture<'_>, svg: &str) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{name} (seed {seed}): vmcp-sim timeline</title>\n<style>{STYLE}</style>\n</head>\n\
-         <body>\n<h1>{name} <small>seed {seed}</small></h1>\n\
-         <p class=\"meta\">{file} · {end} simulated · {verdict}</p>\n\
-         <p class=\"meta\">reproduce: <code>{repro}</code></p>\n\
+         <body>\n<p class=\"meta\">{verdict} · reproduce: <code>{repro}</code></p>\n\
          <p class=\"meta\">Hover a mark for details. Lanes: probes (top row), status, circuit \
-         band, connections (colour = pod), the backend's status in each report (dots).</p>\n",
+         band, connections (colour = pod), the backend's status in each report (diamonds).</p>\n",
         name = esc(picture.scenario),
         seed = picture.seed,
-        file = esc(picture.file),
-        end = esc(&format_ms(picture.end_ms)),
         repro = esc(&picture.reproduce),
     );
     if !picture.failures.is_empty() {

@@ -115,9 +115,11 @@ pub(crate) fn render(picture: &Picture<'_>) -> String {
 
     let mut body = String::new();
     let width = scale.width();
+    let mut legend = String::new();
+    let legend_h = draw_legend(&mut legend, 46.0, width);
 
     // Fault labels: rows above the axis.
-    let fault_top = 78.0;
+    let fault_top = 46.0 + legend_h + 8.0;
     let fault_labels: Vec<String> = story
         .faults
         .iter()
@@ -232,7 +234,7 @@ pub(crate) fn render(picture: &Picture<'_>) -> String {
         n(height)
     );
     draw_header(&mut svg, picture, &story, mode, folded.len(), width);
-    draw_legend(&mut svg, 46.0);
+    svg.push_str(&legend);
     svg.push_str(&body);
     svg.push_str("</svg>\n");
     svg
@@ -283,91 +285,174 @@ fn draw_header(
     );
 }
 
-/// One legend entry: a swatch and its label; returns the x after it.
-fn legend_item(out: &mut String, x: f64, y: f64, fill: &str, label: &str, hollow: bool) -> f64 {
-    let style = if hollow {
-        format!("fill=\"#ffffff\" stroke=\"{fill}\" stroke-width=\"1.5\"")
-    } else {
-        format!("fill=\"{fill}\"")
+/// How a legend entry's swatch looks.
+#[derive(Clone, Copy)]
+enum Swatch {
+    Fill(&'static str),
+    Hollow(&'static str),
+    Dashed(&'static str),
+    Window(&'static str),
+    Diamond(&'static str),
+}
+
+/// A legend heading and its entries.
+struct LegendGroup {
+    heading: &'static str,
+    items: Vec<(Swatch, String)>,
+}
+
+impl LegendGroup {
+    fn width(&self) -> f64 {
+        text_w(self.heading, 10.0)
+            + 6.0
+            + self
+                .items
+                .iter()
+                .map(|(_, label)| 15.0 + text_w(label, 10.0) + 10.0)
+                .sum::<f64>()
+            + 14.0
+    }
+}
+
+fn swatch(out: &mut String, x: f64, y: f64, swatch: Swatch) {
+    let (x, top) = (n(x), n(y - 9.0));
+    let _ = match swatch {
+        Swatch::Fill(c) => write!(
+            out,
+            "<rect x=\"{x}\" y=\"{top}\" width=\"12\" height=\"10\" fill=\"{c}\"/>"
+        ),
+        Swatch::Hollow(c) => write!(
+            out,
+            "<rect x=\"{x}\" y=\"{top}\" width=\"12\" height=\"10\" fill=\"#ffffff\" \
+             stroke=\"{c}\" stroke-width=\"1.5\"/>"
+        ),
+        Swatch::Dashed(c) => write!(
+            out,
+            "<line x1=\"{x}\" y1=\"{top}\" x2=\"{x}\" y2=\"{}\" stroke=\"{c}\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"3 2\" transform=\"translate(6 0)\"/>",
+            n(y + 1.0)
+        ),
+        Swatch::Window(c) => write!(
+            out,
+            "<rect x=\"{x}\" y=\"{top}\" width=\"12\" height=\"10\" fill=\"{c}\" \
+             fill-opacity=\"0.18\" stroke=\"{c}\"/>"
+        ),
+        Swatch::Diamond(c) => write!(
+            out,
+            "<path d=\"M{x} {top}m6 0l5 5l-5 5l-5-5z\" fill=\"{c}\"/>"
+        ),
     };
-    let _ = writeln!(
-        out,
-        "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"10\" {style}/><text x=\"{}\" y=\"{}\" \
-         fill=\"#343a40\" font-size=\"10\">{}</text>",
-        n(x),
-        n(y - 9.0),
-        n(x + 15.0),
-        n(y),
-        esc(label)
-    );
-    x + 15.0 + text_w(label, 10.0) + 10.0
 }
 
-fn legend_heading(out: &mut String, x: f64, y: f64, label: &str) -> f64 {
-    let _ = writeln!(
-        out,
-        "<text x=\"{}\" y=\"{}\" fill=\"#212529\" font-size=\"10\" font-weight=\"bold\">{}</text>",
-        n(x),
-        n(y),
-        esc(label)
-    );
-    x + text_w(label, 10.0) + 6.0
-}
-
-fn draw_legend(out: &mut String, y: f64) {
+/// The legend, its groups flowing into rows no wider than `width`; returns its height.
+fn draw_legend(out: &mut String, base: f64, width: f64) -> f64 {
+    let fill = |c: &'static str, label: &str| (Swatch::Fill(c), label.to_owned());
+    let groups = [
+        LegendGroup {
+            heading: "status",
+            items: palette::STATUSES
+                .iter()
+                .map(|s| fill(palette::status(*s), &s.to_string()))
+                .collect(),
+        },
+        LegendGroup {
+            heading: "circuit (band below status)",
+            items: palette::CIRCUITS
+                .iter()
+                .map(|c| fill(palette::circuit(*c), &c.to_string()))
+                .collect(),
+        },
+        LegendGroup {
+            heading: "probes (row above status)",
+            items: [
+                fill(palette::PROBE_OK, "ok"),
+                (Swatch::Hollow(palette::PROBE_SKIPPED), "skipped".to_owned()),
+            ]
+            .into_iter()
+            .chain(palette::CATEGORIES.iter().map(|c| {
+                fill(
+                    palette::category(Some(*c)),
+                    &format!("failed: {}", c.as_str()),
+                )
+            }))
+            .collect(),
+        },
+        LegendGroup {
+            heading: "connections (row below circuit)",
+            items: vec![
+                fill(palette::PODS[0], "opened (colour = pod)"),
+                (
+                    Swatch::Hollow(palette::CONNECTION_FAILED),
+                    "not opened".to_owned(),
+                ),
+            ],
+        },
+        LegendGroup {
+            heading: "reported status (bottom row)",
+            items: vec![(
+                Swatch::Diamond(palette::status(HealthStatus::Healthy)),
+                "the backend in each report".to_owned(),
+            )],
+        },
+        LegendGroup {
+            heading: "report dot = phase",
+            items: [Phase::Ready, Phase::Degraded, Phase::Failed, Phase::Pending]
+                .iter()
+                .map(|p| fill(palette::phase(*p), &p.to_string()))
+                .collect(),
+        },
+        LegendGroup {
+            heading: "marks",
+            items: vec![
+                (Swatch::Dashed(palette::FAULT), "fault".to_owned()),
+                (
+                    Swatch::Window(palette::FAILURE),
+                    "failed expectation window".to_owned(),
+                ),
+            ],
+        },
+    ];
     out.push_str("<g class=\"legend\">\n");
-    let mut x = legend_heading(out, 12.0, y, "status");
-    for s in palette::STATUSES {
-        x = legend_item(out, x, y, palette::status(s), &s.to_string(), false);
+    let (left, right) = (12.0, width - 12.0);
+    let (mut x, mut row) = (left, 0);
+    for group in &groups {
+        if x > left && x + group.width() > right {
+            row += 1;
+            x = left;
+        }
+        let y = base + row as f64 * 16.0;
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" fill=\"#212529\" font-size=\"10\" \
+             font-weight=\"bold\">{}</text>",
+            n(x),
+            n(y),
+            esc(group.heading)
+        );
+        x += text_w(group.heading, 10.0) + 6.0;
+        for (kind, label) in &group.items {
+            let item_w = 15.0 + text_w(label, 10.0) + 10.0;
+            if x + item_w > right {
+                // A group wider than the picture continues on the next row, indented.
+                row += 1;
+                x = left + 24.0;
+            }
+            let y = base + row as f64 * 16.0;
+            swatch(out, x, y, *kind);
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" fill=\"#343a40\" font-size=\"10\">{}</text>",
+                n(x + 15.0),
+                n(y),
+                esc(label)
+            );
+            x += item_w;
+        }
+        out.push('\n');
+        x += 14.0;
     }
-    x = legend_heading(out, x + 8.0, y, "circuit (band below)");
-    for c in palette::CIRCUITS {
-        x = legend_item(out, x, y, palette::circuit(c), &c.to_string(), false);
-    }
-    x = legend_heading(out, x + 8.0, y, "report dot = phase");
-    for p in [Phase::Ready, Phase::Degraded, Phase::Failed, Phase::Pending] {
-        x = legend_item(out, x, y, palette::phase(p), &p.to_string(), false);
-    }
-    let y2 = y + 16.0;
-    let mut x = legend_heading(out, 12.0, y2, "probes (row above status)");
-    x = legend_item(out, x, y2, palette::PROBE_OK, "ok", false);
-    x = legend_item(out, x, y2, palette::PROBE_SKIPPED, "skipped", true);
-    x = legend_heading(out, x, y2, "failed:");
-    for c in palette::CATEGORIES {
-        x = legend_item(out, x, y2, palette::category(Some(c)), c.as_str(), false);
-    }
-    x = legend_heading(
-        out,
-        x + 8.0,
-        y2,
-        "connections (row below circuit): colour = pod",
-    );
-    x = legend_item(out, x, y2, palette::CONNECTION_FAILED, "not opened", true);
-    let _ = writeln!(
-        out,
-        "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-dasharray=\"3 2\"/>\
-         <text x=\"{}\" y=\"{}\" fill=\"#343a40\" font-size=\"10\">fault</text>",
-        n(x + 6.0),
-        n(y2 - 10.0),
-        n(x + 6.0),
-        n(y2 + 1.0),
-        palette::FAULT,
-        n(x + 10.0),
-        n(y2)
-    );
-    let x = x + 46.0;
-    let _ = writeln!(
-        out,
-        "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"10\" fill=\"{f}\" fill-opacity=\"0.18\" \
-         stroke=\"{f}\"/><text x=\"{}\" y=\"{}\" fill=\"#343a40\" font-size=\"10\">failed \
-         expectation window</text>",
-        n(x),
-        n(y2 - 9.0),
-        n(x + 15.0),
-        n(y2),
-        f = palette::FAILURE
-    );
     out.push_str("</g>\n");
+    (row + 1) as f64 * 16.0
 }
 
 fn draw_axis(out: &mut String, scale: &Scale, axis_y: f64, plot_bottom: f64) {
@@ -558,14 +643,21 @@ fn draw_probes(out: &mut String, scale: &Scale, name: &str, lane: &BackendStory,
                     ),
                     _ => ("probe ok".to_owned(), palette::PROBE_OK),
                 };
-                let w = (scale.x(last_end) - x0).max(2.5);
+                let w = (scale.x(last_end) - x0).max(3.0);
+                // A failure stands taller than a success: it reaches into the status bar.
+                let h = if matches!(result, ProbeResult::Failed(..)) {
+                    11.0
+                } else {
+                    7.0
+                };
                 let _ = writeln!(
                     out,
-                    "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"7\" \
+                    "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
                      fill=\"{fill}\"><title>{title}</title></rect>",
                     n(x0),
                     n(y),
-                    n(w)
+                    n(w),
+                    n(h)
                 );
             }
         }
@@ -775,11 +867,11 @@ fn draw_reported(out: &mut String, scale: &Scale, name: &str, reports: &[TimedRe
         }
         let _ = writeln!(
             out,
-            "<circle class=\"reported\" data-health=\"{}\" cx=\"{}\" cy=\"{}\" r=\"2.5\" \
-             fill=\"{}\"><title>{}</title></circle>",
+            "<path class=\"reported\" data-health=\"{}\" d=\"M{} {}l3 3l-3 3l-3-3z\" \
+             fill=\"{}\"><title>{}</title></path>",
             b.health,
             n(x),
-            n(y),
+            n(y - 3.0),
             palette::status(b.health),
             esc(&title)
         );
@@ -837,8 +929,8 @@ fn draw_backend_lane(
                 n(y + 45.0),
                 lane.pods.len()
             );
-            draw_probes(out, scale, name, lane, y + 3.0);
             draw_status_and_circuit(out, scale, name, lane, y + 11.0, 20.0, 11.0);
+            draw_probes(out, scale, name, lane, y + 3.0);
             for &(at, generation) in &lane.endpoint_changes {
                 let x = scale.x(at);
                 let _ = writeln!(
