@@ -17,7 +17,7 @@ use vmcp_sim::timeline::{Picture, render_html};
 use super::repro_command;
 
 /// Where `run --html` writes: a single file, or a directory of one file per scenario.
-pub enum RunTarget {
+pub(crate) enum RunTarget {
     /// Exactly this file.
     File(PathBuf),
     /// One `<stem>.html` per scenario in this directory; `used` avoids two scenarios sharing
@@ -32,7 +32,7 @@ pub enum RunTarget {
 
 impl RunTarget {
     /// The target for `--html OUT` with `scenarios` scenarios to run.
-    pub fn new(out: &Path, scenarios: usize) -> Self {
+    pub(crate) fn new(out: &Path, scenarios: usize) -> Self {
         let looks_like_dir = out.is_dir() || out.as_os_str().to_string_lossy().ends_with('/');
         if scenarios > 1 || looks_like_dir {
             RunTarget::Dir {
@@ -45,7 +45,7 @@ impl RunTarget {
     }
 
     /// The path for the picture of `scenario_file`.
-    pub fn path_for(&mut self, scenario_file: &str) -> PathBuf {
+    pub(crate) fn path_for(&mut self, scenario_file: &str) -> PathBuf {
         match self {
             RunTarget::File(path) => path.clone(),
             RunTarget::Dir { dir, used } => {
@@ -72,12 +72,12 @@ fn stem(scenario_file: &str) -> String {
 }
 
 /// Where `explore` writes when `--html-dir` is not given: `<temp dir>/vmcp-sim-explore`.
-pub fn default_explore_dir() -> PathBuf {
+pub(crate) fn default_explore_dir() -> PathBuf {
     std::env::temp_dir().join("vmcp-sim-explore")
 }
 
 /// The picture of one failing seed of `explore`.
-pub fn seed_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
+pub(crate) fn seed_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
     dir.join(format!("{}-seed-{seed}.html", stem(scenario_file)))
 }
 
@@ -85,12 +85,12 @@ pub fn seed_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
 /// run the shrunk file, then [`write`] its outcome here, and print the path next to the shrunk
 /// file's reproduction command).
 #[allow(dead_code)] // Used once swarm shrinking exists.
-pub fn shrunk_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
+pub(crate) fn shrunk_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
     dir.join(format!("{}-seed-{seed}-shrunk.html", stem(scenario_file)))
 }
 
 /// Render `outcome` and write it to `path` (parent directories created).
-pub fn write(path: &Path, outcome: &RunOutcome) -> Result<(), String> {
+pub(crate) fn write(path: &Path, outcome: &RunOutcome) -> Result<(), String> {
     let picture = Picture {
         reproduce: repro_command(&outcome.file, outcome.seed),
         ..Picture::of(outcome)
@@ -106,7 +106,7 @@ pub fn write(path: &Path, outcome: &RunOutcome) -> Result<(), String> {
 }
 
 /// The line printed under a failure: the picture written, or how to get one.
-pub fn note(written: Option<&Path>) -> String {
+pub(crate) fn note(written: Option<&Path>) -> String {
     match written {
         Some(path) => format!("  timeline picture: {}", path.display()),
         None => "  timeline picture: add --html OUT.html to draw one".to_owned(),

@@ -219,11 +219,11 @@ pub(crate) fn render(picture: &Picture<'_>) -> String {
     let height = list_top + list_h + 12.0;
 
     let mut svg = String::with_capacity(body.len() + 4096);
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" width=\"{w}\" \
          height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"DejaVu Sans, Liberation Sans, \
-         Arial, Helvetica, sans-serif\" font-size=\"11\">\n",
+         Arial, Helvetica, sans-serif\" font-size=\"11\">",
         w = n(width),
         h = n(height)
     );
