@@ -699,7 +699,14 @@ fn draw_spans<T: Copy + PartialEq>(
             ))
         );
         let font = if h >= 14.0 { 10.0 } else { 8.0 };
-        if h >= 8.0 && !label.is_empty() && w >= text_w(&label, font) + 6.0 {
+        // The whole label if it fits, else its last part (`half_open` of
+        // `degraded/half_open`), else nothing: the title still says it all.
+        let short = label.rsplit('/').next().unwrap_or_default().to_owned();
+        let label = [label, short]
+            .into_iter()
+            .find(|l| !l.is_empty() && w >= text_w(l, font) + 6.0)
+            .unwrap_or_default();
+        if h >= 8.0 && !label.is_empty() {
             let _ = write!(
                 out,
                 "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{text_fill}\" \
