@@ -23,7 +23,11 @@ use vmcp_core::config::{FailureHandling, PoolPolicy};
 use vmcp_core::registry::Backend;
 
 // The integration tests' MCP server, shared rather than duplicated. Benches use only part of it.
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "the integration tests' server module: benches use only part of it, and its `pub` items are for the test files"
+)]
 #[path = "../tests/support/mcp_server.rs"]
 mod mcp_server;
 

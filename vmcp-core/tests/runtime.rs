@@ -97,7 +97,7 @@ async fn stop_cancels_probing_even_with_the_monitor_shared() {
     let t0 = Instant::now();
     let probe = ScriptedProbe::new(|_, _| (Duration::from_millis(10), true));
     let (runtime, _memory) = start(probe.clone(), vec![Backend::new("a", "http://a/mcp")]);
-    let held_elsewhere = std::sync::Arc::clone(runtime.monitor());
+    let held_elsewhere = Arc::clone(runtime.monitor());
     tokio::time::sleep_until(t0 + Duration::from_secs(31)).await;
     assert_eq!(probe.call_secs("a"), vec![0, 30]);
     runtime.stop().await;

@@ -1,4 +1,5 @@
-//! The wall clock inside the simulation: the world's fixed epoch plus simulated elapsed time.
+//! Time inside the simulation: the report wall clock (the world's fixed epoch plus simulated
+//! elapsed time) and the simulated-time helpers the rest of the crate shares.
 
 use std::time::Duration;
 
@@ -30,6 +31,13 @@ impl Clock for SimClock {
     }
 }
 
-fn millis(d: Duration) -> u64 {
+/// Simulated time since the start of the simulation, as seen from the current host (zero outside
+/// a host).
+pub(crate) fn sim_now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// `d` in whole milliseconds, saturating (traces and timestamps are kept in integer milliseconds).
+pub(crate) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

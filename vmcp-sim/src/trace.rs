@@ -15,6 +15,7 @@ use vmcp_core::health::monitor::{MonitorEvent, MonitorObserver};
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::status::{Phase, ReportError, Reporter, StatusReport};
 
+use crate::clock::{millis, sim_now};
 use crate::service::{ConnectOutcome, ConnectionRecord};
 
 /// One entry: what happened, and when (simulated time since the start of the run).
@@ -257,15 +258,6 @@ impl std::fmt::Debug for TraceRecorder {
             .field("entries", &self.lock().entries.len())
             .finish()
     }
-}
-
-/// Simulated time since the start of the simulation, as seen by the running host.
-fn sim_now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl TraceRecorder {

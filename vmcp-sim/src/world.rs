@@ -65,11 +65,13 @@ pub struct WorldConfig {
     pub seed: u64,
     /// Wall-clock time at simulated time zero.
     pub epoch: SystemTime,
-    /// Simulated time per step (default 10 ms). Network delivery is quantised to it (every hop
-    /// takes at least one tick); timers are not (each host's paused tokio clock jumps to its next
-    /// timer within a tick). A step costs CPU per running host: measured on the dev machine, 10
-    /// simulated minutes with 6 hosts took 13.5 s at 1 ms and 1.4 s at 10 ms (debug build; 7.4 s
-    /// and 0.66 s in release). Use 1 ms when sub-10 ms orderings matter.
+    /// Simulated time per step (default 10 ms; scenarios that set no tick run at the runner's
+    /// [`crate::runner::DEFAULT_TICK`], 20 ms).
+    /// Network delivery is quantised to it: every hop takes at least one tick, so two messages
+    /// less than a tick apart may arrive in the same step. Timers are not quantised (each host's
+    /// paused tokio clock jumps to its next timer within a tick). The cost of a run grows with
+    /// its number of steps (duration / tick) times the running hosts, so pick the largest tick
+    /// below the smallest network-timing difference the run must observe.
     pub tick: Duration,
     /// Horizon for client-driven runs ([`World::run`]): turmoil fails a run whose clients have not
     /// finished by then. [`World::run_until`] is bounded by its argument instead.
@@ -276,12 +278,6 @@ impl World {
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
         self.sim.elapsed()
-    }
-
-    /// Direct access to turmoil, for anything the world does not wrap. Hosts added this way are
-    /// unknown to the world's name checks.
-    pub fn sim(&mut self) -> &mut turmoil::Sim<'static> {
-        &mut self.sim
     }
 
     // ----- hosts -------------------------------------------------------------------------------
@@ -678,7 +674,7 @@ mod tests {
     #[test]
     fn required_credentials_apply_to_existing_and_replacement_pods() {
         let mut world = World::new(WorldConfig::default());
-        let auth = crate::pod::RequiredAuth {
+        let auth = RequiredAuth {
             header: http::header::AUTHORIZATION,
             value: "Bearer t".to_owned(),
         };

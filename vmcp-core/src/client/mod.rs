@@ -293,7 +293,7 @@ async fn run_with_reinitialize<'a, C: BackendConnector>(
 
 /// The raw credential values of `backend`, to scrub from messages.
 impl<C: BackendConnector> Probe for McpClient<C> {
-    fn probe(&self, backend: &Backend) -> impl std::future::Future<Output = ProbeOutcome> + Send {
+    fn probe(&self, backend: &Backend) -> impl Future<Output = ProbeOutcome> + Send {
         self.probe_backend(backend)
     }
 

@@ -85,7 +85,7 @@ impl TryFrom<CircuitBreakerRepr> for CircuitBreakerConfig {
 /// ToolHive's `partialFailureMode`: how a client request is answered when some backends are down.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PartialFailureMode {
+pub(super) enum PartialFailureMode {
     /// Fail the whole request.
     Fail,
     /// Answer from the backends that are up.

@@ -21,7 +21,6 @@
 //! * `record_*` never applies the deadline transition; only `advance` and `try_acquire` do, so
 //!   each call reports at most one transition.
 //! * A disabled breaker is inert: always `Allowed`, always `Closed`, records change nothing.
-#![warn(missing_docs)]
 
 use std::time::Duration;
 

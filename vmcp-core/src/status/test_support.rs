@@ -11,15 +11,15 @@ use crate::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
 use crate::registry::Backend;
 
 /// 2026-01-01T00:00:00Z.
-pub const EPOCH_MILLIS: u64 = 1_767_225_600_000;
+pub(crate) const EPOCH_MILLIS: u64 = 1_767_225_600_000;
 
 /// `secs` seconds after [`EPOCH_MILLIS`].
-pub fn at(secs: u64) -> Timestamp {
+pub(crate) fn at(secs: u64) -> Timestamp {
     Timestamp::from_unix_millis(EPOCH_MILLIS + secs * 1000)
 }
 
 /// A tracker state with the given status and reason; no checks yet.
-pub fn state(status: HealthStatus, reason: HealthReason) -> HealthState {
+pub(crate) fn state(status: HealthStatus, reason: HealthReason) -> HealthState {
     HealthState {
         status,
         reason,
@@ -28,7 +28,7 @@ pub fn state(status: HealthStatus, reason: HealthReason) -> HealthState {
 }
 
 /// A healthy state, last checked at `checked`.
-pub fn healthy(checked: Timestamp) -> HealthState {
+pub(crate) fn healthy(checked: Timestamp) -> HealthState {
     HealthState {
         consecutive_successes: 3,
         last_check: Some(checked),
@@ -39,7 +39,7 @@ pub fn healthy(checked: Timestamp) -> HealthState {
 }
 
 /// A failing state.
-pub fn failing(
+pub(crate) fn failing(
     status: HealthStatus,
     reason: HealthReason,
     failures: u32,
@@ -59,7 +59,7 @@ pub fn failing(
 }
 
 /// A breaker snapshot in `state` (enabled).
-pub fn breaker(state: CircuitState, failures: u32) -> BreakerSnapshot {
+pub(crate) fn breaker(state: CircuitState, failures: u32) -> BreakerSnapshot {
     BreakerSnapshot {
         enabled: true,
         state,
@@ -73,7 +73,7 @@ pub fn breaker(state: CircuitState, failures: u32) -> BreakerSnapshot {
 }
 
 /// A disabled breaker (always closed).
-pub fn no_breaker() -> BreakerSnapshot {
+pub(crate) fn no_breaker() -> BreakerSnapshot {
     BreakerSnapshot {
         enabled: false,
         ..breaker(CircuitState::Closed, 0)
@@ -81,7 +81,7 @@ pub fn no_breaker() -> BreakerSnapshot {
 }
 
 /// A monitor entry for `backend`.
-pub fn entry(
+pub(crate) fn entry(
     backend: &Backend,
     health: HealthState,
     circuit: BreakerSnapshot,
@@ -99,7 +99,7 @@ pub fn entry(
 }
 
 /// A snapshot of `entries`, keyed by backend name.
-pub fn snapshot(entries: Vec<BackendHealth>) -> HealthSnapshot {
+pub(crate) fn snapshot(entries: Vec<BackendHealth>) -> HealthSnapshot {
     entries
         .into_iter()
         .map(|e| (e.backend.name.clone(), e))

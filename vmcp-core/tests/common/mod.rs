@@ -1,5 +1,9 @@
 //! Test support shared by the integration tests: a scripted probe.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "integration-test helpers: the test binary is its own crate, so `pub` here means \"for the test files\"; not every test file uses every helper"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

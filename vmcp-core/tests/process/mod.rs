@@ -1,5 +1,9 @@
 //! Helpers for the tests that run the `vmcp` binary as a real process on loopback.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "integration-test helpers: the test binary is its own crate, so `pub` here means \"for the test files\"; not every test file uses every helper"
+)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,6 +38,10 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 
 /// Poll `check` every 50 ms until it yields a value; panic naming `what` after `bound`.
 /// Real processes run in real time, so every wait is bounded by a figure the caller derives.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "waits on a real process, which runs in real time, not tokio's"
+)]
 pub fn wait_for<T>(bound: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {

@@ -251,7 +251,10 @@ async fn close_after_request(mut stream: tokio::net::TcpStream, reset: bool) {
         }
     }
     if reset {
-        #[allow(deprecated)]
+        #[allow(
+            deprecated,
+            reason = "set_linger is deprecated for blocking-close surprises, which is what this reset wants"
+        )]
         let _ = stream.set_linger(Some(std::time::Duration::ZERO));
     }
     drop(stream);

@@ -48,7 +48,7 @@ fn run_seed(scenario: &Scenario, seed: u64, html_dir: &Path) -> SeedResult {
 
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
 /// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
-pub fn explore(
+pub(super) fn explore(
     file: &Path,
     seeds: u64,
     start: u64,

@@ -11,16 +11,16 @@ use clap::{Parser, Subcommand};
 use vmcp_sim::scenario::{Scenario, ScenarioError, discover};
 
 /// Exit status: everything passed.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit status: an expectation failed or a run crashed.
-pub const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_FAILED: u8 = 1;
 /// Exit status: invalid input (a scenario file or an argument).
-pub const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 /// Deterministic simulation of vmcp-core: run scenario files on a simulated network.
 #[derive(Debug, Parser)]
 #[command(name = "vmcp-sim", version)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -97,7 +97,7 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Run the parsed command; returns the exit status.
-pub fn execute(cli: Cli) -> u8 {
+pub(crate) fn execute(cli: Cli) -> u8 {
     match cli.command {
         Command::Run {
             paths,

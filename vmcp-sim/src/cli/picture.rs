@@ -84,7 +84,10 @@ pub(crate) fn seed_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
 /// The picture of the shrunk scenario of a failing swarm seed (the hook for `explore --swarm`:
 /// run the shrunk file, then [`write`] its outcome here, and print the path next to the shrunk
 /// file's reproduction command).
-#[allow(dead_code)] // Used once swarm shrinking exists.
+#[allow(
+    dead_code,
+    reason = "the hook for swarm shrinking, which does not exist yet"
+)]
 pub(crate) fn shrunk_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
     dir.join(format!("{}-seed-{seed}-shrunk.html", stem(scenario_file)))
 }

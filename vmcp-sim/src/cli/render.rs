@@ -14,7 +14,7 @@ const CONTEXT_MS: u64 = 5_000;
 const MAX_LINES: usize = 60;
 
 /// The summary table printed after a run.
-pub fn summary_table(rows: &[Row]) -> String {
+pub(super) fn summary_table(rows: &[Row]) -> String {
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
     let mut out = String::new();
     let _ = writeln!(
@@ -66,7 +66,7 @@ pub fn summary_table(rows: &[Row]) -> String {
 }
 
 /// The failure report of one row (`None` if it passed).
-pub fn failure_report(row: &Row) -> Option<String> {
+pub(super) fn failure_report(row: &Row) -> Option<String> {
     let mut out = String::new();
     match &row.result {
         Ok(o) if o.passed() => return None,

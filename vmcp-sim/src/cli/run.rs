@@ -11,7 +11,7 @@ use super::render::{failure_report, summary_table};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, load_all};
 
 /// One finished scenario, for the summary.
-pub struct Row {
+pub(super) struct Row {
     pub name: String,
     pub file: String,
     pub seed: u64,
@@ -19,7 +19,7 @@ pub struct Row {
     pub wall_ms: u128,
 }
 
-pub fn run(
+pub(super) fn run(
     paths: &[PathBuf],
     seed: Option<u64>,
     trace: bool,
@@ -39,6 +39,10 @@ pub fn run(
     for scenario in &scenarios {
         let seed = seed.unwrap_or(scenario.seed);
         // Wall time is reported, never used by the simulation.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the wall-time column measures the host, outside the simulation; it never feeds the run"
+        )]
         let started = Instant::now();
         let result = runner::run_catching_panics(scenario, seed);
         let wall_ms = started.elapsed().as_millis();

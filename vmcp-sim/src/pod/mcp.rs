@@ -10,8 +10,9 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::body::{self, PodBody};
-use super::server::{Incarnation, sim_now};
+use super::server::Incarnation;
 use super::{Behaviour, PodHandle, ReplyMode};
+use crate::clock::sim_now;
 use crate::service::lock;
 
 /// The session header of MCP Streamable HTTP.

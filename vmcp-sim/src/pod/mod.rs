@@ -6,14 +6,15 @@
 //! scenario can flip a pod to 401s, make it hang, stop it listening, or retire it after a
 //! replacement while its stale keep-alive connections stay open.
 //!
-//! Module map: [`behaviour`] (what a pod does), [`stats`] (what it saw), `server` (listener and
+//! Module map (all private; the types are re-exported here): `behaviour` (what a pod does:
+//! [`Behaviour`], [`ReplyMode`]), `stats` (what it saw: [`PodStats`]), `server` (listener and
 //! connection lifecycle), `mcp` (the request handler), `body` (response bodies).
 
-pub mod behaviour;
+mod behaviour;
 mod body;
 mod mcp;
 mod server;
-pub mod stats;
+mod stats;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
 use super::{Control, PodHandle, mcp};
+use crate::clock::sim_now;
 
 /// The boxed future of one pod incarnation, as `turmoil::Sim::host` wants it.
 pub type PodFuture = Pin<Box<dyn Future<Output = turmoil::Result>>>;
@@ -28,11 +29,6 @@ pub(crate) struct Incarnation {
     pub(crate) start: Duration,
     /// Live MCP session ids.
     pub(crate) sessions: Mutex<BTreeSet<String>>,
-}
-
-/// Simulated time now, as seen from the current host.
-pub(crate) fn sim_now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
 }
 
 /// Runs one incarnation of the pod until the host is crashed (turmoil then drops this future).

@@ -7,8 +7,7 @@
 //! report nothing is published, so no condition holds: an `always` whose window starts before the
 //! first report fails, a `never` is not broken by that stretch. Counts come from the merged trace.
 
-use std::time::Duration;
-
+use crate::clock::millis;
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
 use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
 
@@ -42,10 +41,6 @@ pub fn evaluate(
         .iter()
         .filter_map(|e| check(scenario, e, reports, trace))
         .collect()
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The reports relevant to `window`: the one in force at `from`, then those published inside.

@@ -19,7 +19,7 @@ pub(super) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// A context for `text`, reported as `file`.
-    pub fn new(file: &'a str, text: &'a str) -> Self {
+    pub(super) fn new(file: &'a str, text: &'a str) -> Self {
         Self {
             file,
             text,
@@ -28,23 +28,23 @@ impl<'a> Ctx<'a> {
     }
 
     /// The location of the start of `span`.
-    pub fn location(&self, span: &Range<usize>) -> Location {
+    pub(super) fn location(&self, span: &Range<usize>) -> Location {
         Location::of_span(self.text, span)
     }
 
     /// The file name errors are labelled with.
-    pub fn file_name(&self) -> &str {
+    pub(super) fn file_name(&self) -> &str {
         self.file
     }
 
     /// An error pointing at the start of `span`.
-    pub fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::invalid(self.file, self.location(span), message)
     }
 
     /// An error pointing at the key whose value has `value_span` (or at the value when the key
     /// cannot be found), for "key `x` is not used by ..." messages.
-    pub fn key_error(
+    pub(super) fn key_error(
         &self,
         value_span: &Range<usize>,
         message: impl Into<String>,
@@ -57,7 +57,7 @@ impl<'a> Ctx<'a> {
 
     /// Turn a `toml` error (syntax, shape, or a message from a value's own deserializer such as
     /// `[vmcp]` validation) into a positioned error, keeping its message.
-    pub fn toml_error(&self, error: &toml::de::Error) -> ScenarioError {
+    pub(super) fn toml_error(&self, error: &toml::de::Error) -> ScenarioError {
         let span = error.span().unwrap_or(0..0);
         self.error(&span, error.message().trim_end())
     }

@@ -73,7 +73,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
     let mut backends = Vec::with_capacity(raw.backend.len());
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
     for spanned in &raw.backend {
-        let backend = self::backend(&ctx, spanned)?;
+        let backend = backend(&ctx, spanned)?;
         let name_span = spanned.get_ref().name.span();
         if let Some(first) = first_declared.get(&backend.name) {
             return Err(ctx.error(
@@ -166,7 +166,7 @@ fn check_registry_order(
 }
 
 /// `min_latency` / `max_latency`: both or neither, `min <= max`.
-fn latency(ctx: &Ctx, raw: &RawScenario) -> Result<Option<LinkLatency>> {
+fn latency(ctx: &Ctx<'_>, raw: &RawScenario) -> Result<Option<LinkLatency>> {
     match (&raw.min_latency, &raw.max_latency) {
         (None, None) => Ok(None),
         (Some(min), Some(max)) => {
@@ -202,17 +202,17 @@ pub(super) struct Declared {
 
 impl Declared {
     /// The port `name`'s pods listen on.
-    pub fn port(&self, name: &str) -> Option<u16> {
+    pub(super) fn port(&self, name: &str) -> Option<u16> {
         self.ports.get(name).copied()
     }
 
     /// Whether `name` is a declared backend.
-    pub fn contains(&self, name: &str) -> bool {
+    pub(super) fn contains(&self, name: &str) -> bool {
         self.names.iter().any(|n| n == name)
     }
 
     /// `(declared: a, b)` or `(no backend is declared)`, for messages.
-    pub fn hint(&self) -> String {
+    pub(super) fn hint(&self) -> String {
         if self.names.is_empty() {
             "(no backend is declared)".to_owned()
         } else {
@@ -221,7 +221,7 @@ impl Declared {
     }
 
     /// The referenced backend name, if declared.
-    pub fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
+    pub(super) fn reference(&self, ctx: &Ctx<'_>, name: &Spanned<String>) -> Result<String> {
         let value = name.get_ref();
         if self.contains(value) {
             Ok(value.clone())

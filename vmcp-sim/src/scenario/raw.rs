@@ -80,7 +80,7 @@ pub(super) struct RawEvent {
 
 impl RawEvent {
     /// The optional keys that are present, with their value spans.
-    pub fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+    pub(super) fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
         let mut keys = Vec::new();
         push(&mut keys, "backend", &self.backend);
         push(&mut keys, "old_pod", &self.old_pod);
@@ -121,7 +121,7 @@ pub(super) struct RawExpect {
 impl RawExpect {
     /// The optional keys that are present (except `description`, which every kind accepts),
     /// with their value spans.
-    pub fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+    pub(super) fn present_keys(&self) -> Vec<(&'static str, Range<usize>)> {
         let mut keys = Vec::new();
         push(&mut keys, "from", &self.from);
         push(&mut keys, "to", &self.to);
@@ -139,7 +139,7 @@ impl RawExpect {
     }
 
     /// The backend condition keys that are present (they need `backend` as their subject).
-    pub fn backend_condition_keys(&self) -> Vec<(&'static str, Range<usize>)> {
+    pub(super) fn backend_condition_keys(&self) -> Vec<(&'static str, Range<usize>)> {
         let mut keys = Vec::new();
         push(&mut keys, "present", &self.present);
         push(&mut keys, "status", &self.status);

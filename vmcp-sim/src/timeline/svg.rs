@@ -885,7 +885,10 @@ fn draw_reported(out: &mut String, scale: &Scale, name: &str, reports: &[TimedRe
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one drawing step: the geometry it needs, passed explicitly"
+)]
 fn draw_backend_lane(
     out: &mut String,
     scale: &Scale,
@@ -1042,7 +1045,10 @@ fn draw_faults(
     out.push_str("</g>\n");
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one drawing step: the geometry it needs, passed explicitly"
+)]
 fn draw_failure_windows(
     out: &mut String,
     scale: &Scale,

@@ -1,7 +1,11 @@
 //! A minimal MCP-over-HTTP test client on hyper-util's legacy client and the turmoil connector,
 //! plus helpers to run test code as the `vmcp` host and collect what it saw.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "integration-test helpers: the test binary is its own crate, so `pub` here means \"for the test files\"; not every test file uses every helper"
+)]
 
 use std::error::Error as _;
 use std::future::Future;

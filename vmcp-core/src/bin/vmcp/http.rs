@@ -20,7 +20,7 @@ use vmcp_core::status::{StatusReport, build_report};
 
 /// What the endpoints read.
 #[derive(Clone)]
-pub struct StatusState {
+pub(crate) struct StatusState {
     /// The backends as configured now.
     pub registry: Arc<DynamicRegistry>,
     /// Their health.
@@ -115,7 +115,7 @@ const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis
 const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serve the endpoints until the task is aborted. A failing connection is logged, never fatal.
-pub async fn serve(listener: TcpListener, state: StatusState) {
+pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let (stream, peer) = match listener.accept().await {

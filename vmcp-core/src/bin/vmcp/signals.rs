@@ -12,7 +12,7 @@ use vmcp_core::registry::DynamicRegistry;
 /// A reload that fails (unreadable file, invalid config) is logged and the running backends are
 /// kept: a typo in a config edit must not take monitoring down. Only `backends` is reloaded;
 /// operational settings need a restart (a warning says so when they changed).
-pub async fn run_until_shutdown(
+pub(crate) async fn run_until_shutdown(
     config_path: &Path,
     registry: &DynamicRegistry,
     running: &VmcpConfig,
