@@ -14,6 +14,7 @@
 //! * [`rng`]: the harness's seeded random stream and its final-state fingerprint.
 //! * [`swarm`]: swarm runs: perturbations, liveness phase, shrinking.
 //! * [`invariants`]: properties every run must have, checked on the trace (DESIGN §4.5).
+//! * [`timeline`]: the timeline picture of a run (self-contained HTML/SVG).
 
 pub mod clock;
 pub mod invariants;
@@ -25,6 +26,7 @@ pub mod scenario;
 pub mod service;
 pub mod shared_host;
 pub mod swarm;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 

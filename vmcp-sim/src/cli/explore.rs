@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde_json::json;
+
+use super::picture;
 use vmcp_sim::runner;
 use vmcp_sim::scenario::Scenario;
 use vmcp_sim::swarm::{self, Candidate, Failure};
@@ -32,6 +34,8 @@ pub(super) struct Options {
     pub(super) json: bool,
     /// Where shrunk swarm failures go.
     pub(super) out_dir: PathBuf,
+    /// Where the timeline picture of every failing seed goes.
+    pub(super) html_dir: PathBuf,
 }
 
 /// What one seed's run came to.
@@ -47,6 +51,8 @@ struct SeedResult {
     scheduled: usize,
     /// Swarm: what to shrink.
     shrinkable: Option<(Candidate, Failure)>,
+    /// The line about the failing run's timeline picture, if one was drawn.
+    picture: Option<String>,
 }
 
 impl SeedResult {
@@ -68,6 +74,18 @@ impl SeedResult {
             enabled: Vec::new(),
             scheduled: 0,
             shrinkable: None,
+            picture: None,
+        }
+    }
+
+    /// Draw the timeline picture of a failing run into `dir` (DESIGN §4.7).
+    fn draw(&mut self, result: &Result<runner::RunOutcome, String>, dir: &Path, seed: u64) {
+        if let (Some(_), Ok(outcome)) = (&self.failed, result) {
+            let path = picture::seed_path(dir, &outcome.file, seed);
+            self.picture = Some(match picture::write(&path, outcome) {
+                Ok(()) => picture::note(Some(&path)),
+                Err(err) => format!("  timeline picture: {err}"),
+            });
         }
     }
 }
@@ -77,7 +95,8 @@ fn run_seed(scenario: &Scenario, seed: u64, options: &Options) -> SeedResult {
         if options.swarm {
             let (choice, candidate, run) = swarm::run_seed(scenario, seed);
             let failure = run.failure();
-            let mut result = SeedResult::of(run.outcome);
+            let mut result = SeedResult::of(run.outcome.clone());
+            result.draw(&run.outcome, &options.html_dir, seed);
             if let Some(failure) = &failure
                 && result.failed.is_some()
             {
@@ -96,7 +115,12 @@ fn run_seed(scenario: &Scenario, seed: u64, options: &Options) -> SeedResult {
                     invalid: Some(format!("{location}: {message}")),
                     ..SeedResult::of(Err(String::new()))
                 },
-                other => SeedResult::of(other.map_err(|e| e.to_string())),
+                other => {
+                    let other = other.map_err(|e| e.to_string());
+                    let mut result = SeedResult::of(other.clone());
+                    result.draw(&other, &options.html_dir, seed);
+                    result
+                }
             }
         }
     };
@@ -228,6 +252,9 @@ pub(super) fn explore(file: &Path, options: &Options) -> u8 {
         } else if let Some(why) = &r.failed {
             println!("seed {seed} FAILED: {why}");
             println!("  reproduce: {}", reproduce(*seed));
+            if let Some(note) = &r.picture {
+                println!("{note}");
+            }
         }
     }
     let first_failing = failing.first().map(|(seed, _)| *seed);

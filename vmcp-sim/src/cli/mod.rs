@@ -1,6 +1,7 @@
 //! The command line: argument parsing and the three commands.
 
 mod explore;
+mod picture;
 mod render;
 mod run;
 
@@ -40,6 +41,10 @@ enum Command {
         /// One JSON object per scenario on stdout instead of the table.
         #[arg(long)]
         json: bool,
+        /// Write a self-contained HTML timeline picture: this file for one scenario; a
+        /// directory (one `<stem>.html` per scenario) for several, or if it is one or ends in `/`.
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
     },
     /// Validate scenario files without running them.
     Check {
@@ -79,6 +84,10 @@ enum Command {
         /// Where a shrunk swarm failure is written (default: target/swarm-failures).
         #[arg(long, default_value = "target/swarm-failures")]
         out_dir: PathBuf,
+        /// Where the timeline picture of every failing seed goes (`<stem>-seed-<N>.html`);
+        /// default: `vmcp-sim-explore` in the temp directory.
+        #[arg(long, value_name = "DIR")]
+        html_dir: Option<PathBuf>,
     },
 }
 
@@ -109,7 +118,8 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             seed,
             trace,
             json,
-        } => run::run(&paths, seed, trace, json),
+            html,
+        } => run::run(&paths, seed, trace, json, html.as_deref()),
         Command::Check { paths } => check(&paths),
         Command::Explore {
             file,
@@ -121,6 +131,7 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             check_determinism,
             json,
             out_dir,
+            html_dir,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -134,6 +145,7 @@ pub(crate) fn execute(cli: Cli) -> u8 {
                 check_determinism,
                 json,
                 out_dir,
+                html_dir: html_dir.unwrap_or_else(picture::default_explore_dir),
             };
             explore::explore(&file, &options)
         }

@@ -1,11 +1,12 @@
 //! `vmcp-sim run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
 use vmcp_sim::runner::{self, RunError};
 
+use super::picture::{self, RunTarget};
 use super::render::{failure_report, summary_table};
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, load_all};
 
@@ -18,7 +19,13 @@ pub(super) struct Row {
     pub wall_ms: u128,
 }
 
-pub(super) fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: bool) -> u8 {
+pub(super) fn run(
+    paths: &[PathBuf],
+    seed: Option<u64>,
+    trace: bool,
+    json_out: bool,
+    html: Option<&Path>,
+) -> u8 {
     let scenarios = match load_all(paths) {
         Ok(s) => s,
         Err(err) => {
@@ -26,6 +33,8 @@ pub(super) fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: b
             return EXIT_INVALID;
         }
     };
+    let mut pictures = html.map(|out| RunTarget::new(out, scenarios.len()));
+    let mut picture_failed = false;
     let mut rows = Vec::new();
     for scenario in &scenarios {
         let seed = seed.unwrap_or(scenario.seed);
@@ -44,6 +53,21 @@ pub(super) fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: b
             result,
             wall_ms,
         };
+        // The timeline picture (--html), for every run that produced an outcome.
+        let written = match (&mut pictures, &row.result) {
+            (Some(target), Ok(outcome)) => {
+                let path = target.path_for(&row.file);
+                match picture::write(&path, outcome) {
+                    Ok(()) => Some(path),
+                    Err(err) => {
+                        eprintln!("{err}");
+                        picture_failed = true;
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         if json_out {
             println!("{}", json_line(&row));
         } else {
@@ -52,7 +76,13 @@ pub(super) fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: b
                 print!("{}", outcome.trace.render(&outcome.trace.entries));
             }
             if let Some(text) = failure_report(&row) {
-                eprint!("{text}");
+                let note = match &row.result {
+                    Ok(_) => format!("{}\n", picture::note(written.as_deref())),
+                    Err(_) => String::new(),
+                };
+                eprint!("{}\n{note}\n", text.trim_end());
+            } else if let Some(path) = &written {
+                eprintln!("timeline picture: {}", path.display());
             }
         }
         rows.push(row);
@@ -60,9 +90,10 @@ pub(super) fn run(paths: &[PathBuf], seed: Option<u64>, trace: bool, json_out: b
     if !json_out {
         print!("{}", summary_table(&rows));
     }
-    if rows
-        .iter()
-        .any(|r| matches!(r.result, Err(RunError::Unsupported { .. })))
+    if picture_failed
+        || rows
+            .iter()
+            .any(|r| matches!(r.result, Err(RunError::Unsupported { .. })))
     {
         EXIT_INVALID
     } else if rows
