@@ -200,7 +200,9 @@ fn a_bad_config_exits_2_naming_the_key_and_value() {
     let config = dir.join("bad.yaml");
     std::fs::write(
         &config,
-        "backends: []\noperational:\n  failure_handling:\n    health_check_timeout: 45s\n",
+        // Both keys written: a timeout written alone derives the interval from it (a pasted
+        // ToolHive block loads), so only values the user wrote can clash.
+        "backends: []\noperational:\n  failure_handling:\n    health_check_interval: 30s\n    health_check_timeout: 45s\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vmcp"))

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use http::StatusCode;
-use support::{client, sleep_until};
+use support::{client, sleep_until, without_session_suffix};
 use vmcp_sim::{Behaviour, OldPod, World, WorldConfig, WorldError};
 
 #[test]
@@ -45,7 +45,14 @@ fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
     world.set_behaviour(&b, Behaviour::Healthy).unwrap();
     world.run_until(Duration::from_secs(10)).unwrap();
     assert_eq!(
-        seen.all(),
+        seen.all()
+            .into_iter()
+            .map(|(status, pod, session)| (
+                status,
+                pod,
+                session.map(|id| without_session_suffix(&id))
+            ))
+            .collect::<Vec<_>>(),
         [
             (
                 StatusCode::OK,

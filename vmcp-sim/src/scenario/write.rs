@@ -50,6 +50,10 @@ pub fn to_toml(
     if let Some(bug) = &scenario.reproduces_bug {
         let _ = writeln!(t, "reproduces_bug = {}", quoted(bug));
     }
+    if let Some(why) = &scenario.fixed_schedule {
+        // Without it the written file would run the seeded schedule, not the original's.
+        let _ = writeln!(t, "fixed_schedule = {}", quoted(why));
+    }
     #[derive(Serialize)]
     struct Vmcp<'a> {
         vmcp: &'a FailureHandling,
@@ -90,9 +94,22 @@ pub fn to_toml(
             None => {}
         }
         let _ = writeln!(t, "require_auth = {}", b.require_auth);
+        if b.shared_host {
+            let _ = writeln!(t, "shared_host = true");
+        }
     }
+    // An event about a `count` group was expanded into one event per member, all with the
+    // group event's id; ids must be unique in a file, and only expectations refer to them (to
+    // the first event with the id), so the id is written on the first of them only.
+    let mut ids = std::collections::BTreeSet::new();
     for e in events {
-        t.push_str(&event(e));
+        match &e.id {
+            Some(id) if !ids.insert(id.clone()) => t.push_str(&event(&EventSpec {
+                id: None,
+                ..e.clone()
+            })),
+            _ => t.push_str(&event(e)),
+        }
     }
     if !expectations.is_empty() {
         t.push('\n');
@@ -171,6 +188,7 @@ mod tests {
             assert_eq!(back.tick, original.tick);
             assert_eq!(back.latency, original.latency);
             assert_eq!(back.reproduces_bug, original.reproduces_bug);
+            assert_eq!(back.fixed_schedule, original.fixed_schedule);
             assert_eq!(back.vmcp, original.vmcp, "{}", file.display());
             let strip = |s: &Scenario| {
                 (
@@ -185,13 +203,21 @@ mod tests {
                                 b.registered,
                                 b.auth.clone(),
                                 b.require_auth,
+                                b.shared_host,
                             )
                         })
                         .collect::<Vec<_>>(),
-                    s.events
-                        .iter()
-                        .map(|e| (e.at, e.id.clone(), e.action.clone()))
-                        .collect::<Vec<_>>(),
+                    {
+                        // As written: a repeated id (a group event's members) only on the first.
+                        let mut ids = std::collections::BTreeSet::new();
+                        s.events
+                            .iter()
+                            .map(|e| {
+                                let id = e.id.clone().filter(|id| ids.insert(id.clone()));
+                                (e.at, id, e.action.clone())
+                            })
+                            .collect::<Vec<_>>()
+                    },
                 )
             };
             assert_eq!(strip(&back), strip(&original), "{}", file.display());

@@ -247,3 +247,41 @@ where
     });
     seen
 }
+
+/// `text` with every seeded session-id suffix removed: `<pod>-s<n>-<8 hex>` becomes
+/// `<pod>-s<n>`. Pods draw the suffix from their seeded RNG (so ids differ between seeds), and a
+/// test about which pod and which session answered compares the stable part. Panics if a
+/// `-s<n>` session id lacks the suffix (the seeded part must be there).
+#[allow(
+    dead_code,
+    reason = "used by some of the test binaries that include this module"
+)]
+pub fn without_session_suffix(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        out.push(bytes[i] as char);
+        if bytes[i] == b'-' && bytes.get(i + 1) == Some(&b's') {
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let tail = i + 2 + digits;
+            let hex = bytes.get(tail + 1..tail + 9);
+            if digits > 0
+                && bytes.get(tail) == Some(&b'-')
+                && hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+                && bytes
+                    .get(tail + 9)
+                    .is_none_or(|b| !b.is_ascii_alphanumeric())
+            {
+                out.push_str(&text[i + 1..tail]);
+                i = tail + 9;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
