@@ -164,6 +164,29 @@ impl Cell {
             generation: self.generation,
         }
     }
+
+    /// Apply a breaker transition that happened outside a probe result (an acquire past the
+    /// deadline, a call's result, an endpoint reset): stamp it, and let the tracker follow the
+    /// new circuit state; the events go to `events`.
+    fn circuit_moved(
+        &mut self,
+        name: &str,
+        transition: CircuitTransition,
+        at: Timestamp,
+        events: &mut Vec<MonitorEvent>,
+    ) {
+        self.circuit_last_changed = Some(at);
+        events.push(MonitorEvent::CircuitChanged {
+            backend: name.to_owned(),
+            transition,
+        });
+        if let Some(change) = self.tracker.circuit_changed(transition.to, at) {
+            events.push(MonitorEvent::StatusChanged {
+                backend: name.to_owned(),
+                change,
+            });
+        }
+    }
 }
 
 /// State shared by the handle and all tasks.
@@ -419,19 +442,7 @@ impl Shared {
                             generation: cell.generation,
                         });
                         if let Some(transition) = cell.breaker.reset(now) {
-                            cell.circuit_last_changed = Some(at);
-                            events.push(MonitorEvent::CircuitChanged {
-                                backend: (*name).to_owned(),
-                                transition,
-                            });
-                            if let Some(change) =
-                                cell.tracker.circuit_changed(CircuitState::Closed, at)
-                            {
-                                events.push(MonitorEvent::StatusChanged {
-                                    backend: (*name).to_owned(),
-                                    change,
-                                });
-                            }
+                            cell.circuit_moved(name, transition, at, &mut events);
                         }
                         to_abort.push((*name).to_owned());
                         to_spawn.push(((*name).to_owned(), cell.generation, false));
@@ -620,17 +631,7 @@ impl Shared {
             let now = crate::clock::monotonic_now();
             let at = self.clock.now();
             if let Some(transition) = cell.breaker.complete(permit, success, now) {
-                cell.circuit_last_changed = Some(at);
-                events.push(MonitorEvent::CircuitChanged {
-                    backend: name.to_owned(),
-                    transition,
-                });
-                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
-                    events.push(MonitorEvent::StatusChanged {
-                        backend: name.to_owned(),
-                        change,
-                    });
-                }
+                cell.circuit_moved(name, transition, at, &mut events);
             }
         }
         if !events.is_empty() {
@@ -653,17 +654,7 @@ impl HealthMonitor {
             let at = self.shared.clock.now();
             let (admission, transition) = cell.breaker.acquire(now);
             if let Some(transition) = transition {
-                cell.circuit_last_changed = Some(at);
-                events.push(MonitorEvent::CircuitChanged {
-                    backend: name.to_owned(),
-                    transition,
-                });
-                if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
-                    events.push(MonitorEvent::StatusChanged {
-                        backend: name.to_owned(),
-                        change,
-                    });
-                }
+                cell.circuit_moved(name, transition, at, &mut events);
             }
             match admission {
                 Ok(permit) => Ok(CallPermit {
@@ -799,17 +790,7 @@ fn admit(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<(Backend, 
         let at = shared.clock.now();
         let (admission, transition) = cell.breaker.acquire(now);
         if let Some(transition) = transition {
-            cell.circuit_last_changed = Some(at);
-            events.push(MonitorEvent::CircuitChanged {
-                backend: name.to_owned(),
-                transition,
-            });
-            if let Some(change) = cell.tracker.circuit_changed(transition.to, at) {
-                events.push(MonitorEvent::StatusChanged {
-                    backend: name.to_owned(),
-                    change,
-                });
-            }
+            cell.circuit_moved(name, transition, at, &mut events);
         }
         match admission {
             Ok(permit) => {
