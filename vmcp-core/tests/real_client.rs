@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use process::{free_port, wait_for};
+use process::{free_port, test_python, wait_for};
 
 /// Probe every second; two failures hide a backend; one success shows it again.
 const FAILURE_HANDLING: &str = "
@@ -32,25 +32,6 @@ const START_BOUND: Duration = Duration::from_secs(60);
 
 /// One step of the client script: its own notification wait is 30 s; plus Python overhead.
 const STEP_BOUND: Duration = Duration::from_secs(60);
-
-fn python() -> Option<PathBuf> {
-    match std::env::var_os("VMCP_TEST_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(
-                !in_ci,
-                "CI=true but VMCP_TEST_PYTHON is not set: the real-client test must run in CI \
-                 (ci/run sources ci/setup-python)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the real-client test: VMCP_TEST_PYTHON is not set.\n\
-                 !!! Run `source ci/setup-python` (a venv with the Python MCP SDK) to enable it.\n"
-            );
-            None
-        }
-    }
-}
 
 /// A child process killed when dropped.
 struct Proc(Child);
@@ -96,7 +77,9 @@ fn start_backend(python: &Path, dir: &Path, port: u16, name: &str, tag: &str) ->
 
 #[test]
 fn the_python_sdk_client_uses_vmcp_as_one_server() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_python("the real-client test") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("vmcp-real-client-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (alpha_port, beta_port) = (free_port(), free_port());

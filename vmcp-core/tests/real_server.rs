@@ -8,7 +8,7 @@
 
 mod process;
 
-use process::{Bound, Proc, SLACK, get, spawn_logged_to, start_vmcp};
+use process::{Bound, Proc, SLACK, get, spawn_logged_to, start_vmcp, test_python};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,25 +44,6 @@ const SERVER_START: Bound = Bound::new(
     Duration::from_secs(60 / SLACK as u64),
     "a Python start with the MCP SDK imports on a cold machine",
 );
-
-fn python() -> Option<PathBuf> {
-    match std::env::var_os("VMCP_TEST_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            assert!(
-                !in_ci,
-                "CI=true but VMCP_TEST_PYTHON is not set: the real-server test must run in CI \
-                 (ci/run sources ci/setup-python)"
-            );
-            eprintln!(
-                "\n!!! SKIPPING the real-server test: VMCP_TEST_PYTHON is not set.\n\
-                 !!! Run `source ci/setup-python` (a venv with the Python MCP SDK) to enable it.\n"
-            );
-            None
-        }
-    }
-}
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fastmcp_server.py")
@@ -122,7 +103,9 @@ fn wait_for_backend(
 
 #[test]
 fn vmcp_follows_a_real_fastmcp_server() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_python("the real-server test") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("vmcp-real-server-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -250,7 +233,9 @@ operational:
 
 #[test]
 fn a_pasted_toolhive_block_loads_and_probes_a_real_fastmcp_server() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_python("the real-server test") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("vmcp-toolhive-paste-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let server = start_server(&python, &dir, 0, None, "toolhive");

@@ -296,3 +296,23 @@ fn a_wait_past_its_bound_names_the_bound_and_its_derivation() {
         || None::<()>,
     );
 }
+
+/// The Python with the MCP SDK that `test` needs (`VMCP_TEST_PYTHON`). Without it the test is
+/// skipped loudly, except under `CI=true`, where a missing Python is a failure (CI must run it;
+/// `ci/run` sources `ci/setup-python`).
+pub fn test_python(test: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VMCP_TEST_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !in_ci,
+        "CI=true but VMCP_TEST_PYTHON is not set: {test} must run in CI \
+         (ci/run sources ci/setup-python)"
+    );
+    eprintln!(
+        "\n!!! SKIPPING {test}: VMCP_TEST_PYTHON is not set.\n\
+         !!! Run `source ci/setup-python` (a venv with the Python MCP SDK) to enable it.\n"
+    );
+    None
+}
