@@ -161,17 +161,24 @@ impl Model {
         }
     }
 
-    /// How far the implementation's step-by-step rounding may drift from [`Self::timeout`]:
-    /// per failed trial, 2 ns plus 10⁻¹³ of the timeout (f64 carries about 16 digits).
+    /// How far the implementation's step-by-step rounding may drift from [`Self::timeout`].
+    ///
+    /// Each backoff step rounds to whole nanoseconds (up to 2 ns off, counting the f64 round
+    /// trip), and every later step multiplies that error by the multiplier again, so after `k`
+    /// trials the drift is at most `2 ns × (1 + m + … + m^(k-1))`, plus 10⁻¹³ of the timeout per
+    /// step for the f64 products themselves (f64 carries about 16 digits).
     fn tolerance(&self) -> Duration {
         let k = self.failed_trials;
+        let m = self.config.timeout_multiplier.max(1.0);
+        let steps: f64 = (0..k).map(|i| m.powi(i32::try_from(i).unwrap_or(i32::MAX))).sum();
+        let rounding = (2e-9 * steps).min(MAX_OPEN_TIMEOUT.as_secs_f64());
         let relative = self.timeout().as_secs_f64() * 1e-13 * f64::from(k);
-        Duration::from_nanos(2 * u64::from(k)) + Duration::from_secs_f64(relative)
+        Duration::from_secs_f64(rounding + relative) + Duration::from_nanos(1)
     }
 
     /// Shortest possible open duration for the current timeout.
     fn lo(&self) -> Duration {
-        self.timeout() - self.tolerance()
+        self.timeout().saturating_sub(self.tolerance())
     }
 
     /// Longest possible open duration for the current timeout: `t * (1 + jitter)`.
