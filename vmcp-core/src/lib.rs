@@ -13,6 +13,7 @@ pub mod error;
 pub mod frontend;
 mod grid;
 pub mod health;
+pub mod metrics;
 pub mod redact;
 pub mod registry;
 pub mod runtime;

@@ -8,6 +8,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use super::file::FileError;
+
 /// A configuration that cannot be loaded or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,6 +22,10 @@ pub enum ConfigError {
         #[source]
         source: io::Error,
     },
+
+    /// The config file is not a regular file, too large, or not UTF-8.
+    #[error(transparent)]
+    File(FileError),
 
     /// The text is not valid YAML, or does not match the expected shape: unknown key, wrong type,
     /// bad duration, or a value refused by validation while deserializing. `message` starts with
@@ -125,6 +131,7 @@ impl ConfigError {
                 error: Box::new(error.prefixed(prefix)),
             },
             other @ (ConfigError::Read { .. }
+            | ConfigError::File(_)
             | ConfigError::Parse { .. }
             | ConfigError::Syntax { .. }) => other,
         }
@@ -135,6 +142,7 @@ impl ConfigError {
     pub fn in_source(self, source_name: &str) -> Self {
         match self {
             already @ (ConfigError::Read { .. }
+            | ConfigError::File(_)
             | ConfigError::Parse { .. }
             | ConfigError::Syntax { .. }
             | ConfigError::InSource { .. }) => already,

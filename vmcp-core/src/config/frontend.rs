@@ -119,6 +119,17 @@ pub struct ServerConfig {
     /// Items per page of the front end's own `*/list` answers. Default 100.
     #[serde(alias = "listPageSize")]
     pub list_page_size: u32,
+    /// Connections served at once on `listen`; one more is accepted and closed at once.
+    /// Default 1024 (a client may hold a GET stream per session).
+    #[serde(alias = "maxConnections")]
+    pub max_connections: u32,
+    /// Deadline for a whole request head, from when a connection starts waiting for one.
+    /// Default 10 s.
+    #[serde(alias = "headerReadTimeout", with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A response write that makes no progress this long closes the connection. Default 10 s.
+    #[serde(alias = "writeTimeout", with = "duration")]
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +142,20 @@ impl Default for ServerConfig {
             max_sessions: 1000,
             call_failures_trip_breaker: false,
             list_page_size: 100,
+            max_connections: super::listener::DEFAULT_SERVER_MAX_CONNECTIONS,
+            header_read_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
+            write_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The listener limits of `server.listen`.
+    pub fn limits(&self) -> super::ListenerLimits {
+        super::ListenerLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            write_timeout: self.write_timeout,
         }
     }
 }
@@ -194,7 +219,7 @@ impl ServerConfig {
         )?;
         at_least_one("max_sessions", self.max_sessions)?;
         at_least_one("list_page_size", self.list_page_size)?;
-        Ok(())
+        self.limits().validate()
     }
 }
 

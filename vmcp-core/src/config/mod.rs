@@ -21,14 +21,23 @@
 pub mod byte_size;
 pub mod duration;
 mod error;
+pub mod file;
 pub mod frontend;
+mod listener;
 mod repr;
 mod validate;
 mod vmcp;
+mod yaml_guard;
 
 pub use error::ConfigError;
+pub use file::{FileError, MAX_FILE_BYTES, read_text_file};
+pub use yaml_guard::MAX_NESTING;
 pub use frontend::{
     AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
+};
+pub use listener::{
+    DEFAULT_LISTENER_TIMEOUT, DEFAULT_SERVER_MAX_CONNECTIONS, DEFAULT_STATUS_MAX_CONNECTIONS,
+    ListenerLimits, MIN_LISTENER_TIMEOUT,
 };
 pub use validate::{
     MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_DEGRADED_THRESHOLD,

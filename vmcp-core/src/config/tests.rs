@@ -1124,3 +1124,164 @@ fn a_missing_config_file_is_a_read_error() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad files (issue 10): FIFOs, devices, size, nesting, several documents, invalid UTF-8.
+
+#[test]
+fn a_config_path_that_is_a_device_or_fifo_is_refused_naming_it() {
+    let err = VmcpConfig::from_yaml_file("/dev/zero").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/dev/zero is a character device, not a regular file"
+    );
+    let dir = TempDir::new("fifo-config");
+    let fifo = dir.0.join("vmcp.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Would block forever if the FIFO were opened for reading.
+    let err = VmcpConfig::from_yaml_file(&fifo).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{} is a FIFO, not a regular file", fifo.display())
+    );
+}
+
+#[test]
+fn a_token_file_that_is_a_fifo_or_device_is_refused_naming_key_and_path() {
+    let dir = TempDir::new("fifo-token");
+    let fifo = dir.0.join("token");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (path, kind) in [
+        (fifo.display().to_string(), "a FIFO"),
+        ("/dev/zero".to_owned(), "a character device"),
+    ] {
+        let text = format!(
+            "backends:\n  - name: gh\n    url: http://h/mcp\n    auth: {{type: bearer, \
+             token_file: '{path}'}}\n"
+        );
+        let err = load_with(&text, &BTreeMap::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("t.yaml: backends[0].auth.token_file: {path} is {kind}, not a regular file")
+        );
+    }
+}
+
+#[test]
+fn a_config_or_token_file_over_1_mib_is_refused_stating_the_limit() {
+    let dir = TempDir::new("big");
+    let big = "#".repeat(1024 * 1024 + 1);
+    let config = dir.write("vmcp.yaml", &big);
+    let err = VmcpConfig::from_yaml_file(&config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is larger than 1 MiB (the limit for input files)",
+            config.display()
+        )
+    );
+    let token = dir.write("token", &big);
+    let text = format!(
+        "backends:\n  - name: gh\n    url: http://h/mcp\n    auth: {{type: bearer, token_file: \
+         '{}'}}\n",
+        token.display()
+    );
+    let err = load_with(&text, &BTreeMap::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "t.yaml: backends[0].auth.token_file: {} is larger than 1 MiB (the limit for input \
+             files)",
+            token.display()
+        )
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing_with_its_location() {
+    // 50 000 levels in each form the parser is slow on; the guard is one linear pass.
+    let flow = format!("backends: {}{}\n", "[".repeat(50_000), "]".repeat(50_000));
+    let err = VmcpConfigFile::from_yaml_str(&flow, "t.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.yaml:1:74: nesting deeper than 64 levels (a config nests a handful; refused before \
+         parsing)"
+    );
+    let entries = format!("backends:\n  {}x\n", "- ".repeat(50_000));
+    let err = VmcpConfigFile::from_yaml_str(&entries, "t.yaml").unwrap_err();
+    assert!(
+        err.to_string().starts_with("t.yaml:2:"),
+        "{err}"
+    );
+    // Block nesting costs indentation, so a file this deep is large: 1 000 levels is 500 KB.
+    let mut block = String::new();
+    for level in 0..1_000 {
+        block.push_str(&" ".repeat(level));
+        block.push_str("k:\n");
+    }
+    let err = VmcpConfigFile::from_yaml_str(&block, "t.yaml").unwrap_err();
+    assert!(err.to_string().starts_with("t.yaml:65:65: nesting deeper"), "{err}");
+}
+
+#[test]
+fn a_second_yaml_document_is_named_with_its_line() {
+    let text = "backends: []\n---\nbackends: []\n";
+    let err = VmcpConfigFile::from_yaml_str(text, "t.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.yaml:2:1: a second YAML document starts here; a config file holds exactly one document"
+    );
+}
+
+#[test]
+fn invalid_utf8_in_the_config_names_line_column_and_offset() {
+    let dir = TempDir::new("utf8");
+    let path = dir.0.join("vmcp.yaml");
+    std::fs::write(&path, b"backends: []\n# caf\xe9\n").unwrap();
+    let err = VmcpConfig::from_yaml_file(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}:2:6: invalid UTF-8 (byte offset 18)", path.display())
+    );
+}
+
+#[test]
+fn status_listener_limits_have_defaults_and_bounds() {
+    let config = load_with("status:\n  listen: 127.0.0.1:1\n", &BTreeMap::new()).unwrap();
+    let limits = config.status.unwrap().limits();
+    assert_eq!(limits.max_connections, 256);
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(limits.write_timeout, Duration::from_secs(10));
+    for (text, want) in [
+        (
+            "status: {max_connections: 0}\n",
+            "t.yaml: status.max_connections (0) must be at least 1",
+        ),
+        (
+            "status: {header_read_timeout: 1ms}\n",
+            "t.yaml: status.header_read_timeout (1ms) must be at least 100ms",
+        ),
+        (
+            "status: {writeTimeout: 50ms}\n",
+            "t.yaml: status.write_timeout (50ms) must be at least 100ms",
+        ),
+        (
+            "server: {max_connections: 0}\n",
+            "t.yaml: server.max_connections (0) must be at least 1",
+        ),
+    ] {
+        assert_eq!(load_with(text, &BTreeMap::new()).unwrap_err().to_string(), want, "{text}");
+    }
+}

@@ -24,12 +24,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::file::{FileError, read_text_file};
+use super::yaml_guard::{self, MAX_NESTING};
 use super::{ConfigError, FailureHandling};
 use crate::registry::{Backend, OutgoingAuth, Secret};
 
@@ -112,12 +113,36 @@ pub struct StatusConfig {
     /// every backend, so exposing them is an explicit choice).
     #[serde(deserialize_with = "deserialize_listen")]
     pub listen: SocketAddr,
+    /// Connections served at once; one more is accepted and closed at once. Default 256.
+    #[serde(alias = "maxConnections")]
+    pub max_connections: u32,
+    /// Deadline for a whole request head, from when a connection starts waiting for one (new,
+    /// or kept alive after a response): closes slowloris and idle clients. Default 10 s.
+    #[serde(alias = "headerReadTimeout", with = "super::duration")]
+    pub header_read_timeout: std::time::Duration,
+    /// A response write that makes no progress this long closes the connection. Default 10 s.
+    #[serde(alias = "writeTimeout", with = "super::duration")]
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for StatusConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)),
+            max_connections: super::listener::DEFAULT_STATUS_MAX_CONNECTIONS,
+            header_read_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
+            write_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
+        }
+    }
+}
+
+impl StatusConfig {
+    /// The listener limits of `status.listen`.
+    pub fn limits(&self) -> super::ListenerLimits {
+        super::ListenerLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            write_timeout: self.write_timeout,
         }
     }
 }
@@ -136,9 +161,10 @@ pub trait SecretSource {
     /// The value of environment variable `name`, or `None` when it is unset.
     fn env_var(&self, name: &str) -> Option<String>;
 
-    /// The content of a credential file. Defaults to reading the file system.
-    fn read_file(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+    /// The content of a credential file. Defaults to reading the file system under the input
+    /// file rules ([`read_text_file`]: regular files only, at most 1 MiB, UTF-8).
+    fn read_file(&self, path: &Path) -> Result<String, FileError> {
+        read_text_file(path)
     }
 }
 
@@ -203,9 +229,9 @@ impl VmcpConfig {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
+        let text = read_text_file(path).map_err(|error| match error {
+            FileError::Io { path, source } => ConfigError::Read { path, source },
+            other => ConfigError::File(other),
         })?;
         let source_name = path.display().to_string();
         VmcpConfigFile::from_yaml_str(&text, &source_name)?
@@ -217,8 +243,35 @@ impl VmcpConfig {
 impl VmcpConfigFile {
     /// Parse YAML text. Errors carry `source_name:line:column`. Validates the failure-handling
     /// block but resolves no credentials (see [`VmcpConfigFile::resolve`]).
+    ///
+    /// Nesting deeper than [`MAX_NESTING`] is refused before parsing (deep YAML parses in
+    /// quadratic time), and a second document is named with its line.
     pub fn from_yaml_str(text: &str, source_name: &str) -> Result<Self, ConfigError> {
-        serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(source_name, &e))
+        if let Some((line, column)) = yaml_guard::check_nesting(text, MAX_NESTING) {
+            return Err(ConfigError::Parse {
+                source_name: source_name.to_owned(),
+                line,
+                column,
+                message: format!(
+                    "nesting deeper than {MAX_NESTING} levels (a config nests a handful; refused \
+                     before parsing)"
+                ),
+            });
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let second = yaml_guard::second_document(text);
+            match second {
+                Some(line) if e.location().is_none() => ConfigError::Parse {
+                    source_name: source_name.to_owned(),
+                    line,
+                    column: 1,
+                    message: "a second YAML document starts here; a config file holds exactly \
+                              one document"
+                        .to_owned(),
+                },
+                _ => ConfigError::from_yaml(source_name, &e),
+            }
+        })
     }
 
     /// Check backend names and URLs and read every credential. Relative credential file paths
@@ -232,6 +285,12 @@ impl VmcpConfigFile {
             .failure_handling
             .validate()
             .map_err(|e| e.prefixed("operational.failure_handling"))?;
+        if let Some(status) = &self.status {
+            status
+                .limits()
+                .validate()
+                .map_err(|e| e.prefixed("status"))?;
+        }
         let mut first_index_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut backends = Vec::with_capacity(self.backends.len());
         for (index, backend) in self.backends.iter().enumerate() {
@@ -464,7 +523,7 @@ fn resolve_secret(
                 .read_file(&path)
                 .map_err(|error| ConfigError::Secret {
                     key: value_key.clone(),
-                    message: format!("cannot read {}: {error}", path.display()),
+                    message: error.to_string(),
                 })?;
             (value_key, value, Origin::File(path))
         }

@@ -40,6 +40,10 @@ pub enum ScenarioError {
         path: PathBuf,
     },
 
+    /// The path is not a regular file, or the file is larger than 1 MiB.
+    #[error(transparent)]
+    Refused(vmcp_core::config::FileError),
+
     /// A file or directory exists but cannot be read (permissions, not UTF-8, I/O error).
     #[error("{}: cannot read: {source}", path.display())]
     Read {

@@ -33,7 +33,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use vmcp_core::config::FailureHandling;
+use vmcp_core::config::{FailureHandling, FileError};
 use vmcp_core::registry::{Backend, OutgoingAuth};
 
 pub use behaviour::Behaviour;
@@ -92,16 +92,30 @@ impl Scenario {
     /// Read, parse and validate the scenario file at `path` (labelled with the path as given).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
+        // Regular files only, at most 1 MiB, UTF-8 (an error names the line and column).
+        let text = vmcp_core::config::read_text_file(path).map_err(|error| match error {
+            FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ScenarioError::Missing {
                     path: path.to_path_buf(),
                 }
-            } else {
-                ScenarioError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                }
+            }
+            FileError::Io { source, .. } => ScenarioError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+            FileError::InvalidUtf8 {
+                offset,
+                line,
+                column,
+                ..
+            } => ScenarioError::Invalid {
+                file: path.display().to_string(),
+                line,
+                column,
+                message: format!("invalid UTF-8 (byte offset {offset}); scenario files are UTF-8"),
+            },
+            other @ (FileError::NotRegular { .. } | FileError::TooLarge { .. }) => {
+                ScenarioError::Refused(other)
             }
         })?;
         Self::from_toml_str(&text, &path.display().to_string())

@@ -1,4 +1,5 @@
-//! The HTTP status endpoints: `GET /health`, `GET /status`, `GET /api/backends/health`.
+//! The HTTP status endpoints: `GET /health`, `GET /status`, `GET /api/backends/health`,
+//! `GET /metrics`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -13,12 +14,17 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use vmcp_core::config::ListenerLimits;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
 use vmcp_core::health::monitor::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
+use vmcp_core::metrics::{self, Metrics};
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::status::{LineQueue, StatusReport, build_report};
+
+use crate::write_deadline::WriteDeadline;
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -33,6 +39,8 @@ pub(crate) struct StatusState {
     pub frontend: Option<Arc<Frontend<HttpConnector>>>,
     /// The report output queue (its dropped-line count is exported).
     pub output: Arc<LineQueue>,
+    /// Probe and report counters, exported at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl StatusState {
@@ -123,9 +131,17 @@ const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis
 /// Longest pause between `accept` retries.
 const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serve the endpoints until the task is aborted. A failing connection is logged, never fatal.
-pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
+/// Serve the endpoints until the task is aborted, within `limits`: at most `max_connections`
+/// connections at once (one more is accepted and closed at once, so the backlog never holds
+/// clients waiting for nothing), request heads within `header_read_timeout`, writes making
+/// progress within `write_timeout`. A failing connection is logged, never fatal.
+pub(crate) async fn serve(listener: TcpListener, state: StatusState, limits: ListenerLimits) {
+    let slots = Arc::new(Semaphore::new(
+        usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
+    ));
     let mut backoff = ACCEPT_BACKOFF_MIN;
+    // Whether the refusal of the current burst over the limit was logged (once per burst).
+    let mut refusing = false;
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => {
@@ -140,8 +156,22 @@ pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
                 continue;
             }
         };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            if !refusing {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    "connection limit reached; closing new connections until one ends"
+                );
+                refusing = true;
+            }
+            tracing::debug!(%peer, "connection refused: limit reached");
+            drop(stream);
+            continue;
+        };
+        refusing = false;
         let state = state.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req: Request<Incoming>| {
                 let state = state.clone();
                 async move {
@@ -153,10 +183,11 @@ pub(crate) async fn serve(listener: TcpListener, state: StatusState) {
                     Ok::<_, Infallible>(into_frontend_body(route(&state, &req)).await)
                 }
             });
+            let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
+                .header_read_timeout(limits.header_read_timeout)
+                .serve_connection(io, service);
             if let Err(err) = conn.await {
                 tracing::debug!(%err, %peer, "status connection ended with an error");
             }
@@ -182,9 +213,20 @@ fn route(state: &StatusState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         "/health" => text(StatusCode::OK, "ok\n"),
         "/status" => json(&state.report()),
         "/api/backends/health" => json(&state.backends_health()),
+        "/metrics" => {
+            let body = state
+                .metrics
+                .encode(&state.monitor.snapshot(), Some(state.output.dropped()));
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(metrics::CONTENT_TYPE),
+            );
+            response
+        }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found; try /health, /status, /api/backends/health\n",
+            "not found; try /health, /status, /api/backends/health, /metrics\n",
         ),
     }
 }

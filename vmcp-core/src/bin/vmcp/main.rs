@@ -1,12 +1,14 @@
 //! `vmcp`: the virtual MCP server's health core against real backends on a real network.
 //!
 //! Loads a YAML config, probes every backend, writes each status report as one JSON line (stdout
-//! or `--report-file`), serves `/health`, `/status` and `/api/backends/health`, re-reads the
+//! or `--report-file`), serves `/health`, `/status`, `/api/backends/health` and `/metrics`, re-reads the
 //! backends on SIGHUP and exits cleanly on SIGINT/SIGTERM. A bad config exits with status 2 and a
 //! message naming the key; an unreachable backend never stops the process.
 
 mod http;
+mod load;
 mod signals;
+mod write_deadline;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +18,8 @@ use std::sync::Arc;
 use clap::Parser;
 use vmcp_core::client::McpClient;
 use vmcp_core::clock::{SharedClock, SystemClock};
-use vmcp_core::config::VmcpConfig;
+use vmcp_core::config::{ServerConfig, VmcpConfig};
+use vmcp_core::metrics::Metrics;
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 use vmcp_core::status::{LineQueue, LogReporter, QueuedJsonLinesReporter, Reporter};
@@ -53,13 +56,6 @@ const EXIT_INVALID_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
-    let config = match VmcpConfig::from_yaml_file(&args.config) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("vmcp: invalid config: {err}");
-            return ExitCode::from(EXIT_INVALID_INPUT);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,7 +66,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, config)) {
+    // Off the runtime thread and bounded, as every reload: a FIFO or a hung file system must not
+    // hang the start either.
+    let loader = load::Loader::new(&args.config);
+    let config = match runtime.block_on(loader.load()) {
+        Ok(config) => config,
+        Err(err) => {
+            let shown = vmcp_core::redact::redact(&err.to_string());
+            eprintln!("vmcp: invalid config: {shown}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    match runtime.block_on(run(args, config, loader)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::InvalidInput(message)) => {
             eprintln!("vmcp: {message}");
@@ -91,7 +98,7 @@ enum RunError {
     Fatal(String),
 }
 
-async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
+async fn run(args: Args, config: VmcpConfig, loader: load::Loader) -> Result<(), RunError> {
     let clock: SharedClock = Arc::new(SystemClock);
     let registry = Arc::new(
         DynamicRegistry::new(config.backends.clone())
@@ -142,14 +149,16 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         }
         None => None,
     };
+    // Counted where the events happen: the monitor's observer and one more reporter.
+    let metrics = Arc::new(Metrics::new());
     let mut vmcp = VmcpRuntime::start(RuntimeParts {
         config: config.failure_handling.clone(),
         probe: Arc::clone(&probe),
         registry: Arc::clone(&registry),
         clock: Arc::clone(&clock),
-        observer: None,
+        observer: Some(Arc::clone(&metrics) as _),
         rng_seed: args.seed,
-        reporters: vec![json, Arc::new(LogReporter)],
+        reporters: vec![json, Arc::new(LogReporter), Arc::clone(&metrics) as _],
     })
     .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
     let frontend = match &config.frontend {
@@ -166,21 +175,27 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         clock: Arc::clone(&clock),
         frontend,
         output: Arc::clone(&queue),
+        metrics,
     };
     let server = listener.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "status endpoints listening");
         }
-        tokio::spawn(http::serve(listener, state.clone()))
+        let limits = config.status.clone().unwrap_or_default().limits();
+        tokio::spawn(http::serve(listener, state.clone(), limits))
     });
     let frontend_server = frontend_listener.map(|listener| {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "MCP front end listening on /mcp (and the status endpoints)");
         }
-        tokio::spawn(http::serve(listener, state.clone()))
+        let limits = config
+            .frontend
+            .as_ref()
+            .map_or_else(|| ServerConfig::default().limits(), |f| f.server.limits());
+        tokio::spawn(http::serve(listener, state.clone(), limits))
     });
 
-    signals::run_until_shutdown(&args.config, &registry, &config)
+    signals::run_until_shutdown(&loader, &registry, &config)
         .await
         .map_err(|e| RunError::Fatal(format!("cannot install signal handlers: {e}")))?;
 

@@ -1,19 +1,23 @@
 //! Process signals: SIGHUP reloads the backends, SIGINT/SIGTERM stop the process.
 
 use std::io;
-use std::path::Path;
 
 use tokio::signal::unix::{SignalKind, signal};
 use vmcp_core::config::VmcpConfig;
 use vmcp_core::registry::DynamicRegistry;
 
-/// Wait for SIGINT or SIGTERM, reloading `backends` from `config_path` on every SIGHUP.
+use crate::load::Loader;
+
+/// Wait for SIGINT or SIGTERM, reloading `backends` from the config file on every SIGHUP.
 ///
-/// A reload that fails (unreadable file, invalid config) is logged and the running backends are
-/// kept: a typo in a config edit must not take monitoring down. Only `backends` is reloaded;
-/// operational settings need a restart (a warning says so when they changed).
+/// A reload that fails (unreadable file, invalid config) or misses its deadline is logged
+/// (redacted) and the running backends are kept: a typo in a config edit must not take
+/// monitoring down. The file is read off the runtime thread ([`Loader`]), so probing and the
+/// status endpoints go on during a reload, and SIGINT/SIGTERM are honoured during one. Only
+/// `backends` is reloaded; operational settings need a restart (a warning says so when they
+/// changed).
 pub(crate) async fn run_until_shutdown(
-    config_path: &Path,
+    loader: &Loader,
     registry: &DynamicRegistry,
     running: &VmcpConfig,
 ) -> io::Result<()> {
@@ -25,13 +29,20 @@ pub(crate) async fn run_until_shutdown(
             biased;
             _ = interrupt.recv() => return Ok(()),
             _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => reload(config_path, registry, running),
+            _ = hangup.recv() => {
+                tokio::select! {
+                    biased;
+                    _ = interrupt.recv() => return Ok(()),
+                    _ = terminate.recv() => return Ok(()),
+                    () = reload(loader, registry, running) => {}
+                }
+            }
         }
     }
 }
 
-fn reload(config_path: &Path, registry: &DynamicRegistry, running: &VmcpConfig) {
-    match VmcpConfig::from_yaml_file(config_path) {
+async fn reload(loader: &Loader, registry: &DynamicRegistry, running: &VmcpConfig) {
+    match loader.load().await {
         Ok(config) => {
             if config.failure_handling != running.failure_handling
                 || config.status != running.status
@@ -43,7 +54,14 @@ fn reload(config_path: &Path, registry: &DynamicRegistry, running: &VmcpConfig) 
             }
             apply(registry, config.backends);
         }
-        Err(err) => tracing::error!(%err, "reload failed; keeping the running backends"),
+        Err(err) => {
+            let err = vmcp_core::redact::redact(&err.to_string());
+            tracing::error!(
+                %err,
+                config = %loader.path().display(),
+                "reload failed; keeping the running backends"
+            );
+        }
     }
 }
 
