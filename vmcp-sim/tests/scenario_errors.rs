@@ -1023,3 +1023,35 @@ rejects!(
      (every report is kept for the expectations): shorten the run, lengthen the intervals or use \
      fewer backends"
 );
+
+#[test]
+fn a_scenario_with_invalid_utf8_names_line_column_and_offset() {
+    let dir = std::env::temp_dir().join(format!("vmcp-sim-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, b"name = \"x\"\n# caf\xe9\n").unwrap();
+    let err = Scenario::load(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:2:6: invalid UTF-8 (byte offset 16); scenario files are UTF-8",
+            path.display()
+        )
+    );
+    // A FIFO is refused without being opened (opening it would block until a writer came).
+    let fifo = dir.join("fifo.toml");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = Scenario::load(&fifo).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{} is a FIFO, not a regular file", fifo.display())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
