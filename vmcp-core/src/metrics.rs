@@ -334,7 +334,10 @@ mod tests {
     #[test]
     fn events_are_counted_and_gauges_come_from_the_snapshot() {
         let metrics = Metrics::new();
-        metrics.on_event(&finished("a", ProbeOutcome::success(Duration::from_millis(20))));
+        metrics.on_event(&finished(
+            "a",
+            ProbeOutcome::success(Duration::from_millis(20)),
+        ));
         metrics.on_event(&finished("a", refused(3)));
         metrics.on_event(&finished("a", refused(7)));
         metrics.on_event(&MonitorEvent::ProbeSkipped {
@@ -343,7 +346,11 @@ mod tests {
             circuit: CircuitState::Open,
             until: None,
         });
-        let report = crate::status::build_report(&[], &HealthSnapshot::new(), crate::clock::Timestamp::from_unix_millis(0));
+        let report = crate::status::build_report(
+            &[],
+            &HealthSnapshot::new(),
+            crate::clock::Timestamp::from_unix_millis(0),
+        );
         metrics.report(&report).unwrap();
         let snapshot: HealthSnapshot = [(
             "a".to_owned(),
@@ -370,8 +377,14 @@ mod tests {
             assert!(got.contains(&want), "missing {want:?} in:\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
-        assert!(text.contains("# TYPE vmcp_backend_status gauge\n"), "{text}");
-        assert!(text.contains("# UNIT vmcp_probe_duration_seconds seconds\n"), "{text}");
+        assert!(
+            text.contains("# TYPE vmcp_backend_status gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# UNIT vmcp_probe_duration_seconds seconds\n"),
+            "{text}"
+        );
 
         // Without an output queue there is no dropped-lines series; a removed backend's
         // counters go, and with an empty snapshot so do its gauges.
@@ -381,7 +394,10 @@ mod tests {
         let text = metrics.encode(&HealthSnapshot::new(), None);
         assert!(!text.contains("backend=\"a\""), "{text}");
         assert!(!text.contains("vmcp_report_lines_dropped"), "{text}");
-        assert!(lines(&text).contains(&"vmcp_reports_published_total 1"), "{text}");
+        assert!(
+            lines(&text).contains(&"vmcp_reports_published_total 1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -396,15 +412,22 @@ mod tests {
         .map(status_value)
         .to_vec();
         assert_eq!(values, [0, 1, 2, 3, 4]);
-        let circuit: Vec<i64> = [CircuitState::Closed, CircuitState::HalfOpen, CircuitState::Open]
-            .map(circuit_value)
-            .to_vec();
+        let circuit: Vec<i64> = [
+            CircuitState::Closed,
+            CircuitState::HalfOpen,
+            CircuitState::Open,
+        ]
+        .map(circuit_value)
+        .to_vec();
         assert_eq!(circuit, [0, 1, 2]);
         // A disabled breaker reads closed, whatever its stored state.
         let metrics = Metrics::new();
         let mut h = health("b", HealthStatus::Healthy, CircuitState::Open);
         h.circuit.enabled = false;
         let text = metrics.encode(&[("b".to_owned(), h)].into_iter().collect(), None);
-        assert!(lines(&text).contains(&"vmcp_backend_circuit_state{backend=\"b\"} 0"), "{text}");
+        assert!(
+            lines(&text).contains(&"vmcp_backend_circuit_state{backend=\"b\"} 0"),
+            "{text}"
+        );
     }
 }

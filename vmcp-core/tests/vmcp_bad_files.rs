@@ -23,10 +23,14 @@ fn mkfifo(path: &Path) {
 
 /// A start that fails on its config: the refusal needs no I/O beyond a `stat` and one linear
 /// pass, so 1 s (times SLACK) is generous.
-const REFUSED_START: Bound = Bound::new(Duration::from_secs(1), "a refused config: stat + one pass");
+const REFUSED_START: Bound =
+    Bound::new(Duration::from_secs(1), "a refused config: stat + one pass");
 
 /// Run `vmcp --config config`; expect exit 2 within [`REFUSED_START`]; return stderr.
-#[allow(clippy::disallowed_methods, reason = "bounds a real process in real time")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "bounds a real process in real time"
+)]
 fn refused(config: &Path) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vmcp"))
         .arg("--config")
@@ -68,7 +72,10 @@ fn bad_config_files_exit_2_at_once_with_a_clear_message() {
     mkfifo(&fifo);
     assert_eq!(
         refused(&fifo).trim(),
-        format!("vmcp: invalid config: {} is a FIFO, not a regular file", fifo.display())
+        format!(
+            "vmcp: invalid config: {} is a FIFO, not a regular file",
+            fifo.display()
+        )
     );
     let token = dir.join("token");
     mkfifo(&token);
@@ -129,7 +136,8 @@ fn a_bad_reload_is_logged_and_probing_goes_on_with_the_old_backends() {
     let (mut vmcp, addr) = start_vmcp(&config, &[], &[], Stdio::null(), &dir.join("vmcp.log"));
     let last_check = || -> Option<serde_json::Value> {
         let (code, body) = get(addr, "/status")?;
-        let status: serde_json::Value = (code == 200).then(|| serde_json::from_str(&body).ok())??;
+        let status: serde_json::Value =
+            (code == 200).then(|| serde_json::from_str(&body).ok())??;
         let check = status["discoveredBackends"][0]["lastHealthCheck"].clone();
         (!check.is_null()).then_some(check)
     };
@@ -159,7 +167,10 @@ fn a_bad_reload_is_logged_and_probing_goes_on_with_the_old_backends() {
         vmcp.wait_for(
             Bound::new(Duration::from_secs(1), "a refused reload: stat + one pass"),
             "the reload ERROR log",
-            || (vmcp_log_count(&dir, "reload failed; keeping the running backends") >= failures).then_some(()),
+            || {
+                (vmcp_log_count(&dir, "reload failed; keeping the running backends") >= failures)
+                    .then_some(())
+            },
         );
         // Probing goes on, for the old backend.
         vmcp.wait_for(probe, "a newer probe result", || {

@@ -34,7 +34,12 @@ fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
         match stream.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue, // e.g. a 408 before the close
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return false;
             }
             Err(_) => return true,
@@ -44,10 +49,7 @@ fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
 
 #[test]
 fn connections_over_max_connections_are_closed_at_once_and_a_freed_slot_serves_again() {
-    let (mut vmcp, addr) = start(
-        "max",
-        "  max_connections: 3\n  header_read_timeout: 60s\n",
-    );
+    let (mut vmcp, addr) = start("max", "  max_connections: 3\n  header_read_timeout: 60s\n");
     // /health answers before the slots are taken (and its connection ends).
     assert_eq!(get(addr, "/health").map(|(c, _)| c), Some(200));
     let mut idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -59,36 +61,47 @@ fn connections_over_max_connections_are_closed_at_once_and_a_freed_slot_serves_a
         "the connection over the limit was not closed"
     );
     for stream in &mut idle {
-        assert!(!closed_within(stream, Duration::from_millis(50)), "an idle slot was closed");
+        assert!(
+            !closed_within(stream, Duration::from_millis(50)),
+            "an idle slot was closed"
+        );
     }
     assert_eq!(get(addr, "/health"), None, "no slot: no answer");
     // One ends: its slot serves again.
     drop(idle.pop());
     let answered = vmcp.wait_for(
-        Bound::new(Duration::from_secs(1), "the server noticing a closed connection"),
+        Bound::new(
+            Duration::from_secs(1),
+            "the server noticing a closed connection",
+        ),
         "/health to answer on the freed slot",
         || get(addr, "/health").filter(|(c, _)| *c == 200),
     );
     assert_eq!(answered.0, 200);
-    assert!(vmcp.log().contains("connection limit reached"), "{}", vmcp.log());
+    assert!(
+        vmcp.log().contains("connection limit reached"),
+        "{}",
+        vmcp.log()
+    );
 }
 
 #[test]
-#[allow(clippy::disallowed_methods, reason = "measures a real process in real time")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "measures a real process in real time"
+)]
 fn slowloris_and_idle_connections_are_closed_at_header_read_timeout() {
     let (_vmcp, addr) = start(
         "slowloris",
         "  max_connections: 2\n  header_read_timeout: 500ms\n",
     );
-    let bound = Bound::new(
-        Duration::from_millis(500),
-        "header_read_timeout (500ms)",
-    );
+    let bound = Bound::new(Duration::from_millis(500), "header_read_timeout (500ms)");
     // A request head trickled a byte every 50 ms never completes: closed at the deadline, not
     // before (each byte is progress, but the deadline is for the whole head).
     let start = std::time::Instant::now();
     let mut slow = TcpStream::connect(addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let head = b"GET /health HTTP/1.1\r\nHost: vmcp\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut closed_at = None;
     'trickle: for byte in head.iter().cycle() {
@@ -102,7 +115,11 @@ fn slowloris_and_idle_connections_are_closed_at_header_read_timeout() {
                 closed_at = Some(start.elapsed());
                 break 'trickle;
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => {
                 closed_at = Some(start.elapsed());
                 break;
@@ -113,7 +130,11 @@ fn slowloris_and_idle_connections_are_closed_at_header_read_timeout() {
         }
     }
     let closed_at = closed_at.unwrap_or_else(|| {
-        panic!("a trickled head was not closed within {:?} ({})", bound.limit(), bound.why)
+        panic!(
+            "a trickled head was not closed within {:?} ({})",
+            bound.limit(),
+            bound.why
+        )
     });
     assert!(
         closed_at >= Duration::from_millis(450),

@@ -73,7 +73,9 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .filter(|s| {
             s.name == name
                 && s.labels.len() == labels.len()
-                && labels.iter().all(|(k, v)| s.labels.get(*k) == Some(&Value::from(*v)))
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k) == Some(&Value::from(*v)))
         })
         .collect();
     assert_eq!(
@@ -182,11 +184,29 @@ fn metrics_after_a_known_sequence_parse_with_the_right_series_labels_and_values(
     // Gauges: the documented values.
     let dead = [("backend", "dead")];
     let live_labels = [("backend", "live")];
-    assert_eq!(value(&samples, "vmcp_backend_status", &dead), 3.0, "unhealthy = 3");
-    assert_eq!(value(&samples, "vmcp_backend_status", &live_labels), 1.0, "healthy = 1");
-    assert_eq!(value(&samples, "vmcp_backend_circuit_state", &dead), 2.0, "open = 2");
-    assert_eq!(value(&samples, "vmcp_backend_circuit_state", &live_labels), 0.0);
-    assert_eq!(value(&samples, "vmcp_backend_consecutive_failures", &dead), 3.0);
+    assert_eq!(
+        value(&samples, "vmcp_backend_status", &dead),
+        3.0,
+        "unhealthy = 3"
+    );
+    assert_eq!(
+        value(&samples, "vmcp_backend_status", &live_labels),
+        1.0,
+        "healthy = 1"
+    );
+    assert_eq!(
+        value(&samples, "vmcp_backend_circuit_state", &dead),
+        2.0,
+        "open = 2"
+    );
+    assert_eq!(
+        value(&samples, "vmcp_backend_circuit_state", &live_labels),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "vmcp_backend_consecutive_failures", &dead),
+        3.0
+    );
     // Exactly the three probes that opened the circuit, all refused connections.
     assert_eq!(
         value(
@@ -200,8 +220,15 @@ fn metrics_after_a_known_sequence_parse_with_the_right_series_labels_and_values(
         .iter()
         .filter(|s| s.name == "vmcp_probes_total" && s.labels["backend"] == "dead")
         .collect();
-    assert_eq!(dead_outcomes.len(), 1, "dead has no other outcome: {dead_outcomes:?}");
-    assert_eq!(value(&samples, "vmcp_probe_duration_seconds_count", &dead), 3.0);
+    assert_eq!(
+        dead_outcomes.len(),
+        1,
+        "dead has no other outcome: {dead_outcomes:?}"
+    );
+    assert_eq!(
+        value(&samples, "vmcp_probe_duration_seconds_count", &dead),
+        3.0
+    );
     let dead_sum = value(&samples, "vmcp_probe_duration_seconds_sum", &dead);
     assert!(
         dead_sum > 0.0 && dead_sum <= 3.0 * 0.2,
@@ -244,7 +271,10 @@ fn metrics_after_a_known_sequence_parse_with_the_right_series_labels_and_values(
     write_config(&config, &[("live", live.url())]);
     signal_hup(&vmcp);
     vmcp.wait_for(RELOADED, "dead gone from /api/backends/health", || {
-        health(addr)?["backends"].get("dead").is_none().then_some(())
+        health(addr)?["backends"]
+            .get("dead")
+            .is_none()
+            .then_some(())
     });
     let after = scrape(&python, addr);
     let leftover: Vec<&Sample> = after

@@ -162,7 +162,10 @@ fn secrets_in_urls_appear_in_no_output_of_a_running_vmcp() {
     }
     let outputs = [
         ("/status", get(addr, "/status").unwrap().1),
-        ("/api/backends/health", get(addr, "/api/backends/health").unwrap().1),
+        (
+            "/api/backends/health",
+            get(addr, "/api/backends/health").unwrap().1,
+        ),
         ("/metrics", get(addr, "/metrics").unwrap().1),
     ];
     for (what, body) in &outputs {
@@ -170,7 +173,11 @@ fn secrets_in_urls_appear_in_no_output_of_a_running_vmcp() {
         assert_no_secret(what, body);
     }
     // The reports show the redacted URLs (keys kept, values gone).
-    assert!(outputs[0].1.contains("api_key=<redacted>"), "{}", outputs[0].1);
+    assert!(
+        outputs[0].1.contains("api_key=<redacted>"),
+        "{}",
+        outputs[0].1
+    );
     let lines = std::fs::read_to_string(&reports).unwrap();
     assert!(lines.lines().count() >= 1);
     assert_no_secret("the JSON report lines", &lines);

@@ -145,10 +145,7 @@ fn describe(file_type: FileType) -> &'static str {
 
 /// 1-based line and column (in characters) just after `valid`, which is valid UTF-8.
 fn line_column(valid: &[u8]) -> (usize, usize) {
-    let line_start = valid
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
     let column = std::str::from_utf8(&valid[line_start..])
         .map_or(valid.len() - line_start, |s| s.chars().count())
@@ -199,7 +196,13 @@ mod tests {
         );
         let dir = scratch("dir");
         let err = read_text_file(&dir).unwrap_err();
-        assert!(matches!(err, FileError::NotRegular { kind: "a directory", .. }));
+        assert!(matches!(
+            err,
+            FileError::NotRegular {
+                kind: "a directory",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -237,6 +240,9 @@ mod tests {
         let path = scratch("missing").join("nope.yaml");
         let err = read_text_file(&path).unwrap_err();
         assert_eq!(err.io_kind(), Some(io::ErrorKind::NotFound));
-        assert!(err.to_string().starts_with(&format!("cannot read {}: ", path.display())));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {}: ", path.display()))
+        );
     }
 }

@@ -31,7 +31,6 @@ mod yaml_guard;
 
 pub use error::ConfigError;
 pub use file::{FileError, MAX_FILE_BYTES, read_text_file};
-pub use yaml_guard::MAX_NESTING;
 pub use frontend::{
     AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
 };
@@ -48,6 +47,7 @@ pub use vmcp::{
     AuthConfig, BackendConfig, OperationalConfig, ProcessSecrets, SecretSource, StatusConfig,
     VmcpConfig, VmcpConfigFile,
 };
+pub use yaml_guard::MAX_NESTING;
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -1221,10 +1221,7 @@ fn deep_nesting_is_refused_before_parsing_with_its_location() {
     );
     let entries = format!("backends:\n  {}x\n", "- ".repeat(50_000));
     let err = VmcpConfigFile::from_yaml_str(&entries, "t.yaml").unwrap_err();
-    assert!(
-        err.to_string().starts_with("t.yaml:2:"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("t.yaml:2:"), "{err}");
     // Block nesting costs indentation, so a file this deep is large: 1 000 levels is 500 KB.
     let mut block = String::new();
     for level in 0..1_000 {
@@ -1232,7 +1229,10 @@ fn deep_nesting_is_refused_before_parsing_with_its_location() {
         block.push_str("k:\n");
     }
     let err = VmcpConfigFile::from_yaml_str(&block, "t.yaml").unwrap_err();
-    assert!(err.to_string().starts_with("t.yaml:65:65: nesting deeper"), "{err}");
+    assert!(
+        err.to_string().starts_with("t.yaml:65:65: nesting deeper"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1282,6 +1282,10 @@ fn status_listener_limits_have_defaults_and_bounds() {
             "t.yaml: server.max_connections (0) must be at least 1",
         ),
     ] {
-        assert_eq!(load_with(text, &BTreeMap::new()).unwrap_err().to_string(), want, "{text}");
+        assert_eq!(
+            load_with(text, &BTreeMap::new()).unwrap_err().to_string(),
+            want,
+            "{text}"
+        );
     }
 }

@@ -127,7 +127,10 @@ pub(crate) fn second_document(text: &str) -> Option<usize> {
     for (index, line) in text.split('\n').enumerate() {
         let line = line.trim_end_matches('\r');
         let marker = |m: &str| {
-            line == m || line.strip_prefix(m).is_some_and(|r| r.starts_with([' ', '\t']))
+            line == m
+                || line
+                    .strip_prefix(m)
+                    .is_some_and(|r| r.starts_with([' ', '\t']))
         };
         if marker("---") {
             if content_seen || ended {

@@ -36,7 +36,11 @@ impl<T> WriteDeadline<T> {
     }
 
     /// `result` of a write-side poll, with the stall deadline applied when it is pending.
-    fn deadline<R>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+    fn deadline<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         match result {
             Poll::Ready(ready) => {
                 self.stalled = None;
