@@ -33,7 +33,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::health::monitor::{HealthSnapshot, MonitorEvent, MonitorObserver};
+use crate::health::{HealthSnapshot, MonitorEvent, MonitorObserver};
 use crate::health::{CircuitState, HealthStatus};
 use crate::status::{ReportError, Reporter, StatusReport};
 use crate::sync::lock;
@@ -281,9 +281,9 @@ mod tests {
 
     use super::*;
     use crate::config::CircuitBreakerConfig;
-    use crate::health::breaker::CircuitBreaker;
-    use crate::health::monitor::BackendHealth;
-    use crate::health::tracker::HealthState;
+    use crate::health::CircuitBreaker;
+    use crate::health::BackendHealth;
+    use crate::health::HealthState;
     use crate::health::{ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
     use crate::registry::Backend;
 

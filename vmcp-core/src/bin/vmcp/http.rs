@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::config::ListenerLimits;
 use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
-use vmcp_core::health::monitor::HealthMonitor;
+use vmcp_core::health::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::metrics::{self, Metrics};
 use vmcp_core::registry::DynamicRegistry;
