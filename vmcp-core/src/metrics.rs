@@ -33,8 +33,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::health::{HealthSnapshot, MonitorEvent, MonitorObserver};
 use crate::health::{CircuitState, HealthStatus};
+use crate::health::{HealthSnapshot, MonitorEvent, MonitorObserver};
 use crate::status::{ReportError, Reporter, StatusReport};
 use crate::sync::lock;
 
@@ -281,8 +281,8 @@ mod tests {
 
     use super::*;
     use crate::config::CircuitBreakerConfig;
-    use crate::health::CircuitBreaker;
     use crate::health::BackendHealth;
+    use crate::health::CircuitBreaker;
     use crate::health::HealthState;
     use crate::health::{ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
     use crate::registry::Backend;
