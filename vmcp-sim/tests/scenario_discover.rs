@@ -111,10 +111,14 @@ fn load_reads_files_and_labels_errors_with_the_path() {
 
     fs::write(&path, [0xff, 0xfe, b'\n']).unwrap();
     let err = Scenario::load(&path).unwrap_err();
-    assert!(matches!(err, ScenarioError::Read { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with(&format!("{}: cannot read: ", path.display()))
+    // Invalid UTF-8 is a problem inside the file: `file:line:column` and the byte offset.
+    assert!(matches!(err, ScenarioError::Invalid { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:1:1: invalid UTF-8 (byte offset 0); scenario files are UTF-8",
+            path.display()
+        )
     );
     fs::remove_dir_all(&root).unwrap();
 }
