@@ -8,7 +8,8 @@
 //! * [`session`]: one MCP session (`initialize` … `DELETE`).
 //! * [`sse`]: the bounded `text/event-stream` parser.
 //! * [`target`]: backend validation and credential headers.
-//! * [`transport`]: typed classification of hyper/I/O errors.
+//! * `tls` (feature `tls`): rustls through hyper-rustls for `https://` backends.
+//! * [`transport`]: typed classification of hyper/I/O errors (TLS errors included).
 
 pub mod catalog;
 pub mod connector;
@@ -16,6 +17,8 @@ pub mod pool;
 pub mod session;
 pub mod sse;
 pub mod target;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 use std::fmt;
@@ -110,15 +113,57 @@ pub struct McpClient<C> {
 }
 
 impl McpClient<HttpConnector> {
-    /// The production client: plain TCP (`http://` only, no TLS) through hyper-util's
+    /// The plain-HTTP client: TCP (`http://` only, no TLS) through hyper-util's
     /// `HttpConnector` with `TCP_NODELAY`. `connect_timeout` is enforced by the counting wrapper
     /// (not by `HttpConnector`, so a connect timeout is always classified the same way whatever
     /// the connector).
     pub fn http(config: &FailureHandling) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        Self::new(connector, config)
+        Self::new(plain_connector(), config)
     }
+}
+
+/// hyper-util's `HttpConnector` with `TCP_NODELAY`: the plain-HTTP production connector.
+fn plain_connector() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
+/// The connector the `vmcp` binary uses: with the `tls` feature, hyper-rustls over
+/// `HttpConnector` (`https://` and `http://`); without it, the plain `HttpConnector`.
+#[cfg(feature = "tls")]
+pub type ProductionConnector = tls::HttpsConnector;
+
+/// The connector the `vmcp` binary uses: with the `tls` feature, hyper-rustls over
+/// `HttpConnector` (`https://` and `http://`); without it, the plain `HttpConnector`.
+#[cfg(not(feature = "tls"))]
+pub type ProductionConnector = HttpConnector;
+
+/// Why the production connector could not be built.
+#[cfg(feature = "tls")]
+pub type ConnectorSetupError = tls::TlsSetupError;
+
+/// Why the production connector could not be built (never, without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+pub type ConnectorSetupError = std::convert::Infallible;
+
+/// The production connector for `tls`. With the `tls` feature this reads the platform trust
+/// store when no CA file is configured (file I/O): call it at start-up, before or outside the
+/// runtime that probes.
+#[cfg(feature = "tls")]
+pub fn production_connector(
+    tls: &crate::config::TlsSettings,
+) -> Result<ProductionConnector, ConnectorSetupError> {
+    Ok(tls::https_connector(tls::client_config(tls)?))
+}
+
+/// The production connector (plain HTTP: this build has no `tls` feature, and the config loader
+/// refuses `https://` backends and `operational.tls.ca_file`).
+#[cfg(not(feature = "tls"))]
+pub fn production_connector(
+    _tls: &crate::config::TlsSettings,
+) -> Result<ProductionConnector, ConnectorSetupError> {
+    Ok(plain_connector())
 }
 
 impl<C: BackendConnector> McpClient<C> {

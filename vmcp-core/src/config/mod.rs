@@ -23,6 +23,7 @@ pub mod duration;
 mod error;
 pub mod frontend;
 mod repr;
+pub mod tls;
 mod validate;
 mod vmcp;
 
@@ -30,6 +31,7 @@ pub use error::ConfigError;
 pub use frontend::{
     AggregationConfig, ConflictResolution, FrontendConfig, PartialFailureMode, ServerConfig,
 };
+pub use tls::{CaBundle, MAX_CA_FILE_BYTES, TlsConfig, TlsSettings};
 pub use validate::{
     MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_DEGRADED_THRESHOLD,
     MIN_HEALTH_CHECK_INTERVAL, MIN_MAX_BODY_BYTES, MIN_PROBE_TIMEOUT, MIN_REGISTRY_POLL_INTERVAL,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use vmcp_core::client::McpClient;
+use vmcp_core::client::{McpClient, ProductionConnector};
 use vmcp_core::clock::{SharedClock, SystemClock};
 use vmcp_core::config::VmcpConfig;
 use vmcp_core::registry::DynamicRegistry;
@@ -60,6 +60,15 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INVALID_INPUT);
         }
     };
+    // Built before the runtime exists: with TLS and no `ca_file` this reads the platform trust
+    // store (file I/O), which must not run on the thread that probes.
+    let connector = match vmcp_core::client::production_connector(&config.tls) {
+        Ok(connector) => connector,
+        Err(err) => {
+            eprintln!("vmcp: invalid config: operational.tls: {err}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,7 +79,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, config)) {
+    match runtime.block_on(run(args, config, connector)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::InvalidInput(message)) => {
             eprintln!("vmcp: {message}");
@@ -91,7 +100,11 @@ enum RunError {
     Fatal(String),
 }
 
-async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
+async fn run(
+    args: Args,
+    config: VmcpConfig,
+    connector: ProductionConnector,
+) -> Result<(), RunError> {
     let clock: SharedClock = Arc::new(SystemClock);
     let registry = Arc::new(
         DynamicRegistry::new(config.backends.clone())
@@ -127,7 +140,7 @@ async fn run(args: Args, config: VmcpConfig) -> Result<(), RunError> {
         ),
         None => None,
     };
-    let probe = Arc::new(McpClient::http(&config.failure_handling));
+    let probe = Arc::new(McpClient::new(connector, &config.failure_handling));
     // With a front end, even the very first probes fill the capability cache.
     probe.set_list_catalog(config.frontend.is_some());
     // The front end's listener, bound before anything starts so a taken port fails fast.

@@ -35,10 +35,11 @@ fn reload(config_path: &Path, registry: &DynamicRegistry, running: &VmcpConfig) 
         Ok(config) => {
             if config.failure_handling != running.failure_handling
                 || config.status != running.status
+                || config.tls != running.tls
             {
                 tracing::warn!(
-                    "operational or status settings changed in the config; they take effect on \
-                     restart (SIGHUP reloads backends only)"
+                    "operational (failure_handling, tls) or status settings changed in the \
+                     config; they take effect on restart (SIGHUP reloads backends only)"
                 );
             }
             apply(registry, config.backends);
