@@ -1,42 +1,12 @@
 //! The `operational.tls` block: keys, aliases, file rules and exact messages.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::config::{VmcpConfig, VmcpConfigFile};
 
-/// A directory under the system temp dir, removed on drop; unique per test and process.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("vmcp-tls-config-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn load(text: &str) -> Result<VmcpConfig, ConfigError> {
     VmcpConfig::from_yaml_str_with(text, "t.yaml", &BTreeMap::new())
-}
-
-fn with_ca_file(path: &Path) -> String {
-    format!("operational:\n  tls:\n    ca_file: '{}'\n", path.display())
 }
 
 #[test]
@@ -64,7 +34,38 @@ fn unknown_keys_in_the_tls_block_are_errors() {
 
 #[cfg(feature = "tls")]
 mod with_tls {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+
+    /// A directory under the system temp dir, removed on drop; unique per test and process.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("vmcp-tls-config-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn with_ca_file(path: &Path) -> String {
+        format!("operational:\n  tls:\n    ca_file: '{}'\n", path.display())
+    }
 
     fn ca_pem(name: &str) -> String {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
