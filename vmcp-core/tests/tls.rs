@@ -18,8 +18,8 @@ use vmcp_core::client::{McpClient, ProductionConnector, production_connector};
 use vmcp_core::clock::Timestamp;
 use vmcp_core::config::{FailureHandling, TlsSettings, VmcpConfig};
 use vmcp_core::error::{BackendError, ProbeStep, TlsFailure, UnavailableCause};
-use vmcp_core::health::tracker::{HealthTracker, TrackerConfig};
 use vmcp_core::health::{CircuitState, ErrorCategory, FailureStatus, HealthStatus, ProbeFailure};
+use vmcp_core::health::{HealthTracker, TrackerConfig};
 use vmcp_core::registry::Backend;
 
 /// A scratch directory for one test, named after it and the test process.

@@ -72,7 +72,7 @@ fn invalid(detail: impl Into<String>) -> BackendError {
 /// Parse and check a backend URL: absolute, `http` (or `https` with the `tls` feature), with a
 /// host, without credentials in it. Whether the connector can do TLS is the connector's business:
 /// the simulation's plain connector refuses an `https://` URL when it connects.
-pub fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
+pub(crate) fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
     // Checked on the raw text first so that no error message (not even http's) can echo
     // credentials embedded in the URL.
     if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {

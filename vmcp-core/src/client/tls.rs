@@ -51,7 +51,7 @@ pub enum TlsSetupError {
 
 /// The rustls client configuration for `settings` (see the module docs). Reads the platform
 /// trust store when no CA file is configured: call it at start-up, off the runtime.
-pub fn client_config(settings: &TlsSettings) -> Result<rustls::ClientConfig, TlsSetupError> {
+pub(crate) fn client_config(settings: &TlsSettings) -> Result<rustls::ClientConfig, TlsSetupError> {
     let roots = match &settings.ca {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
@@ -104,7 +104,7 @@ fn platform_roots() -> RootCertStore {
 
 /// hyper-util's `HttpConnector` (TCP_NODELAY, any scheme) under hyper-rustls, HTTP/1.1 only
 /// (the probe and the front end speak HTTP/1.1).
-pub fn https_connector(config: rustls::ClientConfig) -> HttpsConnector {
+pub(crate) fn https_connector(config: rustls::ClientConfig) -> HttpsConnector {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     // hyper-rustls hands `http://` URIs to this connector and does TLS for `https://` itself.
@@ -119,7 +119,7 @@ pub fn https_connector(config: rustls::ClientConfig) -> HttpsConnector {
 /// The TLS failure in `err`'s chain, if any. tokio-rustls reports handshake errors as an
 /// `io::Error` wrapping the `rustls::Error`; `io::Error::source` skips the wrapped error, so the
 /// walk looks inside I/O errors with `get_ref`.
-pub fn failure_in(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
+pub(crate) fn failure_in(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
@@ -137,7 +137,7 @@ pub fn failure_in(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
 }
 
 /// Map a rustls error onto the reported vocabulary.
-pub fn classify(err: &rustls::Error) -> TlsFailure {
+pub(crate) fn classify(err: &rustls::Error) -> TlsFailure {
     match err {
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,

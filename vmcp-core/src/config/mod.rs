@@ -23,7 +23,7 @@ pub mod duration;
 mod error;
 pub mod frontend;
 mod repr;
-pub mod tls;
+mod tls;
 mod validate;
 mod vmcp;
 
