@@ -124,6 +124,56 @@ impl fmt::Display for UnavailableCause {
     }
 }
 
+/// Why a TLS connection to an `https://` backend failed (DESIGN §3.7). Reported under the
+/// [`ErrorCategory::Tls`] category: a certificate problem is a configuration problem on one side
+/// or the other, which an operator must be able to tell from "the backend is down".
+///
+/// Feature-independent on purpose: the rustls errors are mapped in `client::tls` (feature
+/// `tls`), but the vocabulary exists in every build, so reports, scenarios and the simulation
+/// never depend on the feature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The certificate chain does not lead to a trusted root: a private CA that is not in
+    /// `operational.tls.ca_file` (or the platform store), or a self-signed certificate.
+    UnknownIssuer,
+    /// The certificate is not valid for the host name (or IP address) of the backend URL.
+    /// Redacted, bounded detail (the expected and the presented names, as rustls tells them).
+    NameMismatch(String),
+    /// The certificate's validity period has ended.
+    Expired,
+    /// The certificate's validity period has not begun.
+    NotYetValid,
+    /// The certificate was revoked.
+    Revoked,
+    /// Another certificate problem (bad encoding, bad signature, wrong key usage, ...).
+    /// Redacted, bounded detail.
+    InvalidCertificate(String),
+    /// The TLS handshake failed for a reason other than the certificate: the peer does not speak
+    /// TLS, sent an alert, or shares no protocol version or cipher suite. Redacted, bounded
+    /// detail.
+    Handshake(String),
+}
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsFailure::UnknownIssuer => f.write_str(
+                "invalid certificate: unknown issuer (not signed by a trusted CA; set \
+                 operational.tls.ca_file to the CA that signed it)",
+            ),
+            TlsFailure::NameMismatch(detail) => write!(
+                f,
+                "invalid certificate: not valid for the backend's host name ({detail})"
+            ),
+            TlsFailure::Expired => f.write_str("invalid certificate: expired"),
+            TlsFailure::NotYetValid => f.write_str("invalid certificate: not valid yet"),
+            TlsFailure::Revoked => f.write_str("invalid certificate: revoked"),
+            TlsFailure::InvalidCertificate(detail) => write!(f, "invalid certificate: {detail}"),
+            TlsFailure::Handshake(detail) => write!(f, "handshake failed: {detail}"),
+        }
+    }
+}
+
 /// A failed probe, typed. Its `Display` is credential-free (only statuses, steps and redacted
 /// details), so it can go to logs as is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +213,15 @@ pub enum BackendError {
         step: ProbeStep,
         /// What exactly.
         cause: UnavailableCause,
+    },
+    /// The TLS connection to an `https://` backend failed: its certificate was refused or the
+    /// handshake failed. Nothing was sent over HTTP.
+    #[error("{step}: TLS error: {failure}")]
+    Tls {
+        /// Where it happened.
+        step: ProbeStep,
+        /// What exactly.
+        failure: TlsFailure,
     },
     /// The whole probe did not finish within `health_check_timeout`.
     #[error("{step}: probe timed out after {}", humantime::format_duration(*after))]
@@ -255,6 +314,7 @@ impl BackendError {
                 ErrorCategory::BackendUnavailable
             }
             BackendError::Unavailable { cause, .. } => cause.category(),
+            BackendError::Tls { .. } => ErrorCategory::Tls,
             BackendError::Timeout { .. } => ErrorCategory::Timeout,
             BackendError::Protocol { .. } | BackendError::BodyTooLarge { .. } => {
                 ErrorCategory::ProtocolError
@@ -274,6 +334,7 @@ impl BackendError {
             | BackendError::Rejected { step, .. }
             | BackendError::SessionTerminated { step }
             | BackendError::Unavailable { step, .. }
+            | BackendError::Tls { step, .. }
             | BackendError::Timeout { step, .. }
             | BackendError::Protocol { step, .. }
             | BackendError::BodyTooLarge { step, .. }

@@ -692,7 +692,7 @@ rejects!(
     invalid_category,
     hb("[[expect]]\nkind = \"always\"\nbackend = \"github\"\ncategory = \"auth\"\n"),
     "t.toml:12:12: invalid category \"auth\": expected one of authentication_failed, timeout, \
-     cancelled, backend_unavailable, connection_failed, protocol_error, health_check_failed"
+     cancelled, backend_unavailable, connection_failed, protocol_error, tls, health_check_failed"
 );
 
 rejects!(

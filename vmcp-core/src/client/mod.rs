@@ -8,10 +8,13 @@
 //! * [`SseParser`]: the bounded `text/event-stream` parser; [`Target`]: backend validation and
 //!   credential headers.
 //! * [`SessionSummary`]: what a probe's session learned, with the backend's [`Catalog`].
+//! * The production connector: [`production_connector`] → [`ProductionConnector`] (with the
+//!   `tls` feature, [`HttpsConnector`]: rustls through hyper-rustls for `https://` backends).
 //!
 //! Private parts: `catalog` (the capability cache the probe fills for the front end), `pool`
 //! (the pool policies `per_backend`, `per_probe`, `shared`), `session` (one MCP session,
-//! `initialize` … `DELETE`) and `transport` (typed classification of hyper/I/O errors).
+//! `initialize` … `DELETE`), `tls` (feature `tls`: the rustls configuration and the TLS error
+//! classification) and `transport` (typed classification of hyper/I/O/TLS errors).
 
 pub(crate) mod catalog;
 pub(crate) mod connector;
@@ -19,6 +22,8 @@ mod pool;
 pub(crate) mod session;
 mod sse;
 pub(crate) mod target;
+#[cfg(feature = "tls")]
+mod tls;
 pub(crate) mod transport;
 
 use std::fmt;
@@ -43,6 +48,8 @@ pub use connector::{
 pub use session::SessionSummary;
 pub use sse::{SseError, SseEvent, SseParser};
 pub use target::Target;
+#[cfg(feature = "tls")]
+pub use tls::{HttpsConnector, TlsSetupError};
 
 /// Upper bound for the best-effort `DELETE` that ends a probe's session. It also never runs past
 /// the probe deadline.
@@ -116,15 +123,57 @@ pub struct McpClient<C> {
 }
 
 impl McpClient<HttpConnector> {
-    /// The production client: plain TCP (`http://` only, no TLS) through hyper-util's
+    /// The plain-HTTP client: TCP (`http://` only, no TLS) through hyper-util's
     /// `HttpConnector` with `TCP_NODELAY`. `connect_timeout` is enforced by the counting wrapper
     /// (not by `HttpConnector`, so a connect timeout is always classified the same way whatever
     /// the connector).
     pub fn http(config: &FailureHandling) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        Self::new(connector, config)
+        Self::new(plain_connector(), config)
     }
+}
+
+/// hyper-util's `HttpConnector` with `TCP_NODELAY`: the plain-HTTP production connector.
+fn plain_connector() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
+/// The connector the `vmcp` binary uses: with the `tls` feature, hyper-rustls over
+/// `HttpConnector` (`https://` and `http://`); without it, the plain `HttpConnector`.
+#[cfg(feature = "tls")]
+pub type ProductionConnector = HttpsConnector;
+
+/// The connector the `vmcp` binary uses: with the `tls` feature, hyper-rustls over
+/// `HttpConnector` (`https://` and `http://`); without it, the plain `HttpConnector`.
+#[cfg(not(feature = "tls"))]
+pub type ProductionConnector = HttpConnector;
+
+/// Why the production connector could not be built.
+#[cfg(feature = "tls")]
+pub type ConnectorSetupError = TlsSetupError;
+
+/// Why the production connector could not be built (never, without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+pub type ConnectorSetupError = std::convert::Infallible;
+
+/// The production connector for `tls`. With the `tls` feature this reads the platform trust
+/// store when no CA file is configured (file I/O): call it at start-up, before or outside the
+/// runtime that probes.
+#[cfg(feature = "tls")]
+pub fn production_connector(
+    tls: &crate::config::TlsSettings,
+) -> Result<ProductionConnector, ConnectorSetupError> {
+    Ok(tls::https_connector(tls::client_config(tls)?))
+}
+
+/// The production connector (plain HTTP: this build has no `tls` feature, and the config loader
+/// refuses `https://` backends and `operational.tls.ca_file`).
+#[cfg(not(feature = "tls"))]
+pub fn production_connector(
+    _tls: &crate::config::TlsSettings,
+) -> Result<ProductionConnector, ConnectorSetupError> {
+    Ok(plain_connector())
 }
 
 impl<C: BackendConnector> McpClient<C> {

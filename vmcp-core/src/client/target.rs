@@ -69,7 +69,9 @@ fn invalid(detail: impl Into<String>) -> BackendError {
     }
 }
 
-/// Parse and check a backend URL: absolute, with a host, without credentials in it.
+/// Parse and check a backend URL: absolute, `http` (or `https` with the `tls` feature), with a
+/// host, without credentials in it. Whether the connector can do TLS is the connector's business:
+/// the simulation's plain connector refuses an `https://` URL when it connects.
 pub(crate) fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
     // Checked on the raw text first so that no error message (not even http's) can echo
     // credentials embedded in the URL.
@@ -86,9 +88,15 @@ pub(crate) fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
         .map_err(|e| invalid(format!("{}: {e}", crate::redact::redact(url))))?;
     match uri.scheme_str() {
         Some("http") => {}
+        Some("https") if cfg!(feature = "tls") => {}
         Some(other) => {
             return Err(invalid(format!(
-                "unsupported scheme {other:?} (the client speaks plain http)"
+                "unsupported scheme {other:?} (the client speaks {})",
+                if cfg!(feature = "tls") {
+                    "http and https"
+                } else {
+                    "plain http: this build has no `tls` feature"
+                }
             )));
         }
         None => return Err(invalid(format!("{url:?} is not an absolute URL"))),

@@ -1,6 +1,8 @@
-//! Typed classification of transport errors (hyper, hyper-util, the connector, I/O) into
+//! Typed classification of transport errors (hyper, hyper-util, the connector, rustls, I/O) into
 //! [`BackendError`]s. Decided by types and error kinds, never by message text: the text of these
-//! errors is only used, redacted, as a detail.
+//! errors is only used, redacted, as a detail. A rustls error anywhere in the chain (a refused
+//! certificate, a failed handshake, a TLS alert later on) is [`BackendError::Tls`], checked
+//! first: the I/O error that carries it would otherwise read as a generic failure.
 
 use std::error::Error as StdError;
 
@@ -14,6 +16,9 @@ pub(crate) fn classify_request_error(
     step: ProbeStep,
     err: &hyper_util::client::legacy::Error,
 ) -> BackendError {
+    if let Some(tls) = tls_error(step, err) {
+        return tls;
+    }
     if err.is_connect() {
         return BackendError::Unavailable {
             step,
@@ -25,7 +30,22 @@ pub(crate) fn classify_request_error(
 
 /// Classify an error while reading a response body.
 pub(crate) fn classify_body_error(step: ProbeStep, err: &hyper::Error) -> BackendError {
+    if let Some(tls) = tls_error(step, err) {
+        return tls;
+    }
     classify_chain(step, err)
+}
+
+/// A TLS failure anywhere in `err`'s chain (only a build with the `tls` feature has any).
+#[cfg(feature = "tls")]
+fn tls_error(step: ProbeStep, err: &(dyn StdError + 'static)) -> Option<BackendError> {
+    crate::client::tls::failure_in(err).map(|failure| BackendError::Tls { step, failure })
+}
+
+/// A TLS failure anywhere in `err`'s chain (only a build with the `tls` feature has any).
+#[cfg(not(feature = "tls"))]
+fn tls_error(_step: ProbeStep, _err: &(dyn StdError + 'static)) -> Option<BackendError> {
+    None
 }
 
 fn connect_cause(err: &(dyn StdError + 'static)) -> UnavailableCause {

@@ -25,6 +25,7 @@ pub mod file;
 pub mod frontend;
 mod listener;
 mod repr;
+mod tls;
 mod validate;
 mod vmcp;
 mod yaml_guard;
@@ -38,6 +39,7 @@ pub use listener::{
     DEFAULT_LISTENER_TIMEOUT, DEFAULT_SERVER_MAX_CONNECTIONS, DEFAULT_STATUS_MAX_CONNECTIONS,
     ListenerLimits, MIN_LISTENER_TIMEOUT,
 };
+pub use tls::{CaBundle, MAX_CA_FILE_BYTES, TlsConfig, TlsSettings};
 pub use validate::{
     MAX_MAX_BODY_BYTES, MAX_SETTING_DURATION, MIN_BREAKER_TIMEOUT, MIN_DEGRADED_THRESHOLD,
     MIN_HEALTH_CHECK_INTERVAL, MIN_MAX_BODY_BYTES, MIN_PROBE_TIMEOUT, MIN_REGISTRY_POLL_INTERVAL,

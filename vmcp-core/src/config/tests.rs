@@ -746,13 +746,14 @@ fn backend_name_rules() {
 
 #[test]
 fn backend_url_rules() {
-    let bad = [
-        ("ftp://h/mcp", "must start with http://"),
-        ("h:8080/mcp", "must start with http://"),
-        (
-            "https://mcp.example.com/mcp",
-            "uses https, which the vmcp client does not support (it speaks plain HTTP; terminate TLS in front of it, e.g. in a sidecar)",
-        ),
+    let scheme = if cfg!(feature = "tls") {
+        "must start with http:// or https://"
+    } else {
+        "must start with http://"
+    };
+    let mut bad = vec![
+        ("ftp://h/mcp", scheme),
+        ("h:8080/mcp", scheme),
         (
             "http:///mcp",
             "is not a URL of the form http://host[:port]/path",
@@ -768,7 +769,17 @@ fn backend_url_rules() {
         ("http://h:0/mcp", "has an invalid port (expected 1-65535)"),
         ("http://h:/mcp", "has an invalid port (expected 1-65535)"),
         ("http://h/mcp#frag", "must not contain a fragment (#...)"),
+        ("https://h/mcp#frag", "must not contain a fragment (#...)"),
+        ("https://h:0/mcp", "has an invalid port (expected 1-65535)"),
     ];
+    if !cfg!(feature = "tls") {
+        bad.retain(|(url, _)| !url.starts_with("https:"));
+        bad.push((
+            "https://mcp.example.com/mcp?api_key=LEAK1",
+            "uses https, but this vmcp was built without TLS support (cargo feature `tls` of \
+             vmcp-core); rebuild with it, or terminate TLS in front of vmcp (e.g. in a sidecar)",
+        ));
+    }
     for (url, reason) in bad {
         let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
         assert_eq!(
@@ -792,12 +803,19 @@ fn backend_url_rules() {
         assert!(!err.contains("LEAK"), "{err}");
         assert!(err.contains("backends[0].url"), "{err}");
     }
-    for url in [
+    let mut good = vec![
         "http://127.0.0.1:8080/mcp",
         "http://[::1]:8080/mcp",
         "http://github-mcp:8080",
         "http://h/mcp?tenant=a",
-    ] {
+    ];
+    if cfg!(feature = "tls") {
+        good.extend([
+            "https://mcp.example.com/mcp",
+            "https://[::1]:8443/mcp?tenant=a",
+        ]);
+    }
+    for url in good {
         let text = format!("backends:\n  - name: a\n    url: '{url}'\n");
         let config = load_with(&text, &env(&[])).unwrap();
         assert_eq!(config.backends[0].url, url);

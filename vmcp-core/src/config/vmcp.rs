@@ -59,7 +59,8 @@ pub struct VmcpConfigFile {
 pub struct BackendConfig {
     /// Unique, non-empty name.
     pub name: String,
-    /// Streamable-HTTP endpoint: `http://host[:port][/path]` (plain HTTP; terminate TLS in front of vmcp).
+    /// Streamable-HTTP endpoint: `http://host[:port][/path]`, or `https://` when vmcp is built
+    /// with the `tls` feature (the default; see `operational.tls`).
     pub url: String,
     /// Where the backend's credentials come from, if it needs any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,14 +96,17 @@ pub enum AuthConfig {
     },
 }
 
-/// The `operational` block. Only `failure_handling` is implemented; ToolHive's `logLevel` and
-/// `timeouts` are rejected as unknown keys rather than silently ignored.
+/// The `operational` block: `failure_handling` and `tls`. ToolHive's `logLevel` and `timeouts`
+/// are rejected as unknown keys rather than silently ignored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OperationalConfig {
     /// Probing, thresholds, reporting, breaker and client settings.
     #[serde(alias = "failureHandling")]
     pub failure_handling: FailureHandling,
+    /// How `https://` backends are verified (see [`super::tls`]).
+    #[serde(skip_serializing_if = "super::TlsConfig::is_empty")]
+    pub tls: super::TlsConfig,
 }
 
 /// The HTTP status endpoint of the `vmcp` binary.
@@ -196,6 +200,8 @@ pub struct VmcpConfig {
     pub status: Option<StatusConfig>,
     /// The MCP front end, if `server` is configured.
     pub frontend: Option<super::FrontendConfig>,
+    /// TLS for `https://` backends (`operational.tls`), with the CA file already read.
+    pub tls: super::TlsSettings,
 }
 
 impl VmcpConfig {
@@ -319,12 +325,14 @@ impl VmcpConfigFile {
                 auth,
             });
         }
+        let tls = self.operational.tls.resolve("operational.tls", base_dir)?;
         let frontend = self.resolve_frontend()?;
         Ok(VmcpConfig {
             backends,
             failure_handling: self.operational.failure_handling.clone(),
             status: self.status.clone(),
             frontend,
+            tls,
         })
     }
 
@@ -378,17 +386,23 @@ fn validate_name(key: &str, name: &str) -> Result<(), ConfigError> {
     ))
 }
 
-/// Accept `http://host[:port][/path][?query]`; nothing else can be probed (the client speaks
-/// plain HTTP: TLS terminates in front of vMCP, e.g. a service mesh sidecar), and credentials in
-/// the URL would leak into reports (which show the URL), so they are refused without echoing it.
+/// Accept `http://host[:port][/path][?query]`, and `https://` in a build with the `tls` feature;
+/// nothing else can be probed. A build without the feature refuses `https://` naming the feature
+/// (TLS can then terminate in front of vMCP, e.g. in a sidecar). Credentials in the URL would leak
+/// into reports (which show the URL), so they are refused without echoing it.
 fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
     // The value shown is redacted: a bad URL may still carry a secret in its query.
     let shown = crate::redact::redact_url(url);
     let bad = |reason: &str| ConfigError::invalid_value(key, format!("{shown:?}"), reason);
     let expected = "is not a URL of the form http://host[:port]/path";
+    const SCHEME_HINT: &str = if cfg!(feature = "tls") {
+        "must start with http:// or https://"
+    } else {
+        "must start with http://"
+    };
 
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(bad("must start with http://"));
+        return Err(bad(SCHEME_HINT));
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if rest[..authority_end].contains('@') {
@@ -398,14 +412,14 @@ fn validate_url(key: &str, url: &str) -> Result<(), ConfigError> {
             "must not contain credentials (user:password@host); use the backend's auth block",
         ));
     }
-    if scheme.eq_ignore_ascii_case("https") {
+    if scheme.eq_ignore_ascii_case("https") && !cfg!(feature = "tls") {
         return Err(bad(
-            "uses https, which the vmcp client does not support (it speaks plain HTTP; terminate \
-             TLS in front of it, e.g. in a sidecar)",
+            "uses https, but this vmcp was built without TLS support (cargo feature `tls` of \
+             vmcp-core); rebuild with it, or terminate TLS in front of vmcp (e.g. in a sidecar)",
         ));
     }
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(bad("must start with http://"));
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(bad(SCHEME_HINT));
     }
     if url.contains('#') {
         return Err(bad("must not contain a fragment (#...)"));

@@ -163,6 +163,9 @@ pub enum ErrorCategory {
     ConnectionFailed,
     /// Malformed HTTP, JSON-RPC or SSE, or a JSON-RPC error to `initialize`.
     ProtocolError,
+    /// The TLS connection to an `https://` backend failed: certificate invalid, unknown issuer,
+    /// name mismatch, expired, or a failed handshake (DESIGN §3.7).
+    Tls,
     /// Any other probe failure.
     HealthCheckFailed,
 }
@@ -177,6 +180,7 @@ impl ErrorCategory {
             ErrorCategory::BackendUnavailable => "backend_unavailable",
             ErrorCategory::ConnectionFailed => "connection_failed",
             ErrorCategory::ProtocolError => "protocol_error",
+            ErrorCategory::Tls => "tls",
             ErrorCategory::HealthCheckFailed => "health_check_failed",
         }
     }

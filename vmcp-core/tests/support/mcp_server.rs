@@ -109,6 +109,7 @@ struct State {
     sessions: BTreeSet<String>,
     requests: Vec<Recorded>,
     connections: u64,
+    handshakes_failed: u64,
 }
 
 /// A running test server. Dropping it stops accepting (open connections live on until closed).
@@ -116,6 +117,8 @@ pub struct McpTestServer {
     addr: std::net::SocketAddr,
     state: Arc<Mutex<State>>,
     accept_task: tokio::task::JoinHandle<()>,
+    /// Serving `https://` (see [`McpTestServer::start_tls`]).
+    tls: bool,
 }
 
 impl Drop for McpTestServer {
@@ -132,6 +135,19 @@ impl McpTestServer {
 
     /// Start with a given mode.
     pub async fn start_with(mode: Mode) -> Self {
+        Self::start_inner(mode, None).await
+    }
+
+    /// Start a healthy JSON server behind TLS: every accepted connection first completes a
+    /// rustls handshake with `acceptor` (a failed handshake is counted, see
+    /// [`McpTestServer::handshakes_failed`]), then is served like a plain one. `Close`/`Reset`
+    /// modes are not available over TLS.
+    pub async fn start_tls(acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        Self::start_inner(Mode::Json, Some(acceptor)).await
+    }
+
+    async fn start_inner(mode: Mode, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let is_tls = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
@@ -142,6 +158,7 @@ impl McpTestServer {
             sessions: BTreeSet::new(),
             requests: Vec::new(),
             connections: 0,
+            handshakes_failed: 0,
         }));
         let accept_state = Arc::clone(&state);
         let accept_task = tokio::spawn(async move {
@@ -155,19 +172,19 @@ impl McpTestServer {
                     s.connections += 1;
                     s.mode.clone()
                 };
+                let tls = tls.clone();
                 tokio::spawn(async move {
+                    if let Some(acceptor) = tls {
+                        match acceptor.accept(stream).await {
+                            Ok(stream) => serve(stream, state).await,
+                            Err(_) => state.lock().unwrap().handshakes_failed += 1,
+                        }
+                        return;
+                    }
                     match mode {
                         Mode::Close => close_after_request(stream, false).await,
                         Mode::Reset => close_after_request(stream, true).await,
-                        _ => {
-                            let service = service_fn(move |req| {
-                                let state = Arc::clone(&state);
-                                async move { Ok::<_, Infallible>(handle(state, req).await) }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await;
-                        }
+                        _ => serve(stream, state).await,
                     }
                 });
             }
@@ -176,12 +193,30 @@ impl McpTestServer {
             addr,
             state,
             accept_task,
+            tls: is_tls,
         }
     }
 
-    /// The MCP endpoint URL.
+    /// The MCP endpoint URL (`https://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("http://{}/mcp", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/mcp", self.addr)
+    }
+
+    /// The MCP endpoint URL with `host` instead of the IP address (same port and scheme).
+    pub fn url_with_host(&self, host: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{host}:{}/mcp", self.addr.port())
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// TLS handshakes that failed (the client refused the certificate, or spoke no TLS).
+    pub fn handshakes_failed(&self) -> u64 {
+        self.state.lock().unwrap().handshakes_failed
     }
 
     /// Switch behaviour for subsequent requests (`Close`/`Reset`: for new connections).
@@ -224,6 +259,20 @@ impl McpTestServer {
             .cloned()
             .collect()
     }
+}
+
+/// Serve HTTP/1.1 on one connection, plain or TLS.
+async fn serve<IO>(io: IO, state: Arc<Mutex<State>>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(state, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 /// Read one request (head and Content-Length body), then close or reset.

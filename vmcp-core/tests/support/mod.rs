@@ -6,3 +6,4 @@
 )]
 
 pub mod mcp_server;
+pub mod tls;

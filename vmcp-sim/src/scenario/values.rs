@@ -50,6 +50,7 @@ pub(super) const CATEGORIES: &[(&str, ErrorCategory)] = &[
     ("backend_unavailable", ErrorCategory::BackendUnavailable),
     ("connection_failed", ErrorCategory::ConnectionFailed),
     ("protocol_error", ErrorCategory::ProtocolError),
+    ("tls", ErrorCategory::Tls),
     ("health_check_failed", ErrorCategory::HealthCheckFailed),
 ];
 

@@ -66,11 +66,14 @@ pub(crate) fn category(c: Option<ErrorCategory>) -> &'static str {
         Some(ErrorCategory::BackendUnavailable) => "#d9363e",
         Some(ErrorCategory::ConnectionFailed) => "#a61e4d",
         Some(ErrorCategory::ProtocolError) => "#1c7ed6",
+        Some(ErrorCategory::Tls) => "#0b7285",
         Some(ErrorCategory::HealthCheckFailed) | None => "#6b3e26",
     }
 }
 
-/// Every error category, in legend order.
+/// Every error category a simulated probe can fail with, in legend order. Not `tls`: turmoil has
+/// no TLS, so no simulated backend is `https://` and no probe fails that way; a legend entry for
+/// it would only be noise (it still has a colour above, for completeness).
 pub(crate) const CATEGORIES: [ErrorCategory; 7] = [
     ErrorCategory::BackendUnavailable,
     ErrorCategory::Timeout,

@@ -10,11 +10,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use vmcp_core::client::ProductionConnector;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::config::ListenerLimits;
 use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
@@ -36,7 +36,7 @@ pub(crate) struct StatusState {
     /// Report timestamps.
     pub clock: SharedClock,
     /// The MCP front end, served at `/mcp` when configured.
-    pub frontend: Option<Arc<Frontend<HttpConnector>>>,
+    pub frontend: Option<Arc<Frontend<ProductionConnector>>>,
     /// The report output queue (its dropped-line count is exported).
     pub output: Arc<LineQueue>,
     /// Probe and report counters, exported at `/metrics`.

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use vmcp_core::client::McpClient;
+use vmcp_core::client::{McpClient, ProductionConnector};
 use vmcp_core::clock::{SharedClock, SystemClock};
 use vmcp_core::config::{ServerConfig, VmcpConfig};
 use vmcp_core::metrics::Metrics;
@@ -77,7 +77,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INVALID_INPUT);
         }
     };
-    match runtime.block_on(run(args, config, loader)) {
+    // Built outside `block_on`, before anything is spawned: with TLS and no `ca_file` this reads
+    // the platform trust store (file I/O), which must not run while the runtime probes.
+    let connector = match vmcp_core::client::production_connector(&config.tls) {
+        Ok(connector) => connector,
+        Err(err) => {
+            eprintln!("vmcp: invalid config: operational.tls: {err}");
+            return ExitCode::from(EXIT_INVALID_INPUT);
+        }
+    };
+    match runtime.block_on(run(args, config, loader, connector)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::InvalidInput(message)) => {
             eprintln!("vmcp: {message}");
@@ -98,7 +107,12 @@ enum RunError {
     Fatal(String),
 }
 
-async fn run(args: Args, config: VmcpConfig, loader: load::Loader) -> Result<(), RunError> {
+async fn run(
+    args: Args,
+    config: VmcpConfig,
+    loader: load::Loader,
+    connector: ProductionConnector,
+) -> Result<(), RunError> {
     let clock: SharedClock = Arc::new(SystemClock);
     let registry = Arc::new(
         DynamicRegistry::new(config.backends.clone())
@@ -134,7 +148,7 @@ async fn run(args: Args, config: VmcpConfig, loader: load::Loader) -> Result<(),
         ),
         None => None,
     };
-    let probe = Arc::new(McpClient::http(&config.failure_handling));
+    let probe = Arc::new(McpClient::new(connector, &config.failure_handling));
     // With a front end, even the very first probes fill the capability cache.
     probe.set_list_catalog(config.frontend.is_some());
     // The front end's listener, bound before anything starts so a taken port fails fast.

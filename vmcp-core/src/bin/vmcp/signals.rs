@@ -46,10 +46,11 @@ async fn reload(loader: &Loader, registry: &DynamicRegistry, running: &VmcpConfi
         Ok(config) => {
             if config.failure_handling != running.failure_handling
                 || config.status != running.status
+                || config.tls != running.tls
             {
                 tracing::warn!(
-                    "operational or status settings changed in the config; they take effect on \
-                     restart (SIGHUP reloads backends only)"
+                    "operational (failure_handling, tls) or status settings changed in the \
+                     config; they take effect on restart (SIGHUP reloads backends only)"
                 );
             }
             apply(registry, config.backends);

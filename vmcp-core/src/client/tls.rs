@@ -1,0 +1,158 @@
+//! TLS to `https://` backends (DESIGN §3.7), cargo feature `tls`: rustls with the *ring*
+//! provider, through hyper-rustls.
+//!
+//! * [`client_config`] builds the rustls configuration: the configured `ca_file` certificates, or
+//!   the platform trust store (rustls-native-certs) when none is configured. Reading the platform
+//!   store is file I/O: the binary calls this once at start-up, before its runtime runs, never on
+//!   the probe path.
+//! * [`https_connector`] wraps hyper-util's `HttpConnector` (which still serves `http://`
+//!   backends) in hyper-rustls. The client wraps that in the counting connector like any other,
+//!   so `connect_timeout` bounds TCP connect *and* handshake, and the per-backend connection
+//!   counters count TLS connections.
+//! * [`failure_in`] finds a rustls error in a transport error chain and classifies it into a
+//!   [`TlsFailure`] (category `tls`), by type, never by message text.
+//!
+//! The simulation never gets here: turmoil has no TLS, and the client stays generic over its
+//! connector.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use hyper_rustls::HttpsConnectorBuilder;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::CertificateDer;
+use rustls::{CertificateError, RootCertStore};
+
+use crate::config::TlsSettings;
+use crate::error::{TlsFailure, sanitize};
+
+/// The production connector with TLS: `https://` through rustls, `http://` as plain TCP.
+pub type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The TLS client configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// A certificate of the configured CA bundle was refused as a trust anchor (the config
+    /// loader checks this first, so only a hand-built [`TlsSettings`] gets here).
+    #[error("CA certificate {index} of {path} cannot be used: {source}")]
+    BadCaCertificate {
+        /// 1-based position in the file.
+        index: usize,
+        /// The CA file.
+        path: String,
+        /// What rustls said.
+        #[source]
+        source: rustls::Error,
+    },
+    /// rustls refused the configuration (no usable protocol version for the provider).
+    #[error("cannot configure TLS: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// The rustls client configuration for `settings` (see the module docs). Reads the platform
+/// trust store when no CA file is configured: call it at start-up, off the runtime.
+pub(crate) fn client_config(settings: &TlsSettings) -> Result<rustls::ClientConfig, TlsSetupError> {
+    let roots = match &settings.ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for (index, der) in ca.certificates.iter().enumerate() {
+                roots
+                    .add(CertificateDer::from(der.clone()))
+                    .map_err(|source| TlsSetupError::BadCaCertificate {
+                        index: index + 1,
+                        path: ca.path.display().to_string(),
+                        source,
+                    })?;
+            }
+            roots
+        }
+        None => platform_roots(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// The platform's trust store. Unreadable entries are skipped with a warning; an empty store is
+/// not fatal (a deployment with only `http://` backends needs none), but every `https://` probe
+/// will then fail with an unknown issuer, so it is logged.
+fn platform_roots() -> RootCertStore {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        tracing::warn!(%error, "skipping part of the platform trust store");
+    }
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    if ignored > 0 {
+        tracing::warn!(
+            ignored,
+            "skipped unusable certificates of the platform trust store"
+        );
+    }
+    if added == 0 {
+        tracing::warn!(
+            "the platform trust store has no usable CA certificate: https backends will fail \
+             with an unknown issuer unless operational.tls.ca_file is set"
+        );
+    } else {
+        tracing::debug!(added, "loaded the platform trust store");
+    }
+    roots
+}
+
+/// hyper-util's `HttpConnector` (TCP_NODELAY, any scheme) under hyper-rustls, HTTP/1.1 only
+/// (the probe and the front end speak HTTP/1.1).
+pub(crate) fn https_connector(config: rustls::ClientConfig) -> HttpsConnector {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    // hyper-rustls hands `http://` URIs to this connector and does TLS for `https://` itself.
+    http.enforce_http(false);
+    HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http)
+}
+
+/// The TLS failure in `err`'s chain, if any. tokio-rustls reports handshake errors as an
+/// `io::Error` wrapping the `rustls::Error`; `io::Error::source` skips the wrapped error, so the
+/// walk looks inside I/O errors with `get_ref`.
+pub(crate) fn failure_in(err: &(dyn StdError + 'static)) -> Option<TlsFailure> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(classify(tls));
+        }
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => io.source(),
+            },
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Map a rustls error onto the reported vocabulary.
+pub(crate) fn classify(err: &rustls::Error) -> TlsFailure {
+    match err {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                TlsFailure::NameMismatch(sanitize(&cert.to_string()))
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                TlsFailure::Expired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                TlsFailure::NotYetValid
+            }
+            CertificateError::Revoked => TlsFailure::Revoked,
+            other => TlsFailure::InvalidCertificate(sanitize(&other.to_string())),
+        },
+        other => TlsFailure::Handshake(sanitize(&other.to_string())),
+    }
+}
