@@ -932,8 +932,9 @@ async fn backend_sessions_are_per_client_session_lazy_and_end_with_it() {
     h.runtime.stop().await;
 }
 
+/// The front end's session sweep period (`frontend::notify::SWEEP_INTERVAL`, 30 s).
 fn notify_sweep() -> Duration {
-    vmcp_core::frontend::notify::SWEEP_INTERVAL
+    Duration::from_secs(30)
 }
 
 #[tokio::test(start_paused = true)]
@@ -1024,7 +1025,7 @@ mod half_open_budget {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use vmcp_core::health::monitor::{CallOutcome, GateRefusal, HealthMonitor, Probe};
+    use vmcp_core::health::{CallOutcome, GateRefusal, HealthMonitor, Probe};
     use vmcp_core::health::{
         CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome,
     };
