@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -174,9 +176,7 @@ impl Party {
     /// party is dropped.
     fn spawn<F, G>(start: F) -> (Self, String)
     where
-        F: FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = (G, String)>>>
-            + Send
-            + 'static,
+        F: FnOnce() -> std::pin::Pin<Box<dyn Future<Output = (G, String)>>> + Send + 'static,
         G: 'static,
     {
         let (url_tx, url_rx) = std::sync::mpsc::channel();
@@ -319,7 +319,14 @@ fn as_deployed(c: &mut Criterion) {
     bench_target(&mut group, &rt, &client, "direct", &direct_url, "echo");
     bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
     if let Some(peer) = Peer::start(&rt, &direct_url) {
-        bench_target(&mut group, &rt, &client, "via_fastmcp_proxy", &peer.url, "echo");
+        bench_target(
+            &mut group,
+            &rt,
+            &client,
+            "via_fastmcp_proxy",
+            &peer.url,
+            "echo",
+        );
     }
     group.finish();
     drop(vmcp);

@@ -197,7 +197,11 @@ impl Client {
     /// `DELETE` the session; returns the HTTP status.
     async fn delete(&self) -> StatusCode {
         self.frontend
-            .handle(request(Method::DELETE, self.session.as_deref(), Bytes::new()))
+            .handle(request(
+                Method::DELETE,
+                self.session.as_deref(),
+                Bytes::new(),
+            ))
             .await
             .status()
     }
@@ -838,7 +842,9 @@ async fn resource_reads_and_prompt_gets_are_routed_and_fast_fail_with_a_json_rpc
     });
     let h = start(std::slice::from_ref(&a)).await;
     let mut client = Client::connect(&h).await;
-    let read = client.rpc("resources/read", json!({"uri": "mem://1"})).await;
+    let read = client
+        .rpc("resources/read", json!({"uri": "mem://1"}))
+        .await;
     assert_eq!(read["result"]["contents"][0]["text"], "a read \"mem://1\"");
     let prompt = client.rpc("prompts/get", json!({"name": "a_p"})).await;
     assert_eq!(
@@ -954,7 +960,11 @@ async fn an_endpoint_change_moves_calls_to_the_new_endpoint() {
     tokio::time::sleep(INTERVAL).await;
     assert_eq!(client.tool_names().await, ["b_t"]);
     assert_eq!(text_of(&client.call("b_t").await), "b-new:t:{\"q\":1}");
-    assert_eq!(old.count("tools/call"), 1, "nothing more to the old endpoint");
+    assert_eq!(
+        old.count("tools/call"),
+        1,
+        "nothing more to the old endpoint"
+    );
     assert_eq!(new.count("tools/call"), 1);
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(
