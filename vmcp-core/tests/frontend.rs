@@ -16,7 +16,9 @@ use mem_backend::{MemBackend, MemConnector};
 use serde_json::{Value, json};
 use vmcp_core::client::McpClient;
 use vmcp_core::clock::{EpochClock, SharedClock, Timestamp};
-use vmcp_core::config::{CircuitBreakerConfig, FailureHandling, FrontendConfig};
+use vmcp_core::config::{
+    CircuitBreakerConfig, FailureHandling, FrontendConfig, PartialFailureMode,
+};
 use vmcp_core::frontend::{Frontend, FrontendBody};
 use vmcp_core::registry::{Backend, DynamicRegistry};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
@@ -26,6 +28,7 @@ const INTERVAL: Duration = Duration::from_secs(10);
 struct Harness {
     runtime: VmcpRuntime,
     frontend: Arc<Frontend<MemConnector>>,
+    connector: MemConnector,
 }
 
 fn failure_handling() -> FailureHandling {
@@ -47,7 +50,7 @@ async fn start_with(
     for backend in backends {
         connector.add(backend);
     }
-    let client = Arc::new(McpClient::new(connector, &failure));
+    let client = Arc::new(McpClient::new(connector.clone(), &failure));
     let registry = Arc::new(
         DynamicRegistry::new(
             backends
@@ -75,7 +78,11 @@ async fn start_with(
     let frontend = runtime.start_frontend(config, client, 7).unwrap();
     // First probes (they list the catalogs) and the notifier's debounce.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    Harness { runtime, frontend }
+    Harness {
+        runtime,
+        frontend,
+        connector,
+    }
 }
 
 async fn start(backends: &[MemBackend]) -> Harness {
@@ -185,6 +192,18 @@ impl Client {
     async fn call(&mut self, tool: &str) -> Value {
         self.rpc("tools/call", json!({"name": tool, "arguments": {"q": 1}}))
             .await
+    }
+
+    /// `DELETE` the session; returns the HTTP status.
+    async fn delete(&self) -> StatusCode {
+        self.frontend
+            .handle(request(
+                Method::DELETE,
+                self.session.as_deref(),
+                Bytes::new(),
+            ))
+            .await
+            .status()
     }
 
     async fn open_stream(&self) -> FrontendBody {
@@ -710,6 +729,249 @@ async fn bad_input_gets_json_rpc_errors() {
         .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "deleted");
+    h.runtime.stop().await;
+}
+
+/// A raw `initialize`: HTTP status, the `Mcp-Session-Id` it set (if any), the body.
+async fn initialize(h: &Harness) -> (StatusCode, Option<String>, Value) {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let response = h
+        .frontend
+        .handle(request(Method::POST, None, init.to_string()))
+        .await;
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = json_of(response).await;
+    (status, session, body)
+}
+
+#[tokio::test(start_paused = true)]
+async fn partial_failure_mode_fail_refuses_initialize_while_too_few_backends_are_advertised() {
+    // (mode, min_advertised, advertised backends an initialize needs)
+    let cases = [
+        (PartialFailureMode::Fail, None, 2),
+        (PartialFailureMode::Fail, Some(1), 1),
+        (PartialFailureMode::BestEffort, None, 0),
+    ];
+    for (mode, min_advertised, required) in cases {
+        let a = MemBackend::new("a", &["x"]);
+        let b = MemBackend::new("b", &["y"]);
+        let mut config = FrontendConfig::default();
+        config.aggregation.partial_failure_mode = mode;
+        config.aggregation.min_advertised = min_advertised;
+        let h = start_with(&[a.clone(), b.clone()], config, failure_handling()).await;
+        let mut open = Client::connect(&h).await;
+        // Take the backends down one by one: 1 advertised, then 0.
+        for (down, advertised) in [(&b, 1), (&a, 0)] {
+            down.with(|s| s.fail_with = Some(500));
+            tokio::time::sleep(INTERVAL).await;
+            let sessions = h.frontend.session_count();
+            let (status, session, body) = initialize(&h).await;
+            assert_eq!(status, StatusCode::OK, "{mode:?}: {body}");
+            if advertised >= required {
+                assert!(session.is_some(), "{mode:?} {advertised}: {body}");
+                assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
+                assert_eq!(h.frontend.session_count(), sessions + 1);
+                continue;
+            }
+            assert_eq!(session, None, "{mode:?} {advertised}: no session id");
+            assert_eq!(h.frontend.session_count(), sessions, "no session created");
+            assert_eq!(body["id"], 0);
+            assert_eq!(body["error"]["code"], -32603, "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("only {advertised} of 2 backends")),
+                "{message}"
+            );
+            assert!(message.contains(&format!("needs {required}")), "{message}");
+        }
+        // A session opened before keeps working, with what is advertised now (nothing).
+        assert!(open.tool_names().await.is_empty());
+        // Both back: initialize is accepted again.
+        a.with(|s| s.fail_with = None);
+        b.with(|s| s.fail_with = None);
+        tokio::time::sleep(INTERVAL).await;
+        let (_, session, body) = initialize(&h).await;
+        assert!(session.is_some(), "{mode:?}: {body}");
+        h.runtime.stop().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn resource_and_prompt_changes_are_announced_for_their_own_kind() {
+    let a = MemBackend::new("a", &["x"]);
+    a.with(|s| {
+        s.resources = vec!["mem://1".into()];
+        s.prompts = vec!["p".into()];
+    });
+    let h = start(std::slice::from_ref(&a)).await;
+    let client = Client::connect(&h).await;
+    let mut stream = client.open_stream().await;
+    a.with(|s| s.resources.push("mem://2".into()));
+    assert_eq!(
+        events(&mut stream, INTERVAL).await,
+        ["notifications/resources/list_changed"]
+    );
+    a.with(|s| s.prompts.push("q".into()));
+    assert_eq!(
+        events(&mut stream, INTERVAL).await,
+        ["notifications/prompts/list_changed"]
+    );
+    // Hidden: all three lists changed in one burst, one notification each.
+    a.with(|s| s.fail_with = Some(500));
+    assert_eq!(
+        events(&mut stream, INTERVAL).await,
+        [
+            "notifications/tools/list_changed",
+            "notifications/resources/list_changed",
+            "notifications/prompts/list_changed"
+        ]
+    );
+    h.runtime.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn resource_reads_and_prompt_gets_are_routed_and_fast_fail_with_a_json_rpc_error() {
+    let a = MemBackend::new("a", &["x"]);
+    a.with(|s| {
+        s.resources = vec!["mem://1".into()];
+        s.prompts = vec!["p".into()];
+    });
+    let h = start(std::slice::from_ref(&a)).await;
+    let mut client = Client::connect(&h).await;
+    let read = client
+        .rpc("resources/read", json!({"uri": "mem://1"}))
+        .await;
+    assert_eq!(read["result"]["contents"][0]["text"], "a read \"mem://1\"");
+    let prompt = client.rpc("prompts/get", json!({"name": "a_p"})).await;
+    assert_eq!(
+        prompt["result"]["messages"][0]["content"]["text"],
+        "a prompt \"p\""
+    );
+    let unknown = client
+        .rpc("resources/read", json!({"uri": "mem://nope"}))
+        .await;
+    assert_eq!(unknown["error"]["code"], -32002, "{unknown}");
+    let unknown = client.rpc("prompts/get", json!({"name": "a_nope"})).await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    a.with(|s| s.fail_with = Some(500));
+    tokio::time::sleep(INTERVAL).await;
+    let before = a.methods().len();
+    for (method, params) in [
+        ("resources/read", json!({"uri": "mem://1"})),
+        ("prompts/get", json!({"name": "a_p"})),
+    ] {
+        let body = client.rpc(method, params).await;
+        assert_eq!(body["error"]["code"], -32603, "{method}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("\"a\""), "{message}");
+        assert!(message.contains("status unhealthy"), "{message}");
+    }
+    assert_eq!(a.methods().len(), before, "nothing reached the backend");
+    h.runtime.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_is_retried_only_after_a_session_refusal_and_at_most_once() {
+    let b = MemBackend::new("b", &["t"]);
+    let h = start(std::slice::from_ref(&b)).await;
+    let mut client = Client::connect(&h).await;
+    assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+    let (inits, calls) = (b.count("initialize"), b.count("tools/call"));
+    // 404 to every call: one re-initialize and one retry, then the failure is the client's.
+    b.with(|s| s.fail_calls = Some(404));
+    let result = client.call("b_t").await;
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    assert!(text_of(&result).contains("backend \"b\""), "{result}");
+    assert_eq!(b.count("initialize"), inits + 1, "re-initialized once");
+    assert_eq!(b.count("tools/call"), calls + 2, "retried once");
+    // 500: the call may have run, so it is neither retried nor re-initialized.
+    b.with(|s| s.fail_calls = Some(500));
+    let result = client.call("b_t").await;
+    assert_eq!(result["result"]["isError"], true, "{result}");
+    assert!(text_of(&result).contains("HTTP 500"), "{result}");
+    assert_eq!(b.count("initialize"), inits + 1);
+    assert_eq!(b.count("tools/call"), calls + 3);
+    h.runtime.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn backend_sessions_are_per_client_session_lazy_and_end_with_it() {
+    let b = MemBackend::new("b", &["t"]);
+    let mut config = FrontendConfig::default();
+    config.server.max_sessions = 2;
+    config.server.session_idle_timeout = Duration::from_secs(60);
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
+    let live = || b.with(|s| s.sessions.len());
+    let mut one = Client::connect(&h).await;
+    let mut two = Client::connect(&h).await;
+    assert_eq!(live(), 0, "opened on the first call, not at initialize");
+    assert_eq!(text_of(&one.call("b_t").await), "b:t:{\"q\":1}");
+    assert_eq!(text_of(&two.call("b_t").await), "b:t:{\"q\":1}");
+    assert_eq!(text_of(&one.call("b_t").await), "b:t:{\"q\":1}");
+    assert_eq!(live(), 2, "one backend session per client session");
+    let used: std::collections::BTreeSet<Option<String>> = b.with(|s| {
+        s.requests
+            .iter()
+            .filter(|(m, _)| m == "tools/call")
+            .map(|(_, sid)| sid.clone())
+            .collect()
+    });
+    assert_eq!(used.len(), 2, "{used:?}");
+    // DELETE of a client session ends its backend session.
+    assert_eq!(one.delete().await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(live(), 1);
+    // Eviction at max_sessions ends the evicted session's backend session.
+    let mut three = Client::connect(&h).await;
+    assert_eq!(text_of(&three.call("b_t").await), "b:t:{\"q\":1}");
+    assert_eq!(live(), 2);
+    let _four = Client::connect(&h).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(live(), 1, "`two`, the least recently used, was evicted");
+    // Idle expiry (found by the sweep) ends the last one.
+    tokio::time::sleep(Duration::from_secs(60) + notify_sweep()).await;
+    assert_eq!(live(), 0, "`three` expired");
+    h.runtime.stop().await;
+}
+
+/// The front end's session sweep period (`frontend::notify::SWEEP_INTERVAL`, 30 s).
+fn notify_sweep() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endpoint_change_moves_calls_to_the_new_endpoint() {
+    let old = MemBackend::new("b", &["t"]);
+    let h = start(std::slice::from_ref(&old)).await;
+    let mut client = Client::connect(&h).await;
+    assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+    assert_eq!(old.with(|s| s.sessions.len()), 1);
+    let new = MemBackend::new("b-new", &["t"]);
+    h.connector.add(&new);
+    h.runtime.registry().upsert(Backend {
+        name: "b".into(),
+        url: new.url(),
+        auth: None,
+    });
+    tokio::time::sleep(INTERVAL).await;
+    assert_eq!(client.tool_names().await, ["b_t"]);
+    assert_eq!(text_of(&client.call("b_t").await), "b-new:t:{\"q\":1}");
+    assert_eq!(
+        old.count("tools/call"),
+        1,
+        "nothing more to the old endpoint"
+    );
+    assert_eq!(new.count("tools/call"), 1);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        old.with(|s| s.sessions.len()),
+        0,
+        "the old backend session was closed"
+    );
     h.runtime.stop().await;
 }
 

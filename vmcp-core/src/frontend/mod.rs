@@ -29,7 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::client::BackendConnector;
@@ -70,6 +70,18 @@ pub struct Frontend<C> {
     bulkheads: Mutex<BTreeMap<String, Arc<Semaphore>>>,
     max_body_bytes: u64,
     notifier: Mutex<Option<JoinHandle<()>>>,
+    /// Version counters of the health snapshot and of the capability cache: the view depends
+    /// on nothing else, so it is recomputed only when one of them moved.
+    health_version: watch::Receiver<u64>,
+    catalog_version: watch::Receiver<u64>,
+    view_cache: Mutex<Option<CachedView>>,
+}
+
+/// The view computed at a pair of (health, catalog) versions.
+struct CachedView {
+    health: u64,
+    catalog: u64,
+    view: Arc<View>,
 }
 
 impl<C> std::fmt::Debug for Frontend<C> {
@@ -96,6 +108,8 @@ impl<C: BackendConnector> Frontend<C> {
         config.validate(&names)?;
         client.set_list_catalog(true);
         let catalog = client.catalog();
+        let monitor_changes = monitor.changes();
+        let catalog_version = catalog.changes();
         let max_body_bytes = client.settings().max_body_bytes;
         let frontend = Arc::new(Self {
             sessions: SessionStore::new(
@@ -110,6 +124,9 @@ impl<C: BackendConnector> Frontend<C> {
             bulkheads: Mutex::new(BTreeMap::new()),
             max_body_bytes,
             notifier: Mutex::new(None),
+            health_version: monitor_changes,
+            catalog_version,
+            view_cache: Mutex::new(None),
         });
         let task = tokio::spawn(notify::run(Arc::downgrade(&frontend)));
         *frontend.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
@@ -142,8 +159,34 @@ impl<C: BackendConnector> Frontend<C> {
     }
 
     /// What clients see now, from the health snapshot and the capability cache.
-    pub fn view(&self) -> View {
-        compute_view(&self.monitor.snapshot(), &self.catalog, &self.config)
+    ///
+    /// Computed once per change of either (both bump a version counter on every change that
+    /// can alter the view) and shared: every call and list of a client reads it, and merging
+    /// the catalogs of all backends per request would cost O(items) on the hot path.
+    pub fn view(&self) -> Arc<View> {
+        // Versions first: a change landing after this read bumps them again, so a view
+        // computed from newer state than the versions say is recomputed on the next read.
+        let health = *self.health_version.borrow();
+        let catalog = *self.catalog_version.borrow();
+        {
+            let cache = crate::sync::lock(&self.view_cache);
+            if let Some(cached) = cache.as_ref() {
+                if cached.health == health && cached.catalog == catalog {
+                    return Arc::clone(&cached.view);
+                }
+            }
+        }
+        let view = Arc::new(compute_view(
+            &self.monitor.snapshot(),
+            &self.catalog,
+            &self.config,
+        ));
+        *crate::sync::lock(&self.view_cache) = Some(CachedView {
+            health,
+            catalog,
+            view: Arc::clone(&view),
+        });
+        view
     }
 
     fn bulkhead(&self, backend: &str) -> Arc<Semaphore> {

@@ -36,7 +36,7 @@ pub(crate) async fn run<C: BackendConnector>(frontend: Weak<Frontend<C>>) {
         };
         let health = frontend.monitor.changes();
         let catalog = frontend.catalog.changes();
-        (health, catalog, frontend.view().advertised)
+        (health, catalog, frontend.view())
     };
     let mut next_sweep = crate::clock::monotonic_now() + SWEEP_INTERVAL;
     loop {
@@ -62,7 +62,7 @@ pub(crate) async fn run<C: BackendConnector>(frontend: Weak<Frontend<C>>) {
         };
         let view = frontend.view();
         for dropped in &view.advertised.dropped {
-            if !announced.dropped.contains(dropped) {
+            if !announced.advertised.dropped.contains(dropped) {
                 tracing::warn!(
                     kind = dropped.kind.field(),
                     name = %dropped.exposed,
@@ -72,7 +72,7 @@ pub(crate) async fn run<C: BackendConnector>(frontend: Weak<Frontend<C>>) {
                 );
             }
         }
-        for kind in changed_kinds(&announced, &view.advertised) {
+        for kind in changed_kinds(&announced.advertised, &view.advertised) {
             let streams = frontend.broadcast_list_changed(kind);
             tracing::info!(
                 method = kind.list_changed(),
@@ -80,6 +80,6 @@ pub(crate) async fn run<C: BackendConnector>(frontend: Weak<Frontend<C>>) {
                 "advertised list changed"
             );
         }
-        announced = view.advertised;
+        announced = view;
     }
 }

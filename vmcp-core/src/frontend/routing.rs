@@ -25,6 +25,7 @@ use crate::frontend::aggregate::Kind;
 use crate::frontend::session::ClientSession;
 use crate::frontend::upstream::{Forwarded, Upstream};
 use crate::health::CallOutcome;
+use crate::registry::Backend;
 
 /// JSON-RPC code for a request the client cancelled.
 pub(super) const REQUEST_CANCELLED: i32 = -32800;
@@ -79,7 +80,6 @@ impl<C: BackendConnector> Frontend<C> {
             .advertised
             .find(kind, &name)
             .or_else(|| view.all.find(kind, &name))
-            .cloned()
         else {
             return Err(match kind {
                 Kind::Tools => ErrorData::invalid_params(format!("unknown tool {name:?}"), None),
@@ -108,7 +108,7 @@ impl<C: BackendConnector> Frontend<C> {
                 ),
             );
         };
-        let upstream = match self.upstream_for(session, &entry.backend) {
+        let upstream = match self.upstream_for(session, permit.backend()) {
             Ok(upstream) => upstream,
             Err(err) => return refused(kind, format!("backend {:?}: {err}", entry.backend)),
         };
@@ -182,35 +182,28 @@ impl<C: BackendConnector> Frontend<C> {
         }
     }
 
-    /// The backend session of `session` to `backend`, replaced when the backend's endpoint
-    /// changed since it was opened.
+    /// The backend session of `session` to `current` (the backend as configured when the
+    /// call was admitted), replaced when the backend's endpoint changed since it was opened.
     fn upstream_for(
         &self,
         session: &ClientSession<C>,
-        backend: &str,
+        current: &Backend,
     ) -> Result<Arc<Upstream<C>>, BackendError> {
-        let snapshot = self.monitor.snapshot();
-        let Some(current) = snapshot.get(backend).map(|h| h.backend.clone()) else {
-            return Err(BackendError::InvalidEndpoint {
-                detail: "the backend is no longer configured".to_owned(),
-            });
-        };
-        let upstream = session.upstream(backend, || {
+        let open = || {
             Upstream::new(
                 current.clone(),
                 Arc::clone(&self.client),
                 self.max_body_bytes,
             )
-        })?;
-        if !upstream.backend().endpoint_differs(&current) {
+        };
+        let upstream = session.upstream(&current.name, open)?;
+        if !upstream.backend().endpoint_differs(current) {
             return Ok(upstream);
         }
-        if let Some(old) = session.forget_upstream(backend) {
+        if let Some(old) = session.forget_upstream(&current.name) {
             close_soon(vec![old]);
         }
-        session.upstream(backend, || {
-            Upstream::new(current, Arc::clone(&self.client), self.max_body_bytes)
-        })
+        session.upstream(&current.name, open)
     }
 }
 

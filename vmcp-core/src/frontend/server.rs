@@ -109,35 +109,29 @@ enum Incoming {
     Response,
 }
 
-fn classify(message: &Value) -> Result<Incoming, ErrorData> {
+/// Take one message apart (by value: params are moved, never deep-copied).
+fn classify(message: Value) -> Result<Incoming, ErrorData> {
     let invalid = |why: &str| ErrorData::new(ErrorCode::INVALID_REQUEST, why.to_owned(), None);
-    let Value::Object(object) = message else {
+    let Value::Object(mut object) = message else {
         return Err(invalid("a JSON-RPC message must be an object"));
     };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(invalid("jsonrpc must be \"2.0\""));
     }
-    let params = object.get("params").cloned();
+    let params = object.remove("params");
     if let Some(params) = &params {
         if !params.is_object() && !params.is_array() {
             return Err(invalid("params must be an object"));
         }
     }
-    match (object.get("id"), object.get("method")) {
+    match (object.remove("id"), object.remove("method")) {
         (Some(id), Some(Value::String(method))) => {
             if !(id.is_string() || id.is_i64() || id.is_u64()) {
                 return Err(invalid("id must be a string or an integer"));
             }
-            Ok(Incoming::Request {
-                id: id.clone(),
-                method: method.clone(),
-                params,
-            })
+            Ok(Incoming::Request { id, method, params })
         }
-        (None, Some(Value::String(method))) => Ok(Incoming::Notification {
-            method: method.clone(),
-            params,
-        }),
+        (None, Some(Value::String(method))) => Ok(Incoming::Notification { method, params }),
         (Some(_), None) if object.contains_key("result") || object.contains_key("error") => {
             Ok(Incoming::Response)
         }
@@ -322,17 +316,15 @@ impl<C: BackendConnector> Frontend<C> {
         if let Value::Array(batch) = message {
             return self.post_batch(&head, batch).await;
         }
-        let incoming = match classify(&message) {
+        let incoming = match classify(message) {
+            Ok(Incoming::Request { id, method, params }) if method == "initialize" => {
+                return self.initialize(&id, params);
+            }
             Ok(incoming) => incoming,
             Err(error) => {
                 return json_response(StatusCode::BAD_REQUEST, &error_value(None, &error));
             }
         };
-        if let Incoming::Request { id, method, params } = &incoming {
-            if method == "initialize" {
-                return self.initialize(id, params.clone());
-            }
-        }
         let session = match self.session_of(&head) {
             Ok(session) => session,
             Err(response) => return response,
@@ -379,7 +371,7 @@ impl<C: BackendConnector> Frontend<C> {
         let replies = futures_util::future::join_all(batch.into_iter().map(|message| {
             let session = Arc::clone(&session);
             async move {
-                match classify(&message) {
+                match classify(message) {
                     Ok(Incoming::Request { id, method, .. }) if method == "initialize" => {
                         let error = ErrorData::new(
                             ErrorCode::INVALID_REQUEST,

@@ -38,6 +38,16 @@ struct Established {
     epoch: u64,
 }
 
+/// A JSON-RPC request as sent to a backend, serialized straight from borrowed parts.
+#[derive(serde::Serialize)]
+struct OutgoingRequest<'a> {
+    jsonrpc: &'static str,
+    id: &'a RequestId,
+    method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    params: Option<&'a Value>,
+}
+
 /// How a forwarded request ended.
 #[derive(Debug)]
 pub(crate) enum Forwarded {
@@ -105,13 +115,20 @@ impl<C: BackendConnector> Upstream<C> {
         method: &str,
         params: Option<Value>,
     ) -> Result<Forwarded, BackendError> {
+        // Encoded once: a retry after a re-initialize resends the same bytes (same id).
+        let body = wire::encode(
+            ProbeStep::Forward,
+            &OutgoingRequest {
+                jsonrpc: "2.0",
+                id,
+                method,
+                params: params.as_ref(),
+            },
+        )?;
         let name: Arc<str> = Arc::from(self.backend.name.as_str());
         connector::attribute_to(name, async {
             let established = self.established(None).await?;
-            match self
-                .send_request(&established, id, method, params.clone())
-                .await
-            {
+            match self.send_request(&established, id, body.clone()).await {
                 Err(err) if forgot_session(&err, &established) => {
                     self.reinitializations.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
@@ -120,7 +137,7 @@ impl<C: BackendConnector> Upstream<C> {
                         "backend session re-initialized (the backend forgot it); request retried"
                     );
                     let fresh = self.established(Some(established.epoch)).await?;
-                    self.send_request(&fresh, id, method, params).await
+                    self.send_request(&fresh, id, body).await
                 }
                 other => other,
             }
@@ -272,15 +289,9 @@ impl<C: BackendConnector> Upstream<C> {
         &self,
         established: &Established,
         id: &RequestId,
-        method: &str,
-        params: Option<Value>,
+        body: Bytes,
     ) -> Result<Forwarded, BackendError> {
         let step = ProbeStep::Forward;
-        let mut message = json!({"jsonrpc": "2.0", "id": id, "method": method});
-        if let Some(params) = params {
-            message["params"] = params;
-        }
-        let body = wire::encode(step, &message)?;
         let response = self
             .send(step, Method::POST, body, Some(established))
             .await?;

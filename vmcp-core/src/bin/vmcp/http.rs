@@ -169,6 +169,11 @@ pub(crate) async fn serve(listener: TcpListener, state: StatusState, limits: Lis
             continue;
         };
         refusing = false;
+        // Responses are small and written whole; never let Nagle hold one back waiting for
+        // the client's delayed ACK.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, %peer, "cannot set TCP_NODELAY");
+        }
         let state = state.clone();
         tokio::spawn(async move {
             let _slot = slot;
