@@ -19,7 +19,7 @@ pub use evaluate::{ExpectationFailure, evaluate};
 
 use crate::invariants::{self, Limits, Violation};
 use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
-use crate::rng::SimRng;
+use crate::rng::{CoreSeeds, SimRng, run_fingerprint};
 use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
 use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
@@ -138,7 +138,7 @@ pub struct RunOutcome {
     pub violations: Vec<Violation>,
     /// Simulated time covered.
     pub sim_elapsed: Duration,
-    /// Fingerprint of the harness RNG's final state ([`SimRng::fingerprint`]).
+    /// Fingerprint of the final state of every seeded stream of the run (see [`crate::rng`]).
     pub rng_fingerprint: String,
 }
 
@@ -261,7 +261,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     let recorder = TraceRecorder::new();
     recorder.record_at(Duration::ZERO, registry_event(&registry));
     let rng = SimRng::new(seed);
-    add_vmcp_host(&mut world, scenario, seed, &rng, &registry, &recorder).map_err(|source| {
+    let core_seeds = CoreSeeds::default();
+    add_vmcp_host(
+        &mut world,
+        scenario,
+        seed,
+        (&rng, &core_seeds),
+        &registry,
+        &recorder,
+    )
+    .map_err(|source| {
         RunError::World {
             location: scenario.file.clone(),
             source,
@@ -366,9 +375,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         failures,
         violations,
         sim_elapsed: world.elapsed(),
-        rng_fingerprint: rng.fingerprint(),
+        rng_fingerprint: run_fingerprint(&rng, &world, &core_seeds),
     })
 }
+
 
 /// The invariants of DESIGN §4.5 over the trace, each violation pointed at the scenario event
 /// that caused it when there is one (a registry change), else at the file.
@@ -409,12 +419,13 @@ fn add_vmcp_host(
     world: &mut World,
     scenario: &Scenario,
     seed: u64,
-    rng: &SimRng,
+    (rng, core_seeds): (&SimRng, &CoreSeeds),
     registry: &Arc<DynamicRegistry>,
     recorder: &TraceRecorder,
 ) -> Result<(), WorldError> {
     let connector = world.connector();
     let rng = rng.clone();
+    let core_seeds = Arc::clone(core_seeds);
     let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clock = world.clock();
     let config = scenario.vmcp.clone();
@@ -432,6 +443,10 @@ fn add_vmcp_host(
         } else {
             rng.next_u64()
         };
+        core_seeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(rng_seed);
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
