@@ -99,7 +99,10 @@ pub(crate) fn run_fingerprint(harness: &SimRng, world: &World, core_seeds: &Core
     let mut fingerprint = Fingerprint::new();
     harness.fold_into(&mut fingerprint);
     world.fold_rng_state(&mut fingerprint);
-    fold_core_seeds(&mut fingerprint, &core_seeds.lock().unwrap_or_else(|p| p.into_inner()));
+    fold_core_seeds(
+        &mut fingerprint,
+        &core_seeds.lock().unwrap_or_else(|p| p.into_inner()),
+    );
     fingerprint.hex()
 }
 

@@ -50,8 +50,8 @@ use vmcp_core::clock::Timestamp;
 
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
-use crate::rng::Fingerprint;
 use crate::pod::{Behaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
+use crate::rng::Fingerprint;
 use crate::service::{ConnectionLog, ServiceRoutes};
 use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
 
@@ -899,7 +899,10 @@ mod tests {
             seed: 99,
             ..WorldConfig::default()
         });
-        assert_ne!(fingerprint(&other), fingerprint(&World::new(WorldConfig::default())));
+        assert_ne!(
+            fingerprint(&other),
+            fingerprint(&World::new(WorldConfig::default()))
+        );
     }
 
     #[test]

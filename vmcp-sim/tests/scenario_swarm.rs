@@ -120,7 +120,11 @@ fn a_valid_table_and_the_defaults() {
         vec![Perturbation::LatencySpike, Perturbation::Partition],
         "catalogue order"
     );
-    assert_eq!((s.min_rate, s.max_rate), (0.0, 1.0), "integers are rates too");
+    assert_eq!(
+        (s.min_rate, s.max_rate),
+        (0.0, 1.0),
+        "integers are rates too"
+    );
     assert_eq!(
         s.fixed_rates.into_iter().collect::<Vec<_>>(),
         vec![(Perturbation::Partition, 0.25)]
@@ -130,10 +134,16 @@ fn a_valid_table_and_the_defaults() {
 #[test]
 fn every_seed_keeps_to_the_table() {
     let file = |swarm: &str| {
-        Scenario::from_toml_str(&format!("{HEAD}[[backend]]\nname = \"b\"\n[swarm]\n{swarm}"), "t.toml").unwrap()
+        Scenario::from_toml_str(
+            &format!("{HEAD}[[backend]]\nname = \"b\"\n[swarm]\n{swarm}"),
+            "t.toml",
+        )
+        .unwrap()
     };
-    let narrowed = file("perturbations = [\"partition\", \"pod_restart\"]\nmin_rate = 0.3\nmax_rate = 0.4\n");
-    let fixed = file("perturbations = [\"partition\", \"pod_restart\"]\nrates = { partition = 0.7 }\n");
+    let narrowed =
+        file("perturbations = [\"partition\", \"pod_restart\"]\nmin_rate = 0.3\nmax_rate = 0.4\n");
+    let fixed =
+        file("perturbations = [\"partition\", \"pod_restart\"]\nrates = { partition = 0.7 }\n");
     let allowed = [Perturbation::Partition, Perturbation::PodRestart];
     let mut scheduled = 0;
     for seed in 0..100 {
@@ -154,7 +164,10 @@ fn every_seed_keeps_to_the_table() {
         );
         assert!(choice.enabled.iter().all(|(p, _)| allowed.contains(p)));
     }
-    assert!(scheduled > 0, "the narrowed swarm still schedules something");
+    assert!(
+        scheduled > 0,
+        "the narrowed swarm still schedules something"
+    );
 }
 
 // ----- the `explore` flags ----------------------------------------------------------------------
@@ -200,18 +213,38 @@ fn command_line_flags_override_the_file() {
     );
     let path = path.to_str().unwrap();
     let explore = |extra: &[&str]| {
-        let mut args = vec!["explore", path, "--swarm", "--seeds", "4", "--json", "--jobs", "1"];
+        let mut args = vec![
+            "explore", path, "--swarm", "--seeds", "4", "--json", "--jobs", "1",
+        ];
         args.extend_from_slice(extra);
         vmcp_sim(&args)
     };
     let out = explore(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seeds = enabled(&out);
     assert_eq!(seeds.len(), 4);
-    assert!(seeds.iter().all(|e| e == &["partition".to_owned()]), "{seeds:?}");
+    assert!(
+        seeds.iter().all(|e| e == &["partition".to_owned()]),
+        "{seeds:?}"
+    );
 
-    let out = explore(&["--perturbations", "pod_restart,latency_spike", "--rate", "pod_restart=0.3"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = explore(&[
+        "--perturbations",
+        "pod_restart,latency_spike",
+        "--rate",
+        "pod_restart=0.3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seeds = enabled(&out);
     assert!(
         seeds.iter().all(|e| e.contains(&"pod_restart".to_owned())
@@ -231,7 +264,13 @@ fn bad_flags_exit_2_and_say_what_is_allowed() {
         assert!(stderr.contains(wanted), "{args:?}: {stderr}");
     };
     fails(
-        &["explore", path, "--swarm", "--perturbations", "partition,lag"],
+        &[
+            "explore",
+            path,
+            "--swarm",
+            "--perturbations",
+            "partition,lag",
+        ],
         &format!("unknown perturbation \"lag\" (expected one of {NAMES})"),
     );
     fails(
@@ -239,7 +278,15 @@ fn bad_flags_exit_2_and_say_what_is_allowed() {
         "--rate partition: rate 1.2 is outside [0, 1]",
     );
     fails(
-        &["explore", path, "--swarm", "--min-rate", "0.9", "--max-rate", "0.2"],
+        &[
+            "explore",
+            path,
+            "--swarm",
+            "--min-rate",
+            "0.9",
+            "--max-rate",
+            "0.2",
+        ],
         "explore: --min-rate/--max-rate: the minimum rate (0.9) is above the maximum (0.2)",
     );
     fails(
@@ -247,7 +294,15 @@ fn bad_flags_exit_2_and_say_what_is_allowed() {
         "explore: --max-rate: rate 7 is outside [0, 1]",
     );
     fails(
-        &["explore", path, "--swarm", "--perturbations", "partition", "--rate", "pod_restart=0.1"],
+        &[
+            "explore",
+            path,
+            "--swarm",
+            "--perturbations",
+            "partition",
+            "--rate",
+            "pod_restart=0.1",
+        ],
         "explore: --rate pod_restart: not among the allowed perturbations (partition)",
     );
     fails(&["explore", path, "--min-rate", "0.1"], "--swarm");

@@ -9,8 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use vmcp_sim::scenario::{
-    Perturbation, Scenario, ScenarioError, SwarmOverrides, discover, parse_perturbations_flag,
-    parse_rate_flag,
+    Perturbation, Scenario, ScenarioError, SwarmOverrides, discover, parse_rate_flag,
 };
 
 /// Exit status: everything passed.
@@ -80,7 +79,7 @@ enum Command {
         swarm: bool,
         /// Swarm: the perturbations a seed may enable, comma-separated (overrides the file's
         /// `[swarm] perturbations`; default: all).
-        #[arg(long, requires = "swarm", value_parser = parse_perturbations_flag, value_name = "NAMES")]
+        #[arg(long, requires = "swarm", value_delimiter = ',', value_parser = perturbation, value_name = "NAMES")]
         perturbations: Option<Vec<Perturbation>>,
         /// Swarm: the lowest rate an enabled perturbation draws (overrides `[swarm] min_rate`).
         #[arg(long, requires = "swarm", value_name = "RATE")]
@@ -106,6 +105,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         html_dir: Option<PathBuf>,
     },
+}
+
+/// One name of `--perturbations a,b`.
+fn perturbation(text: &str) -> Result<Perturbation, String> {
+    Perturbation::from_name(text.trim())
 }
 
 /// `K/M` with 1 ≤ K ≤ M.

@@ -110,7 +110,13 @@ impl Observations<'_> {
     }
 
     /// The points of `window` that `span` selects, with the condition evaluated at each.
-    fn points(&self, on: Observed, condition: &Condition, window: Window, span: Span) -> Vec<Point> {
+    fn points(
+        &self,
+        on: Observed,
+        condition: &Condition,
+        window: Window,
+        span: Span,
+    ) -> Vec<Point> {
         match on {
             Observed::Reports => {
                 // Reports are published in time order.
@@ -142,11 +148,7 @@ impl Observations<'_> {
         let start = match span {
             Span::InForce => {
                 let i = instants.partition_point(|at| *at <= window.from);
-                if i == 0 {
-                    None
-                } else {
-                    Some(instants[i - 1])
-                }
+                if i == 0 { None } else { Some(instants[i - 1]) }
             }
             Span::After => instants
                 .get(instants.partition_point(|at| *at <= window.from))
@@ -230,10 +232,18 @@ impl CountIndex {
             let at = entry.at_ms;
             match &entry.event {
                 TraceEvent::ProbeStarted { backend, .. } => {
-                    index.probes.entry(backend.clone()).or_default().push((at, i));
+                    index
+                        .probes
+                        .entry(backend.clone())
+                        .or_default()
+                        .push((at, i));
                 }
                 TraceEvent::ProbeSkipped { backend, .. } => {
-                    index.skips.entry(backend.clone()).or_default().push((at, i));
+                    index
+                        .skips
+                        .entry(backend.clone())
+                        .or_default()
+                        .push((at, i));
                 }
                 TraceEvent::Connection {
                     service,
@@ -281,7 +291,10 @@ fn count(observed: &Observations<'_>, counter: &Counter, from: u64, to: u64) -> 
         Counter::Probes { backend, url } => by_url(index.probes.get(backend), url),
         Counter::Skips { backend, url } => by_url(index.skips.get(backend), url),
         Counter::Connections { backend, pod } => {
-            let list = index.connections.get(backend).map_or(&[][..], Vec::as_slice);
+            let list = index
+                .connections
+                .get(backend)
+                .map_or(&[][..], Vec::as_slice);
             in_window(list, from, to)
                 .iter()
                 .filter(|(_, served)| pod.as_ref().is_none_or(|w| served.as_ref() == Some(w)))

@@ -270,11 +270,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         &registry,
         &recorder,
     )
-    .map_err(|source| {
-        RunError::World {
-            location: scenario.file.clone(),
-            source,
-        }
+    .map_err(|source| RunError::World {
+        location: scenario.file.clone(),
+        source,
     })?;
 
     let mut queue: BTreeMap<(Duration, u8, u64), Pending> = BTreeMap::new();
@@ -378,7 +376,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         rng_fingerprint: run_fingerprint(&rng, &world, &core_seeds),
     })
 }
-
 
 /// The invariants of DESIGN §4.5 over the trace, each violation pointed at the scenario event
 /// that caused it when there is one (a registry change), else at the file.

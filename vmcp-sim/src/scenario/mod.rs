@@ -45,10 +45,7 @@ pub use expect::{
     Observed, Window,
 };
 pub use location::Location;
-pub use swarm::{
-    CATALOGUE, Perturbation, SwarmOverrides, SwarmSettings, parse_perturbations_flag,
-    parse_rate_flag,
-};
+pub use swarm::{CATALOGUE, Perturbation, SwarmOverrides, SwarmSettings, parse_rate_flag};
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, PartialEq)]

@@ -62,7 +62,12 @@ impl Perturbation {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, p)| *p)
-            .ok_or_else(|| format!("unknown perturbation \"{name}\" (expected one of {})", names()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown perturbation \"{name}\" (expected one of {})",
+                    names()
+                )
+            })
     }
 }
 
@@ -133,8 +138,7 @@ impl SwarmSettings {
                 return Err("--perturbations: name at least one perturbation".to_owned());
             }
             // A fixed rate of the file for a perturbation the command line leaves out goes too.
-            out.fixed_rates
-                .retain(|p, _| out.perturbations.contains(p));
+            out.fixed_rates.retain(|p, _| out.perturbations.contains(p));
         }
         if let Some(min) = overrides.min_rate {
             out.min_rate = check_rate("--min-rate", min)?;
@@ -173,15 +177,6 @@ pub fn parse_rate_flag(text: &str) -> Result<(Perturbation, f64), String> {
         .parse()
         .map_err(|_| format!("`{text}`: the rate is not a number"))?;
     Ok((p, check_rate(&format!("--rate {p}"), rate)?))
-}
-
-/// Parses `--perturbations a,b,c`.
-pub fn parse_perturbations_flag(text: &str) -> Result<Vec<Perturbation>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(Perturbation::from_name)
-        .collect()
 }
 
 fn check_rate(what: &str, rate: f64) -> Result<f64, String> {
@@ -313,7 +308,8 @@ pub(super) fn settings(
                 ),
             ));
         }
-        out.fixed_rates.insert(p, rate(&format!("rates.{p}"), value)?);
+        out.fixed_rates
+            .insert(p, rate(&format!("rates.{p}"), value)?);
     }
     Ok(out)
 }
@@ -325,7 +321,7 @@ mod tests {
     #[test]
     fn overrides_replace_the_file_and_are_checked() {
         let file = SwarmSettings {
-            perturbations: vec![Perturbation::Partition, Perturbation::PodRestart],
+            perturbations: vec![Perturbation::PodRestart, Perturbation::Partition],
             fixed_rates: [(Perturbation::Partition, 0.5)].into_iter().collect(),
             ..SwarmSettings::default()
         };
@@ -335,7 +331,10 @@ mod tests {
         };
         let out = file.overridden(&only_restart).unwrap();
         assert_eq!(out.perturbations, vec![Perturbation::PodRestart]);
-        assert!(out.fixed_rates.is_empty(), "the partition rate went with it");
+        assert!(
+            out.fixed_rates.is_empty(),
+            "the partition rate went with it"
+        );
 
         let rates = SwarmOverrides {
             min_rate: Some(0.2),
@@ -367,7 +366,9 @@ mod tests {
                 rates: vec![(Perturbation::LatencySpike, 0.1)],
                 ..SwarmOverrides::default()
             })
-            .contains("--rate latency_spike: not among the allowed perturbations (pod_restart, partition)")
+            .contains(
+                "--rate latency_spike: not among the allowed perturbations (pod_restart, partition)"
+            )
         );
         assert!(
             bad(SwarmOverrides {
@@ -380,20 +381,37 @@ mod tests {
 
     #[test]
     fn flags_parse_names_and_rates() {
-        assert_eq!(
-            parse_perturbations_flag("partition, pod_restart").unwrap(),
-            vec![Perturbation::Partition, Perturbation::PodRestart]
+        let e = Perturbation::from_name("latency").unwrap_err();
+        assert!(
+            e.contains(
+                "unknown perturbation \"latency\" (expected one of latency_spike, slow_replies"
+            ),
+            "{e}"
         );
-        let e = parse_perturbations_flag("partition,latency").unwrap_err();
-        assert!(e.contains("unknown perturbation \"latency\" (expected one of latency_spike, slow_replies"), "{e}");
         assert_eq!(
             parse_rate_flag("partition=0.25").unwrap(),
             (Perturbation::Partition, 0.25)
         );
-        assert!(parse_rate_flag("partition").unwrap_err().contains("NAME=RATE"));
-        assert!(parse_rate_flag("partition=x").unwrap_err().contains("not a number"));
-        assert!(parse_rate_flag("partition=-0.1").unwrap_err().contains("outside [0, 1]"));
-        assert!(parse_rate_flag("partition=NaN").unwrap_err().contains("outside [0, 1]"));
+        assert!(
+            parse_rate_flag("partition")
+                .unwrap_err()
+                .contains("NAME=RATE")
+        );
+        assert!(
+            parse_rate_flag("partition=x")
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert!(
+            parse_rate_flag("partition=-0.1")
+                .unwrap_err()
+                .contains("outside [0, 1]")
+        );
+        assert!(
+            parse_rate_flag("partition=NaN")
+                .unwrap_err()
+                .contains("outside [0, 1]")
+        );
     }
 
     #[test]
