@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::body::{self, PodBody};
 use super::server::Incarnation;
-use super::{Behaviour, PodHandle, ReplyMode};
+use super::{PodBehaviour, PodHandle, ReplyMode};
 use crate::clock::sim_now;
 use crate::service::lock;
 
@@ -61,7 +61,7 @@ pub(crate) async fn handle(
         control.behaviour
     } else {
         // The process went down while this request was in flight: no answer.
-        Behaviour::Close
+        PodBehaviour::Close
     };
     let unauthorized = control.required_auth.as_ref().is_some_and(|auth| {
         parts
@@ -71,28 +71,28 @@ pub(crate) async fn handle(
             != Some(auth.value.as_str())
     });
     let response = match behaviour {
-        Behaviour::Close | Behaviour::Refuse => {
+        PodBehaviour::Close | PodBehaviour::Refuse => {
             pod.with_stats(|s| s.closed_without_reply += 1);
             return Err(CloseConnection);
         }
-        Behaviour::Hang => std::future::pending().await,
+        PodBehaviour::Hang => std::future::pending().await,
         _ if unauthorized => status_reply(StatusCode::UNAUTHORIZED),
-        Behaviour::Slow(delay) => {
+        PodBehaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             serve_mcp(&pod, &inc, control.reply, request)
         }
-        Behaviour::Status {
+        PodBehaviour::Status {
             code,
             only_initialize,
         } if !only_initialize || request.label == "initialize" => status_reply(code),
-        Behaviour::LegacySse => legacy_sse(&pod, &request),
-        Behaviour::ForgetSessions if request.label != "initialize" => {
+        PodBehaviour::LegacySse => legacy_sse(&pod, &request),
+        PodBehaviour::ForgetSessions if request.label != "initialize" => {
             text(StatusCode::NOT_FOUND, "session not found")
         }
-        Behaviour::Healthy
-        | Behaviour::Status { .. }
-        | Behaviour::ForgetSessions
-        | Behaviour::StartingFor(_) => serve_mcp(&pod, &inc, control.reply, request),
+        PodBehaviour::Healthy
+        | PodBehaviour::Status { .. }
+        | PodBehaviour::ForgetSessions
+        | PodBehaviour::StartingFor(_) => serve_mcp(&pod, &inc, control.reply, request),
     };
     pod.with_stats(|s| *s.responses.entry(response.status().as_u16()).or_default() += 1);
     Ok(response)
@@ -271,7 +271,7 @@ fn legacy_sse(pod: &PodHandle, req: &Classified) -> Response<PodBody> {
     r
 }
 
-/// The fixed-status answer of [`Behaviour::Status`].
+/// The fixed-status answer of [`PodBehaviour::Status`].
 fn status_reply(code: StatusCode) -> Response<PodBody> {
     let reason = code.canonical_reason().unwrap_or("error");
     let mut r = text(code, &format!("{} {reason}", code.as_u16()));
