@@ -1,7 +1,8 @@
 //! Determinism is a product feature (DESIGN §3.2, §4.5), checked over the whole library: every
 //! scenario run twice with the same seed gives the same trace, entry for entry; every scenario
 //! without `fixed_schedule` gives a different trace for another seed (the seed drives the
-//! schedule); and at most three scenarios declare `fixed_schedule`.
+//! schedule); every seeded stream ends in the same state (`rng_fingerprint`); and at most three
+//! scenarios declare `fixed_schedule`.
 
 use std::path::PathBuf;
 
@@ -64,6 +65,12 @@ fn the_seed_drives_every_scenario_and_replays_it_exactly() {
             continue;
         }
         assert_eq!(first.trace_hash(), again.trace_hash());
+        if first.rng_fingerprint != again.rng_fingerprint {
+            problems.push(format!(
+                "{} seed {seed}: same trace, but the seeded streams ended in different states                  (rng fingerprint {} vs {})",
+                scenario.name, first.rng_fingerprint, again.rng_fingerprint
+            ));
+        }
         let other = run(scenario, seed.wrapping_add(1));
         match (&scenario.fixed_schedule, first.trace == other.trace) {
             (None, true) => problems.push(format!(

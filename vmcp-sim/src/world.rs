@@ -51,6 +51,7 @@ use vmcp_core::clock::Timestamp;
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
 use crate::pod::{PodBehaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
+use crate::rng::Fingerprint;
 use crate::service::{ConnectionLog, ServiceRoutes};
 use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
 
@@ -231,6 +232,8 @@ pub struct World {
     hosts: BTreeMap<String, HostKind>,
     /// Seeds the pods' and the vmcp host's RNGs, in creation order (independent of turmoil's).
     rng: ChaCha8Rng,
+    /// The vmcp host's start-delay stream (seeded from `rng` when the host is added).
+    vmcp_rng: Option<Arc<Mutex<ChaCha8Rng>>>,
     /// The pods of the shared pod host, once a shared backend exists.
     shared: Option<SharedPods>,
 }
@@ -267,6 +270,7 @@ impl World {
             pods: BTreeMap::new(),
             hosts: BTreeMap::new(),
             rng: ChaCha8Rng::seed_from_u64(config.seed ^ WORLD_RNG_SALT),
+            vmcp_rng: None,
             config,
             shared: None,
         }
@@ -316,6 +320,19 @@ impl World {
         SimClock::new(self.epoch())
     }
 
+    /// Folds the state of the world's seeded streams into `fingerprint`: its own stream (which
+    /// seeds pods and the vmcp host), the vmcp host's start-delay stream, and every pod's stream
+    /// by pod name (see [`crate::rng`]).
+    pub fn fold_rng_state(&self, fingerprint: &mut Fingerprint) {
+        fingerprint.add_stream(&self.rng);
+        if let Some(vmcp) = &self.vmcp_rng {
+            fingerprint.add_stream(&vmcp.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+        for entry in self.pods.values() {
+            entry.handle.fold_rng_state(fingerprint);
+        }
+    }
+
     /// Simulated time since the start.
     pub fn elapsed(&self) -> Duration {
         self.sim.elapsed()
@@ -337,6 +354,7 @@ impl World {
         }
         self.claim_name(&name, HostKind::Vmcp)?;
         let rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(self.rng.next_u64())));
+        self.vmcp_rng = Some(Arc::clone(&rng));
         let (base, spread) = (self.config.pod_start_offset, self.config.vmcp_start_delay);
         self.sim.host(name.as_str(), move || {
             let delay = {
@@ -859,6 +877,45 @@ mod tests {
     }
 
     use super::*;
+
+    fn fingerprint(world: &World) -> String {
+        let mut f = Fingerprint::new();
+        world.fold_rng_state(&mut f);
+        f.hex()
+    }
+
+    /// `--check-determinism` compares fingerprints: a run that drew once more from any of the
+    /// world's streams (its own, the vmcp host's start delay, any pod's) must differ.
+    #[test]
+    fn the_fingerprint_covers_every_stream_of_the_world() {
+        let build = || {
+            let mut world = World::new(WorldConfig::default());
+            world.add_backend("a", PodBehaviour::Healthy).unwrap();
+            world.add_backend("b", PodBehaviour::Healthy).unwrap();
+            world.add_vmcp_host(|| async { Ok(()) }).unwrap();
+            world
+        };
+        let (reference, mut world) = (build(), build());
+        assert_eq!(fingerprint(&reference), fingerprint(&world), "same seed");
+        let _ = world.pod("b-pod-1").unwrap().next_session_id();
+        let after_pod = fingerprint(&world);
+        assert_ne!(fingerprint(&reference), after_pod, "a pod's stream");
+        if let Some(vmcp) = &world.vmcp_rng {
+            let _ = vmcp.lock().unwrap().next_u32();
+        }
+        let after_vmcp = fingerprint(&world);
+        assert_ne!(after_pod, after_vmcp, "the vmcp host's start-delay stream");
+        let _ = world.rng.next_u64();
+        assert_ne!(after_vmcp, fingerprint(&world), "the world's own stream");
+        let other = World::new(WorldConfig {
+            seed: 99,
+            ..WorldConfig::default()
+        });
+        assert_ne!(
+            fingerprint(&other),
+            fingerprint(&World::new(WorldConfig::default()))
+        );
+    }
 
     #[test]
     fn backend_names_are_validated() {

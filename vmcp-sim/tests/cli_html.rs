@@ -150,3 +150,59 @@ fn explore_writes_a_picture_for_every_failing_seed() {
         );
     }
 }
+
+/// A backend that is always `degraded/slow` (every probe takes longer than a 1 ms
+/// `degraded_threshold`), so the liveness phase of every swarm seed fails.
+fn never_healthy(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        "name = \"slow\"\ndescription = \"d\"\nseed = 3\nduration = \"20s\"\n\
+         [vmcp]\ndegraded_threshold = \"1ms\"\n[[backend]]\nname = \"a\"\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn swarm_shrinking_draws_the_shrunk_file_next_to_it() {
+    let dir = scratch_dir("shrunk");
+    let file = never_healthy(&dir, "slow.toml");
+    let (out_dir, pictures) = (dir.join("failures"), dir.join("seeds"));
+    let out = vmcp_sim(&[
+        "explore",
+        file.to_str().unwrap(),
+        "--swarm",
+        "--seeds",
+        "1",
+        "--start",
+        "4",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--html-dir",
+        pictures.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let shrunk = out_dir.join("slow-swarm-seed-4.toml");
+    assert!(shrunk.exists(), "{stdout}");
+    let picture = out_dir.join("slow-seed-4-shrunk.html");
+    let html = std::fs::read_to_string(&picture).unwrap_or_else(|e| panic!("{picture:?}: {e}"));
+    assert!(html.contains("seed 4"));
+    // Drawn from the shrunk file's own run: it names that file, not the swept one.
+    assert!(
+        html.contains("slow-swarm-seed-4.toml"),
+        "the shrunk file's run"
+    );
+    let replay = stdout
+        .lines()
+        .position(|l| l.starts_with("  replay:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        stdout.lines().nth(replay + 1),
+        Some(format!("  timeline picture: {}", picture.display()).as_str()),
+        "{stdout}"
+    );
+    // The failing seed's own picture is in the sweep's directory as before.
+    assert!(pictures.join("slow-seed-4.html").exists());
+}

@@ -56,7 +56,7 @@ rejects!(
     unknown_top_level_key,
     "nmae = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n",
     "t.toml:1:1: unknown field `nmae`, expected one of `name`, `description`, `seed`, \
-     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `backend`, `event`, `expect`"
+     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `swarm`, `backend`, `event`, `expect`"
 );
 
 rejects!(

@@ -9,7 +9,8 @@ use vmcp_core::registry::{OutgoingAuth, Secret};
 use vmcp_core::status::Phase;
 use vmcp_sim::scenario::{
     BackendCondition, BackendSpec, Behaviour, Condition, CountBounds, Counter, EventAction,
-    EventSpec, ExpectKind, Expectation, Location, Observed, OldPod, Scenario, SimUrl, Window,
+    EventSpec, ExpectKind, Expectation, Location, Observed, OldPod, Scenario, SimUrl,
+    SwarmSettings, Window,
 };
 
 const FULL: &str = "tests/fixtures/scenarios/full.toml";
@@ -80,6 +81,7 @@ fn expected_full() -> Scenario {
         latency: None,
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
         fixed_schedule: None,
+        swarm: SwarmSettings::default(),
         vmcp: FailureHandling {
             health_check_interval: s(5),
             health_check_timeout: s(2),

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::picture;
 use vmcp_sim::runner;
-use vmcp_sim::scenario::Scenario;
+use vmcp_sim::scenario::{Scenario, SwarmOverrides};
 use vmcp_sim::swarm::{self, Candidate, Failure};
 
 use super::{EXIT_FAILED, EXIT_INVALID, EXIT_OK, repro_command};
@@ -28,6 +28,8 @@ pub(super) struct Options {
     pub(super) jobs: usize,
     /// Swarm mode.
     pub(super) swarm: bool,
+    /// Swarm: the command line's changes to the file's `[swarm]` table.
+    pub(super) swarm_overrides: SwarmOverrides,
     /// Run each seed twice and compare.
     pub(super) check_determinism: bool,
     /// JSON lines on stdout.
@@ -158,13 +160,20 @@ pub(super) fn first_failure(o: &runner::RunOutcome) -> String {
 /// Sweep the seeds on `jobs` OS threads. Each seed is an independent simulation (its own turmoil
 /// world on one thread), so the result of a seed never depends on `jobs`; only wall time does.
 pub(super) fn explore(file: &Path, options: &Options) -> u8 {
-    let scenario = match Scenario::load(file) {
+    let mut scenario = match Scenario::load(file) {
         Ok(s) => s,
         Err(err) => {
             eprintln!("{err}");
             return EXIT_INVALID;
         }
     };
+    match scenario.swarm.overridden(&options.swarm_overrides) {
+        Ok(settings) => scenario.swarm = settings,
+        Err(err) => {
+            eprintln!("explore: {err}");
+            return EXIT_INVALID;
+        }
+    }
     let (k, m) = options.shard.unwrap_or((1, 1));
     let chosen: Vec<u64> = (0..options.seeds)
         .filter(|offset| offset % m == k - 1)
@@ -345,6 +354,14 @@ fn write_shrunk(
     let replay = Scenario::load(&path)
         .map_err(|e| e.to_string())
         .and_then(|s| runner::run_catching_panics(&s, seed).map_err(|e| e.to_string()));
+    // The picture of the shrunk file's own run, next to the shrunk file.
+    let drawn = replay.as_ref().ok().map(|outcome| {
+        let picture = picture::shrunk_path(&options.out_dir, &scenario.file, seed);
+        match picture::write(&picture, outcome) {
+            Ok(()) => picture::note(Some(&picture)),
+            Err(err) => format!("  timeline picture: {err}"),
+        }
+    });
     let same = swarm::SwarmRun {
         text: String::new(),
         outcome: replay,
@@ -368,6 +385,9 @@ fn write_shrunk(
     say(format!(
         "  replay:  cargo run --release -p vmcp-sim -- run {shown} --trace"
     ));
+    if let Some(line) = drawn {
+        say(line);
+    }
     if same.as_ref() != Some(failure) {
         say(format!(
             "  WARNING: the written file does not fail the same way ({}), please report",

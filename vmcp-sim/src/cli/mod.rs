@@ -8,7 +8,9 @@ mod run;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use vmcp_sim::scenario::{Scenario, ScenarioError, discover};
+use vmcp_sim::scenario::{
+    Perturbation, Scenario, ScenarioError, SwarmOverrides, discover, parse_rate_flag,
+};
 
 /// Exit status: everything passed.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -75,6 +77,20 @@ enum Command {
         /// seed is shrunk to a standalone scenario file.
         #[arg(long)]
         swarm: bool,
+        /// Swarm: the perturbations a seed may enable, comma-separated (overrides the file's
+        /// `[swarm] perturbations`; default: all).
+        #[arg(long, requires = "swarm", value_delimiter = ',', value_parser = perturbation, value_name = "NAMES")]
+        perturbations: Option<Vec<Perturbation>>,
+        /// Swarm: the lowest rate an enabled perturbation draws (overrides `[swarm] min_rate`).
+        #[arg(long, requires = "swarm", value_name = "RATE")]
+        min_rate: Option<f64>,
+        /// Swarm: the highest rate an enabled perturbation draws (overrides `[swarm] max_rate`).
+        #[arg(long, requires = "swarm", value_name = "RATE")]
+        max_rate: Option<f64>,
+        /// Swarm: enable NAME on every seed at exactly RATE (repeatable; overrides the file's
+        /// `[swarm.rates]` entry for NAME).
+        #[arg(long = "rate", requires = "swarm", value_parser = parse_rate_flag, value_name = "NAME=RATE")]
+        rates: Vec<(Perturbation, f64)>,
         /// Run every seed twice and compare trace hashes and RNG fingerprints.
         #[arg(long)]
         check_determinism: bool,
@@ -89,6 +105,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         html_dir: Option<PathBuf>,
     },
+}
+
+/// One name of `--perturbations a,b`.
+fn perturbation(text: &str) -> Result<Perturbation, String> {
+    Perturbation::from_name(text.trim())
 }
 
 /// `K/M` with 1 ≤ K ≤ M.
@@ -128,6 +149,10 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             shard,
             jobs,
             swarm,
+            perturbations,
+            min_rate,
+            max_rate,
+            rates,
             check_determinism,
             json,
             out_dir,
@@ -142,6 +167,12 @@ pub(crate) fn execute(cli: Cli) -> u8 {
                 shard,
                 jobs,
                 swarm,
+                swarm_overrides: SwarmOverrides {
+                    perturbations,
+                    min_rate,
+                    max_rate,
+                    rates,
+                },
                 check_determinism,
                 json,
                 out_dir,

@@ -5,8 +5,8 @@
 //!   one `<file stem>.html` per scenario (`-2`, `-3`, … appended if two files share a stem).
 //! * `explore FILE`: `<dir>/<file stem>-seed-<seed>.html` for every failing seed, `<dir>` from
 //!   `--html-dir`, else [`default_explore_dir`].
-//! * A shrunk scenario (swarm): [`shrunk_path`] in the same directory; call [`write`] with the
-//!   outcome of the shrunk file's run.
+//! * A shrunk scenario (swarm): [`shrunk_path`], next to the shrunk file (`--out-dir`), drawn
+//!   from the shrunk file's own run.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -81,13 +81,9 @@ pub(crate) fn seed_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
     dir.join(format!("{}-seed-{seed}.html", stem(scenario_file)))
 }
 
-/// The picture of the shrunk scenario of a failing swarm seed (the hook for `explore --swarm`:
-/// run the shrunk file, then [`write`] its outcome here, and print the path next to the shrunk
-/// file's reproduction command).
-#[allow(
-    dead_code,
-    reason = "the hook for swarm shrinking, which does not exist yet"
-)]
+/// The picture of the shrunk scenario of a failing swarm seed: `explore --swarm` runs the
+/// shrunk file, [`write`]s its outcome here (`dir` is the shrunk file's directory, `--out-dir`)
+/// and prints the path under the shrunk file's replay command.
 pub(crate) fn shrunk_path(dir: &Path, scenario_file: &str, seed: u64) -> PathBuf {
     dir.join(format!("{}-seed-{seed}-shrunk.html", stem(scenario_file)))
 }

@@ -272,6 +272,11 @@ impl PodHandle {
         draw_up_to(&mut lock(&self.shared.counters).rng, max)
     }
 
+    /// Folds the seed and position of the pod's stream into `fingerprint`.
+    pub(crate) fn fold_rng_state(&self, fingerprint: &mut crate::rng::Fingerprint) {
+        fingerprint.add_stream(&lock(&self.shared.counters).rng);
+    }
+
     pub(crate) fn next_event_id(&self) -> String {
         let mut c = lock(&self.shared.counters);
         c.events += 1;

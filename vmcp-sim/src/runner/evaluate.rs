@@ -12,11 +12,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::state::{MonitorState, endpoint_urls, state_timeline};
+use std::cell::OnceCell;
+
+use super::state::{StateTimeline, endpoint_urls, state_timeline};
 use crate::clock::millis;
-use crate::scenario::expect::Observed;
+use crate::scenario::expect::{BackendState, Observed};
 use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
-use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
+use crate::trace::{TimedReport, Trace, TraceEvent, format_ms};
 
 /// One expectation that did not hold.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -38,16 +40,23 @@ pub struct ExpectationFailure {
 }
 
 /// Evaluate every expectation; returns the failures in file order.
+///
+/// Cost: what every expectation needs is derived once per run (the state timeline, the count
+/// index, the probes' URLs, each only if some expectation uses it), and each expectation then
+/// looks only at its window (binary searches), so one expectation per backend of a
+/// 500-backend `count` group stays O(N·log) per run instead of O(N²).
 pub fn evaluate(
     scenario: &Scenario,
     reports: &[TimedReport],
     trace: &Trace,
 ) -> Vec<ExpectationFailure> {
     let observed = Observations {
+        scenario,
         reports,
         trace,
-        states: state_timeline(trace),
-        urls: endpoint_urls(scenario, trace),
+        states: OnceCell::new(),
+        counts: OnceCell::new(),
+        urls: OnceCell::new(),
     };
     scenario
         .expects
@@ -56,17 +65,19 @@ pub fn evaluate(
         .collect()
 }
 
-/// Everything an expectation can look at, derived once per run.
+/// Everything an expectation can look at, each part derived on first use.
 struct Observations<'a> {
+    scenario: &'a Scenario,
     reports: &'a [TimedReport],
     trace: &'a Trace,
-    states: Vec<(Duration, MonitorState)>,
+    states: OnceCell<StateTimeline>,
+    counts: OnceCell<CountIndex>,
     /// URL of the endpoint of each probe/skip entry, by trace index.
-    urls: BTreeMap<usize, String>,
+    urls: OnceCell<BTreeMap<usize, String>>,
 }
 
 /// One instant of the observed timeline: when, whether the condition holds, and which sample
-/// (for describing it).
+/// (for describing it: a report index, or the index into the subject backend's state samples).
 #[derive(Clone, Copy)]
 struct Point {
     at: Duration,
@@ -74,61 +85,227 @@ struct Point {
     index: usize,
 }
 
+/// Which points of a window an expectation looks at.
+#[derive(Clone, Copy, PartialEq)]
+enum Span {
+    /// The point in force at `from` (the last at or before it), then every point in
+    /// `(from, to]`.
+    InForce,
+    /// Only the points in `(from, to]`: what happened after the window opened.
+    After,
+}
+
 impl Observations<'_> {
-    fn points(&self, on: Observed, condition: &Condition) -> Vec<Point> {
+    fn states(&self) -> &StateTimeline {
+        self.states.get_or_init(|| state_timeline(self.trace))
+    }
+
+    fn counts(&self) -> &CountIndex {
+        self.counts.get_or_init(|| CountIndex::new(self.trace))
+    }
+
+    fn urls(&self) -> &BTreeMap<usize, String> {
+        self.urls
+            .get_or_init(|| endpoint_urls(self.scenario, self.trace))
+    }
+
+    /// The points of `window` that `span` selects, with the condition evaluated at each.
+    fn points(
+        &self,
+        on: Observed,
+        condition: &Condition,
+        window: Window,
+        span: Span,
+    ) -> Vec<Point> {
         match on {
-            Observed::Reports => self
-                .reports
-                .iter()
-                .enumerate()
-                .map(|(index, r)| Point {
-                    at: r.at,
-                    holds: condition.holds(&r.report),
-                    index,
+            Observed::Reports => {
+                // Reports are published in time order.
+                let after = self.reports.partition_point(|r| r.at <= window.from);
+                let end = self.reports.partition_point(|r| r.at <= window.to);
+                let first = if span == Span::InForce && after > 0 {
+                    after - 1
+                } else {
+                    after
+                };
+                (first..end.max(first))
+                    .map(|index| Point {
+                        at: self.reports[index].at,
+                        holds: condition.holds(&self.reports[index].report),
+                        index,
+                    })
+                    .collect()
+            }
+            Observed::State => self.state_points(condition, window, span),
+        }
+    }
+
+    /// The state timeline's points, found from the subject backend's own samples: its state
+    /// only changes at them, so at every other instant of the timeline it is the one in force.
+    fn state_points(&self, condition: &Condition, window: Window, span: Span) -> Vec<Point> {
+        let timeline = self.states();
+        let instants = &timeline.instants;
+        // The timeline instant the selection starts at.
+        let start = match span {
+            Span::InForce => {
+                let i = instants.partition_point(|at| *at <= window.from);
+                if i == 0 { None } else { Some(instants[i - 1]) }
+            }
+            Span::After => instants
+                .get(instants.partition_point(|at| *at <= window.from))
+                .copied()
+                .filter(|at| *at <= window.to),
+        };
+        let Some(start) = start else {
+            return Vec::new();
+        };
+        let Some(subject) = &condition.backend else {
+            // Without a subject backend nothing holds on the state timeline; the instants are
+            // still the points (for describing the last one).
+            let i = instants.partition_point(|at| *at < start);
+            let end = instants.partition_point(|at| *at <= window.to);
+            return (i..end.max(i))
+                .map(|index| Point {
+                    at: instants[index],
+                    holds: false,
+                    index: 0,
                 })
-                .collect(),
-            Observed::State => self
-                .states
-                .iter()
-                .enumerate()
-                .map(|(index, (at, state))| Point {
-                    at: *at,
-                    holds: condition.holds_in_state(state),
-                    index,
-                })
-                .collect(),
+                .collect();
+        };
+        let samples = timeline.of(&subject.backend);
+        let in_force = samples.partition_point(|(at, _)| *at <= start).max(1) - 1;
+        let end = samples.partition_point(|(at, _)| *at <= window.to);
+        let holds = |index: usize| condition.holds_for_state(samples[index].1.as_ref());
+        std::iter::once(Point {
+            at: start,
+            holds: holds(in_force),
+            index: in_force,
+        })
+        .chain(((in_force + 1)..end.max(in_force + 1)).map(|index| Point {
+            at: samples[index].0,
+            holds: holds(index),
+            index,
+        }))
+        .collect()
+    }
+
+    /// When the first report was published / the first state sample is (0: the empty monitor).
+    fn first_point(&self, on: Observed) -> Option<Duration> {
+        match on {
+            Observed::Reports => self.reports.first().map(|r| r.at),
+            Observed::State => self.states().instants.first().copied(),
         }
     }
 
     fn describe(&self, on: Observed, point: &Point, condition: &Condition) -> String {
         match on {
             Observed::Reports => describe_report(&self.reports[point.index], condition),
-            Observed::State => describe_state(&self.states[point.index], condition),
+            Observed::State => {
+                let value = condition
+                    .backend
+                    .as_ref()
+                    .and_then(|b| self.states().of(&b.backend).get(point.index))
+                    .and_then(|(_, value)| value.as_ref());
+                describe_state(point.at, value, condition)
+            }
         }
     }
 }
 
-/// The points relevant to `window`: the one in force at `from`, then those inside.
-fn relevant(points: &[Point], window: Window) -> Vec<Point> {
-    let in_force = points.iter().rev().find(|p| p.at <= window.from);
-    in_force
-        .into_iter()
-        .chain(
-            points
-                .iter()
-                .filter(|p| p.at > window.from && p.at <= window.to),
-        )
-        .copied()
-        .collect()
+/// The trace entries each counter counts, per backend, in time order: a `count` expectation
+/// is two binary searches plus a filter over its window.
+#[derive(Default)]
+struct CountIndex {
+    /// `ProbeStarted` entries: (at_ms, trace index).
+    probes: BTreeMap<String, Vec<(u64, usize)>>,
+    /// `ProbeSkipped` entries: (at_ms, trace index).
+    skips: BTreeMap<String, Vec<(u64, usize)>>,
+    /// Connections opened, by service: (at_ms, the pod that served it).
+    connections: BTreeMap<String, Vec<(u64, Option<String>)>>,
+    /// Reports: at_ms.
+    reports: Vec<u64>,
 }
 
-/// The points in `(from, to]`: what happened after the window opened.
-fn published_in(points: &[Point], window: Window) -> Vec<Point> {
-    points
-        .iter()
-        .filter(|p| p.at > window.from && p.at <= window.to)
-        .copied()
-        .collect()
+impl CountIndex {
+    fn new(trace: &Trace) -> Self {
+        let mut index = CountIndex::default();
+        for (i, entry) in trace.entries.iter().enumerate() {
+            let at = entry.at_ms;
+            match &entry.event {
+                TraceEvent::ProbeStarted { backend, .. } => {
+                    index
+                        .probes
+                        .entry(backend.clone())
+                        .or_default()
+                        .push((at, i));
+                }
+                TraceEvent::ProbeSkipped { backend, .. } => {
+                    index
+                        .skips
+                        .entry(backend.clone())
+                        .or_default()
+                        .push((at, i));
+                }
+                TraceEvent::Connection {
+                    service,
+                    outcome,
+                    pod,
+                } if outcome == "opened" => {
+                    index
+                        .connections
+                        .entry(service.clone())
+                        .or_default()
+                        .push((at, pod.clone()));
+                }
+                TraceEvent::Report { .. } => index.reports.push(at),
+                _ => {}
+            }
+        }
+        index
+    }
+}
+
+/// The entries of `list` (sorted by their first field) with `from <= at <= to`.
+fn in_window<T>(list: &[(u64, T)], from: u64, to: u64) -> &[(u64, T)] {
+    let start = list.partition_point(|(at, _)| *at < from);
+    let end = list.partition_point(|(at, _)| *at <= to);
+    &list[start..end.max(start)]
+}
+
+/// How many entries `counter` counts in `[from, to]` (ms).
+fn count(observed: &Observations<'_>, counter: &Counter, from: u64, to: u64) -> u64 {
+    let index = observed.counts();
+    let by_url = |list: Option<&Vec<(u64, usize)>>, url: &Option<String>| -> u64 {
+        let entries = in_window(list.map_or(&[][..], Vec::as_slice), from, to);
+        match url {
+            None => entries.len() as u64,
+            Some(wanted) => {
+                let urls = observed.urls();
+                entries
+                    .iter()
+                    .filter(|(_, i)| urls.get(i) == Some(wanted))
+                    .count() as u64
+            }
+        }
+    };
+    match counter {
+        Counter::Probes { backend, url } => by_url(index.probes.get(backend), url),
+        Counter::Skips { backend, url } => by_url(index.skips.get(backend), url),
+        Counter::Connections { backend, pod } => {
+            let list = index
+                .connections
+                .get(backend)
+                .map_or(&[][..], Vec::as_slice);
+            in_window(list, from, to)
+                .iter()
+                .filter(|(_, served)| pod.as_ref().is_none_or(|w| served.as_ref() == Some(w)))
+                .count() as u64
+        }
+        Counter::Reports => {
+            let start = index.reports.partition_point(|at| *at < from);
+            let end = index.reports.partition_point(|at| *at <= to);
+            end.saturating_sub(start) as u64
+        }
+    }
 }
 
 fn describe_report(r: &TimedReport, condition: &Condition) -> String {
@@ -165,10 +342,10 @@ fn describe_report(r: &TimedReport, condition: &Condition) -> String {
     text
 }
 
-fn describe_state((at, state): &(Duration, MonitorState), condition: &Condition) -> String {
-    let mut text = format!("state at {}", format_ms(millis(*at)));
+fn describe_state(at: Duration, value: Option<&BackendState>, condition: &Condition) -> String {
+    let mut text = format!("state at {}", format_ms(millis(at)));
     if let Some(b) = &condition.backend {
-        match state.get(&b.backend) {
+        match value {
             Some(s) => {
                 text.push_str(&format!(
                     ", {} {}/{} ({}), circuit {}",
@@ -215,13 +392,13 @@ fn check(
     };
     match kind {
         ExpectKind::Eventually { condition, .. } | ExpectKind::Within { condition, .. } => {
-            let points = observed.points(on, condition);
-            let seen = match kind {
+            let selection = match kind {
                 // A reaction to the event: only what is observed after it counts, so the
                 // expectation cannot pass on the state from before the event.
-                ExpectKind::Within { .. } => published_in(&points, window),
-                _ => relevant(&points, window),
+                ExpectKind::Within { .. } => Span::After,
+                _ => Span::InForce,
             };
+            let seen = observed.points(on, condition, window, selection);
             if seen.iter().any(|p| p.holds) {
                 return None;
             }
@@ -242,16 +419,17 @@ fn check(
             ))
         }
         ExpectKind::Always { condition, .. } => {
-            let points = observed.points(on, condition);
-            let seen = relevant(&points, window);
+            let seen = observed.points(on, condition, window, Span::InForce);
             if seen.first().is_none_or(|first| first.at > window.from) {
                 let verb = match on {
                     Observed::Reports => "published",
                     Observed::State => "observed",
                 };
-                let first = points.first().map_or(format!("none was ever {verb}"), |p| {
-                    format!("the first was {verb} at {}", format_ms(millis(p.at)))
-                });
+                let first = observed
+                    .first_point(on)
+                    .map_or(format!("none was ever {verb}"), |at| {
+                        format!("the first was {verb} at {}", format_ms(millis(at)))
+                    });
                 return Some(fail(
                     format!(
                         "expected always in {span}{}: {condition}; no {noun} was in force at the \
@@ -272,8 +450,7 @@ fn check(
             ))
         }
         ExpectKind::Never { condition, .. } => {
-            let points = observed.points(on, condition);
-            let seen = relevant(&points, window);
+            let seen = observed.points(on, condition, window, Span::InForce);
             let held = seen.iter().find(|p| p.holds)?;
             Some(fail(
                 format!(
@@ -287,16 +464,7 @@ fn check(
         ExpectKind::Count {
             counter, bounds, ..
         } => {
-            let (from, to) = (millis(window.from), millis(window.to));
-            let count = observed
-                .trace
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(i, e)| {
-                    e.at_ms >= from && e.at_ms <= to && counts(counter, e, observed.urls.get(i))
-                })
-                .count() as u64;
+            let count = count(observed, counter, millis(window.from), millis(window.to));
             if bounds.contains(count) {
                 return None;
             }
@@ -322,44 +490,6 @@ fn on_suffix(on: Observed) -> &'static str {
 
 fn subject(condition: &Condition) -> Option<String> {
     condition.backend.as_ref().map(|b| b.backend.clone())
-}
-
-/// Whether `entry` counts for `counter`; `url` is the endpoint URL of a probe or skip entry.
-fn counts(counter: &Counter, entry: &TraceEntry, url: Option<&String>) -> bool {
-    let url_matches = |wanted: &Option<String>| wanted.as_ref().is_none_or(|w| Some(w) == url);
-    match (counter, &entry.event) {
-        (
-            Counter::Probes {
-                backend,
-                url: wanted,
-            },
-            TraceEvent::ProbeStarted { backend: b, .. },
-        )
-        | (
-            Counter::Skips {
-                backend,
-                url: wanted,
-            },
-            TraceEvent::ProbeSkipped { backend: b, .. },
-        ) => b == backend && url_matches(wanted),
-        (
-            Counter::Connections {
-                backend,
-                pod: wanted,
-            },
-            TraceEvent::Connection {
-                service,
-                outcome,
-                pod,
-            },
-        ) => {
-            service == backend
-                && outcome == "opened"
-                && wanted.as_ref().is_none_or(|w| pod.as_ref() == Some(w))
-        }
-        (Counter::Reports, TraceEvent::Report { .. }) => true,
-        _ => false,
-    }
 }
 
 fn counter_name(counter: &Counter) -> String {

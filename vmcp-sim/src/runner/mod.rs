@@ -19,7 +19,7 @@ pub use evaluate::{ExpectationFailure, evaluate};
 
 use crate::invariants::{self, Limits, Violation};
 use crate::pod::{PodBehaviour, ReplyMode};
-use crate::rng::SimRng;
+use crate::rng::{CoreSeeds, SimRng, run_fingerprint};
 use crate::scenario::{EventAction, EventSpec, Scenario};
 use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
@@ -139,7 +139,7 @@ pub struct RunOutcome {
     pub violations: Vec<Violation>,
     /// Simulated time covered.
     pub sim_elapsed: Duration,
-    /// Fingerprint of the harness RNG's final state ([`SimRng::fingerprint`]).
+    /// Fingerprint of the final state of every seeded stream of the run (see [`crate::rng`]).
     pub rng_fingerprint: String,
 }
 
@@ -275,11 +275,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
     let recorder = TraceRecorder::new();
     recorder.record_at(Duration::ZERO, registry_event(&registry));
     let rng = SimRng::new(seed);
-    add_vmcp_host(&mut world, scenario, seed, &rng, &registry, &recorder).map_err(|source| {
-        RunError::World {
-            location: scenario.file.clone(),
-            source,
-        }
+    let core_seeds = CoreSeeds::default();
+    add_vmcp_host(
+        &mut world,
+        scenario,
+        seed,
+        (&rng, &core_seeds),
+        &registry,
+        &recorder,
+    )
+    .map_err(|source| RunError::World {
+        location: scenario.file.clone(),
+        source,
     })?;
 
     let mut queue: BTreeMap<(Duration, u8, u64), Pending> = BTreeMap::new();
@@ -374,7 +381,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         failures,
         violations,
         sim_elapsed: world.elapsed(),
-        rng_fingerprint: rng.fingerprint(),
+        rng_fingerprint: run_fingerprint(&rng, &world, &core_seeds),
     })
 }
 
@@ -417,12 +424,13 @@ fn add_vmcp_host(
     world: &mut World,
     scenario: &Scenario,
     seed: u64,
-    rng: &SimRng,
+    (rng, core_seeds): (&SimRng, &CoreSeeds),
     registry: &Arc<DynamicRegistry>,
     recorder: &TraceRecorder,
 ) -> Result<(), WorldError> {
     let connector = world.connector();
     let rng = rng.clone();
+    let core_seeds = Arc::clone(core_seeds);
     let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clock = world.clock();
     let config = scenario.vmcp.clone();
@@ -440,6 +448,10 @@ fn add_vmcp_host(
         } else {
             rng.next_u64()
         };
+        core_seeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(rng_seed);
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));

@@ -10,43 +10,79 @@ use crate::scenario::expect::BackendState;
 use crate::scenario::{EventAction, Scenario};
 use crate::trace::{Trace, TraceEvent};
 
-/// Every backend the monitor watches at an instant, with its state.
-pub(super) type MonitorState = BTreeMap<String, BackendState>;
-
-/// The monitor's state after every change: one sample per millisecond in which something
-/// changed (all same-millisecond events applied together, so no half-applied transition is
-/// seen), starting with an empty sample at 0 (nothing is monitored before vmcp starts).
-pub(super) fn state_timeline(trace: &Trace) -> Vec<(Duration, MonitorState)> {
-    let mut samples: Vec<(Duration, MonitorState)> = vec![(Duration::ZERO, MonitorState::new())];
-    let mut state = MonitorState::new();
-    // The last probe of each backend failed (reports show the error only while failing).
-    let mut last_failed: BTreeMap<String, bool> = BTreeMap::new();
-    for entry in &trace.entries {
-        if !apply(&mut state, &mut last_failed, &entry.event) {
-            continue;
-        }
-        let at = Duration::from_millis(entry.at_ms);
-        match samples.last_mut() {
-            Some((last_at, last)) if *last_at == at => *last = state.clone(),
-            _ => samples.push((at, state.clone())),
-        }
-    }
-    samples.dedup_by(|later, earlier| later.1 == earlier.1);
-    samples
+/// The monitor's state after every change, kept per backend: a change of one backend costs
+/// O(log N), not a copy of every backend's state (a 500-backend herd has tens of thousands of
+/// transitions).
+///
+/// Samples are per millisecond (all same-millisecond events applied together, so no
+/// half-applied transition is seen). `instants` are the milliseconds at which any backend's
+/// state changed, starting with 0 (nothing is monitored before vmcp starts): exactly the samples
+/// of a timeline of whole-monitor snapshots, which the window rules of `on = "state"` are
+/// defined over.
+#[derive(Debug, Default)]
+pub(super) struct StateTimeline {
+    /// Every instant at which some backend's state changed, ascending, 0 first.
+    pub(super) instants: Vec<Duration>,
+    /// Per backend: its state from each instant on (`None`: not monitored), ascending, a change
+    /// in every sample, `(0, None)` first.
+    backends: BTreeMap<String, Vec<(Duration, Option<BackendState>)>>,
 }
 
-/// Applies one trace event; whether the monitored state changed.
+/// One backend's samples when it was never monitored.
+const NEVER: &[(Duration, Option<BackendState>)] = &[(Duration::ZERO, None)];
+
+impl StateTimeline {
+    /// `backend`'s samples (`(0, None)` alone if it was never monitored).
+    pub(super) fn of(&self, backend: &str) -> &[(Duration, Option<BackendState>)] {
+        self.backends.get(backend).map_or(NEVER, Vec::as_slice)
+    }
+}
+
+/// The state timeline of a run's trace.
+pub(super) fn state_timeline(trace: &Trace) -> StateTimeline {
+    let mut state: BTreeMap<String, BackendState> = BTreeMap::new();
+    // The last probe of each backend failed (reports show the error only while failing).
+    let mut last_failed: BTreeMap<String, bool> = BTreeMap::new();
+    let mut samples: BTreeMap<String, Vec<(Duration, Option<BackendState>)>> = BTreeMap::new();
+    let mut record = |backend: &str, at: Duration, value: Option<BackendState>| {
+        let list = samples
+            .entry(backend.to_owned())
+            .or_insert_with(|| vec![(Duration::ZERO, None)]);
+        match list.last_mut() {
+            Some((last_at, last)) if *last_at == at => *last = value,
+            _ => list.push((at, value)),
+        }
+    };
+    for entry in &trace.entries {
+        let at = Duration::from_millis(entry.at_ms);
+        for backend in apply(&mut state, &mut last_failed, &entry.event) {
+            record(&backend, at, state.get(&backend).cloned());
+        }
+    }
+    let mut instants = vec![Duration::ZERO];
+    for list in samples.values_mut() {
+        list.dedup_by(|later, earlier| later.1 == earlier.1);
+        instants.extend(list.iter().map(|(at, _)| *at));
+    }
+    instants.sort_unstable();
+    instants.dedup();
+    StateTimeline {
+        instants,
+        backends: samples,
+    }
+}
+
+/// Applies one trace event; the backends whose state it may have changed.
 fn apply(
-    state: &mut MonitorState,
+    state: &mut BTreeMap<String, BackendState>,
     last_failed: &mut BTreeMap<String, bool>,
     event: &TraceEvent,
-) -> bool {
-    let before = state.clone();
-    match event {
+) -> Vec<String> {
+    let touched: Vec<String> = match event {
         // A (re)started vmcp rebuilds its monitor from scratch.
         TraceEvent::VmcpStarted => {
-            state.clear();
             last_failed.clear();
+            std::mem::take(state).into_keys().collect()
         }
         TraceEvent::BackendAdded { backend } => {
             state.insert(
@@ -60,10 +96,12 @@ fn apply(
                 },
             );
             last_failed.remove(backend);
+            vec![backend.clone()]
         }
         TraceEvent::BackendRemoved { backend } => {
             state.remove(backend);
             last_failed.remove(backend);
+            vec![backend.clone()]
         }
         TraceEvent::Status {
             backend,
@@ -75,11 +113,13 @@ fn apply(
                 s.status = *to;
                 s.reason = *to_reason;
             }
+            vec![backend.clone()]
         }
         TraceEvent::Circuit { backend, to, .. } => {
             if let Some(s) = state.get_mut(backend) {
                 s.circuit = *to;
             }
+            vec![backend.clone()]
         }
         TraceEvent::ProbeFinished {
             backend,
@@ -95,23 +135,26 @@ fn apply(
                     s.message = message.clone();
                 }
             }
+            vec![backend.clone()]
         }
-        _ => {}
-    }
+        _ => Vec::new(),
+    };
     // As in reports, the last error is shown only while the backend is failing.
-    for (name, s) in state.iter_mut() {
-        let failing = last_failed.get(name).copied().unwrap_or(false)
-            || matches!(
-                s.status,
-                HealthStatus::Unhealthy | HealthStatus::Unauthenticated
-            )
-            || s.reason == HealthReason::CircuitOpen;
-        if !failing {
-            s.category = None;
-            s.message = None;
+    for name in &touched {
+        if let Some(s) = state.get_mut(name) {
+            let failing = last_failed.get(name).copied().unwrap_or(false)
+                || matches!(
+                    s.status,
+                    HealthStatus::Unhealthy | HealthStatus::Unauthenticated
+                )
+                || s.reason == HealthReason::CircuitOpen;
+            if !failing {
+                s.category = None;
+                s.message = None;
+            }
         }
     }
-    *state != before
+    touched
 }
 
 /// The URL each backend's registry entry has at each instant, from the scenario (declared URL,

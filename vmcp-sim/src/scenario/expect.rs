@@ -260,7 +260,16 @@ impl Condition {
         let Some(expected) = &self.backend else {
             return false;
         };
-        let Some(state) = monitored.get(&expected.backend) else {
+        self.holds_for_state(monitored.get(&expected.backend))
+    }
+
+    /// [`Condition::holds_in_state`] given only the subject backend's state (`None`: not
+    /// monitored then).
+    pub fn holds_for_state(&self, state: Option<&BackendState>) -> bool {
+        let Some(expected) = &self.backend else {
+            return false;
+        };
+        let Some(state) = state else {
             return expected.present == Some(false);
         };
         expected.present != Some(false)

@@ -26,6 +26,7 @@ pub use parse::{
 };
 mod parse_expect;
 mod raw;
+mod swarm;
 mod values;
 pub mod write;
 
@@ -44,6 +45,7 @@ pub use expect::{
     Observed, Window,
 };
 pub use location::Location;
+pub use swarm::{CATALOGUE, Perturbation, SwarmOverrides, SwarmSettings, parse_rate_flag};
 
 /// A parsed, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +76,9 @@ pub struct Scenario {
     /// The `[vmcp]` table: the real binary's failure-handling config, validated by `vmcp-core`
     /// (defaults when the table is absent).
     pub vmcp: FailureHandling,
+    /// The `[swarm]` table: what `explore --swarm` may do to this scenario (defaults when the
+    /// table is absent).
+    pub swarm: SwarmSettings,
     /// The `[[backend]]` tables, in file order; names are unique.
     pub backends: Vec<BackendSpec>,
     /// The `[[event]]` tables sorted by `at` (stable: events at the same time keep file order).

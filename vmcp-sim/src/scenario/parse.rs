@@ -80,6 +80,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         Some(why) => Some(why.get_ref().clone()),
         None => None,
     };
+    let swarm = super::swarm::settings(&ctx, raw.swarm.as_ref())?;
 
     let mut backends = Vec::with_capacity(raw.backend.len());
     let mut first_declared: BTreeMap<String, Location> = BTreeMap::new();
@@ -185,6 +186,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         reproduces_bug,
         fixed_schedule,
         vmcp,
+        swarm,
         backends,
         events,
         expects,

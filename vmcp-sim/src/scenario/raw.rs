@@ -30,6 +30,7 @@ pub(super) struct RawScenario {
     pub reproduces_bug: Option<Spanned<String>>,
     pub fixed_schedule: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
+    pub swarm: Option<Spanned<super::swarm::RawSwarm>>,
     #[serde(default)]
     pub backend: Vec<Spanned<RawBackend>>,
     #[serde(default)]

@@ -8,50 +8,11 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{Behaviour, EventAction, EventSpec, Location, Scenario};
+use crate::scenario::{Behaviour, EventAction, EventSpec, Location, Scenario, SwarmSettings};
 
 use super::state::Replay;
 
-/// One kind of perturbation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Perturbation {
-    /// A fixed one-way latency on the link to a pod for a while (`latency` … `latency = 0s`).
-    LatencySpike,
-    /// The pod answers slowly for a while (`set_behaviour { slow } for`).
-    SlowReplies,
-    /// The pod accepts requests and never answers for a while (`set_behaviour "hang" for`).
-    HangingReplies,
-    /// The pod's host crashes at an arbitrary instant, cutting the responses in flight (peers see
-    /// the connection end mid-exchange), and is back within a second.
-    ResetMidResponse,
-    /// The pod crashes and restarts seconds later.
-    PodRestart,
-    /// A short partition between vMCP and the pod.
-    Partition,
-    /// The backend leaves the registry and comes back.
-    RegistryChurn,
-}
-
-/// Every perturbation, with its name (as printed and as a `[swarm]` knob would spell it).
-pub const CATALOGUE: &[(&str, Perturbation)] = &[
-    ("latency_spike", Perturbation::LatencySpike),
-    ("slow_replies", Perturbation::SlowReplies),
-    ("hanging_replies", Perturbation::HangingReplies),
-    ("reset_mid_response", Perturbation::ResetMidResponse),
-    ("pod_restart", Perturbation::PodRestart),
-    ("partition", Perturbation::Partition),
-    ("registry_churn", Perturbation::RegistryChurn),
-];
-
-impl Perturbation {
-    /// The catalogue name.
-    pub fn name(self) -> &'static str {
-        CATALOGUE
-            .iter()
-            .find(|(_, p)| *p == self)
-            .map_or("?", |(n, _)| n)
-    }
-}
+pub use crate::scenario::{CATALOGUE, Perturbation};
 
 /// One scheduled perturbation: its events (a start and an end, or one timed event) on one
 /// backend, dropped or kept together when shrinking.
@@ -100,18 +61,7 @@ fn ms(d: f64) -> Duration {
 /// restoring a behaviour, cannot undo or freeze the scenario's own change).
 pub fn choose(scenario: &Scenario, seed: u64) -> Choice {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5357_4152_4d5f_5631);
-    let mut enabled: Vec<(Perturbation, f64)> = Vec::new();
-    for (_, p) in CATALOGUE {
-        let on = rng.random_bool(0.5);
-        let rate = 0.05 + rng.random::<f64>() * 0.55;
-        if on {
-            enabled.push((*p, rate));
-        }
-    }
-    if enabled.is_empty() {
-        let (_, p) = CATALOGUE[rng.random_range(0..CATALOGUE.len())];
-        enabled.push((p, 0.05 + rng.random::<f64>() * 0.55));
-    }
+    let enabled = enable(&scenario.swarm, &mut rng);
     let interval = scenario.vmcp.health_check_interval;
     let slot = (interval * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));
     let tick = scenario.tick.unwrap_or(crate::runner::DEFAULT_TICK);
@@ -165,6 +115,31 @@ pub fn choose(scenario: &Scenario, seed: u64) -> Choice {
     }
     scheduled.sort_by_key(|s| (s.start, s.backend.clone()));
     Choice { enabled, scheduled }
+}
+
+/// The perturbations `seed` enables with their rates, within what `settings` allow. Every
+/// catalogue entry consumes the same draws whether it is allowed or not, so narrowing the
+/// allowed set does not change which of the remaining ones a seed enables; with the default
+/// settings this is the historical choice (each entry on with probability 1/2, rate uniform in
+/// [0.05, 0.6]; one drawn at random if none came up).
+fn enable(settings: &SwarmSettings, rng: &mut ChaCha8Rng) -> Vec<(Perturbation, f64)> {
+    let (min, max) = (settings.min_rate, settings.max_rate);
+    let rate = |u: f64| min + u * (max - min);
+    let mut enabled: Vec<(Perturbation, f64)> = Vec::new();
+    for (_, p) in CATALOGUE {
+        let on = rng.random_bool(0.5);
+        let u = rng.random::<f64>();
+        if let Some(fixed) = settings.fixed_rates.get(p) {
+            enabled.push((*p, *fixed));
+        } else if on && settings.perturbations.contains(p) {
+            enabled.push((*p, rate(u)));
+        }
+    }
+    if enabled.is_empty() && !settings.perturbations.is_empty() {
+        let p = settings.perturbations[rng.random_range(0..settings.perturbations.len())];
+        enabled.push((p, rate(rng.random::<f64>())));
+    }
+    enabled
 }
 
 /// `d` rounded up to a whole number of ticks: the runner applies events between simulation
