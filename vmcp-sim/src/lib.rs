@@ -7,6 +7,7 @@
 //! * [`shared_host`]: one turmoil host serving many pods (turmoil's cost per step is cubic in hosts).
 //! * [`net`]: the hyper-util connector over turmoil TCP that the core's client is given.
 //! * [`pod`]: simulated MCP Streamable-HTTP servers with runtime-switchable behaviour.
+//! * [`client`]: simulated MCP clients of the front end (DESIGN §4.6).
 //! * [`clock`]: the report wall clock inside the simulation (epoch + simulated time).
 //! * [`runner`]: runs a scenario: world + the real core + events + expectations.
 //! * [`trace`]: the run trace and its stable hash.
@@ -16,6 +17,7 @@
 //! * [`invariants`]: properties every run must have, checked on the trace (DESIGN §4.5).
 //! * [`timeline`]: the timeline picture of a run (self-contained HTML/SVG).
 
+pub mod client;
 pub mod clock;
 pub mod invariants;
 pub mod net;

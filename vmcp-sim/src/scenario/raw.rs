@@ -11,8 +11,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
-use vmcp_core::config::FailureHandling;
 use vmcp_core::config::duration::HumanDuration;
+use vmcp_core::config::{AggregationConfig, FailureHandling, ServerConfig};
 
 use super::behaviour::Behaviour;
 
@@ -30,8 +30,14 @@ pub(super) struct RawScenario {
     pub reproduces_bug: Option<Spanned<String>>,
     pub fixed_schedule: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
+    /// The front end's `server` block (as in the `vmcp` YAML file).
+    pub server: Option<Spanned<ServerConfig>>,
+    /// The front end's `aggregation` block.
+    pub aggregation: Option<Spanned<AggregationConfig>>,
     #[serde(default)]
     pub backend: Vec<Spanned<RawBackend>>,
+    #[serde(default)]
+    pub client: Vec<Spanned<RawClient>>,
     #[serde(default)]
     pub event: Vec<Spanned<RawEvent>>,
     #[serde(default)]
@@ -51,6 +57,34 @@ pub(super) struct RawBackend {
     pub require_auth: Option<bool>,
     pub count: Option<Spanned<i64>>,
     pub shared_host: Option<Spanned<bool>>,
+    pub tools: Option<Spanned<Vec<Spanned<String>>>>,
+    pub unknown_session_status: Option<Spanned<u16>>,
+}
+
+/// One `[[client]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub name: Spanned<String>,
+    pub start: Option<Spanned<HumanDuration>>,
+    pub stream: Option<bool>,
+    pub list_tools: Option<Vec<Spanned<HumanDuration>>>,
+    pub relist_on_change: Option<bool>,
+    pub call_timeout: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub call: Vec<Spanned<RawCall>>,
+}
+
+/// One `[[client.call]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCall {
+    pub tool: Spanned<String>,
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    pub at: Option<Spanned<HumanDuration>>,
+    pub every: Option<Spanned<HumanDuration>>,
+    pub from: Option<Spanned<HumanDuration>>,
+    pub to: Option<Spanned<HumanDuration>>,
 }
 
 /// `auth = { type = "bearer", token = ... }` or `{ type = "header", name = ..., value = ... }`.
@@ -79,6 +113,7 @@ pub(super) struct RawEvent {
     pub for_: Option<Spanned<HumanDuration>>,
     pub latency: Option<Spanned<HumanDuration>>,
     pub url: Option<Spanned<String>>,
+    pub auth: Option<Spanned<RawAuth>>,
 }
 
 impl RawEvent {
@@ -92,6 +127,7 @@ impl RawEvent {
         push(&mut keys, "for", &self.for_);
         push(&mut keys, "latency", &self.latency);
         push(&mut keys, "url", &self.url);
+        push(&mut keys, "auth", &self.auth);
         keys
     }
 }

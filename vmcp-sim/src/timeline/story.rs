@@ -275,5 +275,13 @@ fn read_backend_event(lane: &mut BackendStory, o: &mut Open, at: u64, event: &Tr
         | TraceEvent::Report { .. }
         | TraceEvent::Fault { .. }
         | TraceEvent::Registry { .. } => {}
+        // Client traffic has its own lane (`Story::calls`); pod requests are not drawn.
+        TraceEvent::ClientSession { .. }
+        | TraceEvent::ToolsListed { .. }
+        | TraceEvent::ListChanged { .. }
+        | TraceEvent::CallStarted { .. }
+        | TraceEvent::CallFinished { .. }
+        | TraceEvent::BackendSession { .. }
+        | TraceEvent::PodRequest { .. } => {}
     }
 }
