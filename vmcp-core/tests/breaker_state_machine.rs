@@ -170,7 +170,9 @@ impl Model {
     fn tolerance(&self) -> Duration {
         let k = self.failed_trials;
         let m = self.config.timeout_multiplier.max(1.0);
-        let steps: f64 = (0..k).map(|i| m.powi(i32::try_from(i).unwrap_or(i32::MAX))).sum();
+        let steps: f64 = (0..k)
+            .map(|i| m.powi(i32::try_from(i).unwrap_or(i32::MAX)))
+            .sum();
         let rounding = (2e-9 * steps).min(MAX_OPEN_TIMEOUT.as_secs_f64());
         let relative = self.timeout().as_secs_f64() * 1e-13 * f64::from(k);
         Duration::from_secs_f64(rounding + relative) + Duration::from_nanos(1)

@@ -249,8 +249,9 @@ impl TraceEvent {
             | TraceEvent::BackendRemoved { backend }
             | TraceEvent::EndpointChanged { backend, .. } => Some(backend),
             TraceEvent::Connection { service, .. } => Some(service),
-            TraceEvent::BackendSession { backend, .. }
-            | TraceEvent::PodRequest { backend, .. } => Some(backend),
+            TraceEvent::BackendSession { backend, .. } | TraceEvent::PodRequest { backend, .. } => {
+                Some(backend)
+            }
             TraceEvent::CallFinished { backend, .. } => backend.as_deref(),
             TraceEvent::ClientSession { .. }
             | TraceEvent::ToolsListed { .. }

@@ -266,28 +266,29 @@ impl Client {
             }
             answer
         };
-        let (outcome, pod) =
-            match tokio::time::timeout(self.plan.spec.call_timeout, attempt).await {
-                Err(_) => (CallOutcome::Timeout, None),
-                Ok(Ok(Answer::Result(result))) => {
-                    let pod = result
-                        .get("_meta")
-                        .and_then(|meta| meta.get(POD_META))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
-                    let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
-                    if is_error {
-                        (CallOutcome::ToolError, pod)
-                    } else {
-                        (CallOutcome::Ok, pod)
-                    }
+        let (outcome, pod) = match tokio::time::timeout(self.plan.spec.call_timeout, attempt).await
+        {
+            Err(_) => (CallOutcome::Timeout, None),
+            Ok(Ok(Answer::Result(result))) => {
+                let pod = result
+                    .get("_meta")
+                    .and_then(|meta| meta.get(POD_META))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+                if is_error {
+                    (CallOutcome::ToolError, pod)
+                } else {
+                    (CallOutcome::Ok, pod)
                 }
-                Ok(Ok(Answer::Error(_))) | Ok(Err(WireError::Status(_)))
-                | Ok(Err(WireError::SessionUnknown)) => (CallOutcome::RpcError, None),
-                Ok(Err(WireError::Transport(_) | WireError::Malformed(_))) => {
-                    (CallOutcome::TransportError, None)
-                }
-            };
+            }
+            Ok(Ok(Answer::Error(_)))
+            | Ok(Err(WireError::Status(_)))
+            | Ok(Err(WireError::SessionUnknown)) => (CallOutcome::RpcError, None),
+            Ok(Err(WireError::Transport(_) | WireError::Malformed(_))) => {
+                (CallOutcome::TransportError, None)
+            }
+        };
         let latency = sim_now().saturating_sub(started);
         self.record(TraceEvent::CallFinished {
             client: self.name().to_owned(),

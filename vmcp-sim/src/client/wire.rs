@@ -69,7 +69,11 @@ impl Wire {
         }
     }
 
-    fn post(&self, session: Option<(&str, &str)>, body: &Value) -> Result<Request<Full<Bytes>>, WireError> {
+    fn post(
+        &self,
+        session: Option<(&str, &str)>,
+        body: &Value,
+    ) -> Result<Request<Full<Bytes>>, WireError> {
         let uri: Uri = self
             .url
             .parse()
@@ -87,7 +91,10 @@ impl Wire {
             .map_err(|e| WireError::Malformed(e.to_string()))
     }
 
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<http::Response<Incoming>, WireError> {
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, WireError> {
         self.http
             .request(request)
             .await
@@ -116,7 +123,9 @@ impl Wire {
             .map(str::to_owned);
         let answer = read_answer(response, false, id).await?;
         let Answer::Result(result) = answer else {
-            return Err(WireError::Malformed("initialize answered an error".to_owned()));
+            return Err(WireError::Malformed(
+                "initialize answered an error".to_owned(),
+            ));
         };
         let session =
             session.ok_or_else(|| WireError::Malformed("no Mcp-Session-Id".to_owned()))?;

@@ -254,8 +254,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                     source,
                 })?;
         }
-        let unknown_session = StatusCode::from_u16(backend.unknown_session_status)
-            .unwrap_or(StatusCode::NOT_FOUND);
+        let unknown_session =
+            StatusCode::from_u16(backend.unknown_session_status).unwrap_or(StatusCode::NOT_FOUND);
         world
             .set_unknown_session_status(&backend.name, unknown_session)
             .map_err(|source| RunError::World {
@@ -712,7 +712,12 @@ fn apply(
                 .into_iter()
                 .find(|b| &b.name == backend)
                 .map_or_else(
-                    || scenario.backend(backend).map(|b| b.url()).unwrap_or_default(),
+                    || {
+                        scenario
+                            .backend(backend)
+                            .map(|b| b.url())
+                            .unwrap_or_default()
+                    },
                     |b| b.url,
                 );
             registry.upsert(Backend {

@@ -43,8 +43,8 @@ pub use client::{CallSchedule, CallSpec, ClientSpec};
 pub use discover::discover;
 pub use error::ScenarioError;
 pub use expect::{
-    BackendCondition, BackendState, Condition, CountBounds, Counter, ExpectKind, Expectation,
-    Observed, Window,
+    BackendCondition, BackendState, CallFilter, Condition, CountBounds, Counter, ExpectKind,
+    Expectation, Observed, Trigger, Window,
 };
 pub use location::Location;
 

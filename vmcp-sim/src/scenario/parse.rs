@@ -651,10 +651,7 @@ fn backend_spec(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>, name: String) -> R
                     ));
                 }
                 if tools.contains(name) {
-                    return Err(ctx.error(
-                        &tool.span(),
-                        format!("duplicate tool \"{name}\""),
-                    ));
+                    return Err(ctx.error(&tool.span(), format!("duplicate tool \"{name}\"")));
                 }
                 tools.push(name.clone());
             }

@@ -21,7 +21,6 @@ use super::raw::{RawCall, RawClient, RawScenario};
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
-
 fn fmt(d: Duration) -> String {
     duration::format(d)
 }
@@ -251,7 +250,9 @@ fn call(
             if let Some((key, span)) = first_unused(keys, &["at"]) {
                 return Err(ctx.key_error(
                     &span,
-                    format!("key `{key}` is not used by a one-shot call (`at`); drop it or use `every`"),
+                    format!(
+                        "key `{key}` is not used by a one-shot call (`at`); drop it or use `every`"
+                    ),
                 ));
             }
             let t = in_run("at", at, false)?;
@@ -282,7 +283,11 @@ fn call(
                 .transpose()?
                 .unwrap_or(run);
             if from >= to {
-                let span = raw.from.as_ref().or(raw.to.as_ref()).map_or(0..0, Spanned::span);
+                let span = raw
+                    .from
+                    .as_ref()
+                    .or(raw.to.as_ref())
+                    .map_or(0..0, Spanned::span);
                 return Err(ctx.error(
                     &span,
                     format!("from ({}) must be before to ({})", fmt(from), fmt(to)),

@@ -146,7 +146,7 @@ pub(super) struct RawExpect {
     pub counter: Option<Spanned<String>>,
     pub min: Option<Spanned<u64>>,
     pub max: Option<Spanned<u64>>,
-    pub equals: Option<Spanned<u64>>,
+    pub equals: Option<Spanned<RawEquals>>,
     pub backend: Option<Spanned<String>>,
     pub status: Option<Spanned<String>>,
     pub crd_status: Option<Spanned<String>>,
@@ -159,6 +159,23 @@ pub(super) struct RawExpect {
     pub message: Option<Spanned<String>>,
     pub url: Option<Spanned<String>>,
     pub pod: Option<Spanned<String>>,
+    pub client: Option<Spanned<String>>,
+    pub tool: Option<Spanned<String>>,
+    pub outcome: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub authorized: Option<Spanned<bool>>,
+    pub max_latency: Option<Spanned<HumanDuration>>,
+    pub at: Option<Spanned<HumanDuration>>,
+    pub contains: Option<Spanned<Vec<String>>>,
+    pub excludes: Option<Spanned<Vec<String>>>,
+}
+
+/// `equals`: a count (kind `count`) or a list of tool names (kind `tools`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawEquals {
+    Count(u64),
+    Names(Vec<String>),
 }
 
 impl RawExpect {
@@ -178,6 +195,15 @@ impl RawExpect {
         push(&mut keys, "backend", &self.backend);
         push(&mut keys, "on", &self.on);
         push(&mut keys, "pod", &self.pod);
+        push(&mut keys, "client", &self.client);
+        push(&mut keys, "tool", &self.tool);
+        push(&mut keys, "outcome", &self.outcome);
+        push(&mut keys, "method", &self.method);
+        push(&mut keys, "authorized", &self.authorized);
+        push(&mut keys, "max_latency", &self.max_latency);
+        push(&mut keys, "at", &self.at);
+        push(&mut keys, "contains", &self.contains);
+        push(&mut keys, "excludes", &self.excludes);
         keys.extend(self.backend_condition_keys());
         push(&mut keys, "phase", &self.phase);
         keys
