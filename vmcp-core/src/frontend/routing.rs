@@ -205,9 +205,10 @@ impl<C: BackendConnector> Frontend<C> {
         if !upstream.backend().endpoint_differs(&current) {
             return Ok(upstream);
         }
-        if let Some(old) = session.forget_upstream(backend) {
-            close_soon(vec![old]);
-        }
+        // The old session is dropped, not closed: a DELETE would go to the old endpoint or
+        // carry the old credentials after the change (ToolHive #6509), and the backend expires
+        // the session on its own.
+        let _dropped = session.forget_upstream(backend);
         session.upstream(backend, || {
             Upstream::new(current, Arc::clone(&self.client), self.max_body_bytes)
         })
