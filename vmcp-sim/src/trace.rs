@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
+use vmcp_core::frontend::{FrontendEvent, FrontendObserver};
 use vmcp_core::health::monitor::{MonitorEvent, MonitorObserver};
 use vmcp_core::health::{
     CircuitState, CrdStatus, ErrorCategory, FailureStatus, HealthReason, HealthStatus,
@@ -213,6 +214,21 @@ pub enum TraceEvent {
         /// The pod.
         pod: String,
     },
+    /// The front end forwarded a call to a backend (it passed the call gate and the bulkhead).
+    CallForwarded {
+        /// The backend.
+        backend: String,
+    },
+    /// A call the front end forwarded ended.
+    CallEnded {
+        /// The backend.
+        backend: String,
+        /// From forwarding to the end, in milliseconds.
+        elapsed_ms: u64,
+        /// The exact duration (`elapsed_ms` is rounded down). Not serialized.
+        #[serde(skip)]
+        elapsed: Duration,
+    },
     /// A pod received a request (recorded only in runs with clients).
     PodRequest {
         /// The backend the pod belongs to.
@@ -249,9 +265,10 @@ impl TraceEvent {
             | TraceEvent::BackendRemoved { backend }
             | TraceEvent::EndpointChanged { backend, .. } => Some(backend),
             TraceEvent::Connection { service, .. } => Some(service),
-            TraceEvent::BackendSession { backend, .. } | TraceEvent::PodRequest { backend, .. } => {
-                Some(backend)
-            }
+            TraceEvent::BackendSession { backend, .. }
+            | TraceEvent::PodRequest { backend, .. }
+            | TraceEvent::CallForwarded { backend }
+            | TraceEvent::CallEnded { backend, .. } => Some(backend),
             TraceEvent::CallFinished { backend, .. } => backend.as_deref(),
             TraceEvent::ClientSession { .. }
             | TraceEvent::ToolsListed { .. }
@@ -363,6 +380,12 @@ impl TraceEvent {
                     (None, None) => String::new(),
                 }
             ),
+            TraceEvent::CallForwarded { backend } => format!("{backend}: call forwarded"),
+            TraceEvent::CallEnded {
+                backend,
+                elapsed_ms,
+                ..
+            } => format!("{backend}: forwarded call ended ({elapsed_ms} ms)"),
             TraceEvent::BackendSession { backend, pod } => {
                 format!("{backend}: front end opened a backend session on {pod}")
             }
@@ -554,6 +577,22 @@ impl MonitorObserver for TraceRecorder {
             } => TraceEvent::EndpointChanged {
                 backend: backend.clone(),
                 generation: *generation,
+            },
+        };
+        self.record(event);
+    }
+}
+
+impl FrontendObserver for TraceRecorder {
+    fn on_frontend_event(&self, event: &FrontendEvent) {
+        let event = match event {
+            FrontendEvent::CallForwarded { backend } => TraceEvent::CallForwarded {
+                backend: backend.clone(),
+            },
+            FrontendEvent::CallEnded { backend, elapsed } => TraceEvent::CallEnded {
+                backend: backend.clone(),
+                elapsed_ms: millis(*elapsed),
+                elapsed: *elapsed,
             },
         };
         self.record(event);

@@ -28,6 +28,8 @@ fn limits(breaker: bool) -> Limits {
         config,
         tick: Duration::from_millis(20),
         end: Duration::from_secs(120),
+        frontend: None,
+        tool_routes: Default::default(),
     }
 }
 

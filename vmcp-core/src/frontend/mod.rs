@@ -26,7 +26,8 @@ pub mod upstream;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -58,6 +59,29 @@ pub struct View {
     pub configured_backends: usize,
 }
 
+/// What the front end reports to an observer (the simulation's trace), as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrontendEvent {
+    /// A call passed the call gate and the bulkhead: it is being sent to `backend`.
+    CallForwarded {
+        /// The owning backend.
+        backend: String,
+    },
+    /// A forwarded call ended (an answer, an error, `call_timeout` or a cancellation).
+    CallEnded {
+        /// The owning backend.
+        backend: String,
+        /// From being forwarded to its end.
+        elapsed: Duration,
+    },
+}
+
+/// Receives front-end events synchronously, in the order they happen.
+pub trait FrontendObserver: Send + Sync {
+    /// Called for every event, outside any front-end lock.
+    fn on_frontend_event(&self, event: &FrontendEvent);
+}
+
 /// The running front end. Share it as `Arc<Frontend<C>>`.
 pub struct Frontend<C> {
     config: FrontendConfig,
@@ -68,6 +92,7 @@ pub struct Frontend<C> {
     bulkheads: Mutex<BTreeMap<String, Arc<Semaphore>>>,
     max_body_bytes: u64,
     notifier: Mutex<Option<JoinHandle<()>>>,
+    observer: OnceLock<Arc<dyn FrontendObserver>>,
 }
 
 impl<C> std::fmt::Debug for Frontend<C> {
@@ -108,6 +133,7 @@ impl<C: BackendConnector> Frontend<C> {
             bulkheads: Mutex::new(BTreeMap::new()),
             max_body_bytes,
             notifier: Mutex::new(None),
+            observer: OnceLock::new(),
         });
         let task = tokio::spawn(notify::run(Arc::downgrade(&frontend)));
         *frontend.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
@@ -127,6 +153,18 @@ impl<C: BackendConnector> Frontend<C> {
             let _ = task.await;
         }
         routing::close_all(self.sessions.clear()).await;
+    }
+
+    /// Report every [`FrontendEvent`] to `observer` from now on (the first observer set stays;
+    /// set it before serving connections). Returns whether it was set.
+    pub fn observe(&self, observer: Arc<dyn FrontendObserver>) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    fn emit(&self, event: FrontendEvent) {
+        if let Some(observer) = self.observer.get() {
+            observer.on_frontend_event(&event);
+        }
     }
 
     /// The settings in force.

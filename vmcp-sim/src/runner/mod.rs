@@ -399,6 +399,8 @@ fn check_invariants(scenario: &Scenario, trace: &Trace, tick: Duration) -> Vec<V
         config: scenario.vmcp.clone(),
         tick,
         end: scenario.duration,
+        frontend: (!scenario.clients.is_empty()).then(|| scenario.frontend.clone()),
+        tool_routes: crate::client::tool_routes(scenario),
     };
     let mut violations = invariants::check(trace, &limits);
     for v in &mut violations {
@@ -457,6 +459,7 @@ fn add_vmcp_host(
         } else {
             rng.next_u64()
         };
+        let recorder_for_frontend = recorder.clone();
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
@@ -476,6 +479,7 @@ fn add_vmcp_host(
                 // by `Frontend::serve_connection`, as the binary serves real TCP.
                 let port = frontend_config.server.listen.port();
                 let frontend = runtime.start_frontend(frontend_config, probe, rng_seed)?;
+                frontend.observe(Arc::new(recorder_for_frontend));
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
                 loop {
                     let (stream, _) = listener.accept().await?;

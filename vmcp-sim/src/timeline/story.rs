@@ -282,6 +282,8 @@ fn read_backend_event(lane: &mut BackendStory, o: &mut Open, at: u64, event: &Tr
         | TraceEvent::CallStarted { .. }
         | TraceEvent::CallFinished { .. }
         | TraceEvent::BackendSession { .. }
+        | TraceEvent::CallForwarded { .. }
+        | TraceEvent::CallEnded { .. }
         | TraceEvent::PodRequest { .. } => {}
     }
 }
