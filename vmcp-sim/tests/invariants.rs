@@ -434,7 +434,9 @@ fn frontend_limits() -> Limits {
     let mut frontend = vmcp_core::config::FrontendConfig::default();
     frontend.server.call_timeout = Duration::from_secs(2);
     limits.frontend = Some(frontend);
-    limits.tool_routes = [("a_echo".to_owned(), "a".to_owned())].into_iter().collect();
+    limits.tool_routes = [("a_echo".to_owned(), "a".to_owned())]
+        .into_iter()
+        .collect();
     limits
 }
 
@@ -470,7 +472,9 @@ fn listed(tools: &[&str]) -> TraceEvent {
 /// closed and recovering at 20.1 s.
 fn frontend_run() -> Vec<TraceEntry> {
     use CircuitState::{Closed, HalfOpen, Open};
-    use HealthReason::{HalfOpen as HalfOpenReason, Ok as OkReason, Pending, ProbeFailed, Recovering};
+    use HealthReason::{
+        HalfOpen as HalfOpenReason, Ok as OkReason, Pending, ProbeFailed, Recovering,
+    };
     use HealthStatus::{Degraded, Healthy, Unhealthy, Unknown};
     vec![
         e(0, TraceEvent::VmcpStarted),
@@ -480,14 +484,23 @@ fn frontend_run() -> Vec<TraceEntry> {
         e(1_100, ended("a", 100)),
         e(1_200, listed(&["a_echo"])),
         e(12_000, circuit("a", Closed, Open)),
-        e(12_000, status("a", (Healthy, OkReason), (Unhealthy, ProbeFailed))),
+        e(
+            12_000,
+            status("a", (Healthy, OkReason), (Unhealthy, ProbeFailed)),
+        ),
         e(12_500, listed(&["a_echo"])),
         e(14_000, listed(&[])),
         e(20_000, circuit("a", Open, HalfOpen)),
-        e(20_000, status("a", (Unhealthy, ProbeFailed), (Degraded, HalfOpenReason))),
+        e(
+            20_000,
+            status("a", (Unhealthy, ProbeFailed), (Degraded, HalfOpenReason)),
+        ),
         e(20_000, started("a", 0)),
         e(20_100, circuit("a", HalfOpen, Closed)),
-        e(20_100, status("a", (Degraded, HalfOpenReason), (Degraded, Recovering))),
+        e(
+            20_100,
+            status("a", (Degraded, HalfOpenReason), (Degraded, Recovering)),
+        ),
         e(21_000, forwarded("a")),
         e(23_020, ended("a", 2_020)),
     ]

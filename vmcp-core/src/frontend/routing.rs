@@ -21,9 +21,9 @@ use crate::client::DEFAULT_DELETE_TIMEOUT;
 use crate::client::connector::BackendConnector;
 use crate::error::BackendError;
 use crate::frontend::aggregate::Kind;
-use crate::frontend::{Frontend, FrontendEvent};
 use crate::frontend::session::ClientSession;
 use crate::frontend::upstream::{Forwarded, Upstream};
+use crate::frontend::{Frontend, FrontendEvent};
 use crate::health::monitor::CallOutcome;
 
 /// JSON-RPC code for a request the client cancelled.
