@@ -80,6 +80,8 @@ fn expected_full() -> Scenario {
         latency: None,
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
         fixed_schedule: None,
+        frontend: Default::default(),
+        clients: Vec::new(),
         vmcp: FailureHandling {
             health_check_interval: s(5),
             health_check_timeout: s(2),
@@ -96,6 +98,8 @@ fn expected_full() -> Scenario {
         },
         backends: vec![
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: gh(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -109,6 +113,8 @@ fn expected_full() -> Scenario {
                 location: at(22, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: jira(),
                 port: 9090,
                 path: "/rpc".into(),
@@ -123,6 +129,8 @@ fn expected_full() -> Scenario {
                 location: at(28, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: "late".into(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -137,6 +145,8 @@ fn expected_full() -> Scenario {
                 location: at(35, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: slowpoke(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -527,6 +537,8 @@ fn a_minimal_scenario_takes_every_default() {
     assert_eq!(
         scenario.backends,
         [BackendSpec {
+            tools: None,
+            unknown_session_status: 404,
             name: "b".into(),
             port: 8080,
             path: "/mcp".into(),
