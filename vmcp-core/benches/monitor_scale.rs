@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use vmcp_core::clock::{EpochClock, Timestamp};
 use vmcp_core::config::FailureHandling;
+use vmcp_core::health::Probe;
 use vmcp_core::health::ProbeOutcome;
-use vmcp_core::health::monitor::Probe;
 use vmcp_core::registry::{Backend, DynamicRegistry};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 use vmcp_core::status::{ReportError, Reporter, StatusReport, build_report};

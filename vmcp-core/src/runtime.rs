@@ -8,12 +8,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::client::BackendConnector;
 use crate::client::McpClient;
-use crate::client::connector::BackendConnector;
 use crate::clock::SharedClock;
 use crate::config::{ConfigError, FailureHandling, FrontendConfig};
 use crate::frontend::{Frontend, FrontendControl};
-use crate::health::monitor::{HealthMonitor, HealthSnapshot, MonitorObserver, Probe};
+use crate::health::{HealthMonitor, HealthSnapshot, MonitorObserver, Probe};
 use crate::registry::DynamicRegistry;
 use crate::status::{Reporter, ReportingConfig, ReportingConfigError, run_reporting_loop};
 

@@ -8,6 +8,6 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Lock `mutex`, recovering the guard if a panicking holder poisoned it.
-pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

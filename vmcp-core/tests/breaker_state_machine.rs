@@ -29,7 +29,7 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state
 use tokio::time::Instant;
 use vmcp_core::config::CircuitBreakerConfig;
 use vmcp_core::health::CircuitState;
-use vmcp_core::health::breaker::{
+use vmcp_core::health::{
     Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition, MAX_OPEN_TIMEOUT,
 };
 

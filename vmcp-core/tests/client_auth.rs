@@ -5,10 +5,10 @@ mod support;
 use hyper_util::client::legacy::connect::HttpConnector;
 use support::mcp_server::{McpTestServer, Mode};
 use vmcp_core::client::McpClient;
-use vmcp_core::client::target::Target;
+use vmcp_core::client::Target;
 use vmcp_core::config::FailureHandling;
 use vmcp_core::error::BackendError;
-use vmcp_core::health::monitor::Probe;
+use vmcp_core::health::Probe;
 use vmcp_core::health::{ErrorCategory, FailureStatus};
 use vmcp_core::registry::{Backend, OutgoingAuth, Secret};
 

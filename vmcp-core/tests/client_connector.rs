@@ -18,7 +18,7 @@ use vmcp_core::client::{ClientSettings, McpClient};
 use vmcp_core::config::PoolPolicy;
 use vmcp_core::error::{BackendError, ProbeStep, UnavailableCause};
 use vmcp_core::health::ErrorCategory;
-use vmcp_core::health::monitor::Probe;
+use vmcp_core::health::Probe;
 use vmcp_core::registry::Backend;
 
 type ConnectFuture = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<TcpStream>>> + Send>>;

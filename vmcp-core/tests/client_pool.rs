@@ -8,7 +8,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use support::mcp_server::{McpTestServer, Mode};
 use vmcp_core::client::McpClient;
 use vmcp_core::config::{FailureHandling, PoolPolicy};
-use vmcp_core::health::monitor::Probe;
+use vmcp_core::health::Probe;
 use vmcp_core::registry::Backend;
 
 fn client(pool: PoolPolicy) -> McpClient<HttpConnector> {

@@ -8,7 +8,7 @@ use support::mcp_server::{McpTestServer, Mode};
 use vmcp_core::client::{ClientSettings, McpClient};
 use vmcp_core::config::FailureHandling;
 use vmcp_core::error::{BackendError, ProbeStep, UnavailableCause};
-use vmcp_core::health::monitor::Probe;
+use vmcp_core::health::Probe;
 use vmcp_core::health::{ErrorCategory, FailureStatus};
 use vmcp_core::registry::Backend;
 

@@ -773,7 +773,7 @@ mod half_open_budget {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use vmcp_core::health::monitor::{CallOutcome, GateRefusal, HealthMonitor, Probe};
+    use vmcp_core::health::{CallOutcome, GateRefusal, HealthMonitor, Probe};
     use vmcp_core::health::{
         CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome,
     };

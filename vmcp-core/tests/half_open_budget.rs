@@ -12,9 +12,9 @@ use common::ScriptedProbe;
 use tokio::time::Instant;
 use vmcp_core::clock::{EpochClock, Timestamp};
 use vmcp_core::config::{CircuitBreakerConfig, FailureHandling};
+use vmcp_core::health::CircuitBreaker;
 use vmcp_core::health::CircuitState;
-use vmcp_core::health::breaker::CircuitBreaker;
-use vmcp_core::health::monitor::{HealthMonitor, Refusal};
+use vmcp_core::health::{HealthMonitor, Refusal};
 use vmcp_core::registry::Backend;
 
 const SEC: Duration = Duration::from_secs(1);

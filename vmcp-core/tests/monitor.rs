@@ -11,8 +11,8 @@ use common::ScriptedProbe;
 use tokio::time::Instant;
 use vmcp_core::clock::{EpochClock, Timestamp};
 use vmcp_core::config::{CircuitBreakerConfig, FailureHandling};
-use vmcp_core::health::monitor::{HealthMonitor, MonitorEvent, MonitorObserver};
 use vmcp_core::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
+use vmcp_core::health::{HealthMonitor, MonitorEvent, MonitorObserver};
 use vmcp_core::registry::Backend;
 
 /// Records events with their offset from the start in whole milliseconds.

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use vmcp_core::clock::{EpochClock, Timestamp};
 use vmcp_core::config::FailureHandling;
 use vmcp_core::health::HealthStatus;
-use vmcp_core::health::monitor::{HealthMonitor, MonitorEvent, MonitorObserver};
+use vmcp_core::health::{HealthMonitor, MonitorEvent, MonitorObserver};
 use vmcp_core::registry::{Backend, DynamicRegistry};
 
 /// Every monitor event with its offset from the start.

@@ -2,19 +2,23 @@
 //! `ClientSession` over its Streamable-HTTP client (`tests/fixtures/mcp_client.py`), with two
 //! real FastMCP backends behind vmcp (DESIGN §3.6).
 //!
-//! Real processes in real time; every wait is bounded by a figure derived from the config. Needs
-//! `VMCP_TEST_PYTHON` (`source ci/setup-python`); skipped loudly without it, unless `CI=true`.
+//! Real processes in real time; every wait is bounded by a figure derived from the config. Every
+//! process binds port 0 and the test reads the bound port back (see `process`); a restarted
+//! backend rebinds the port it had, since vmcp's config names it. Needs `VMCP_TEST_PYTHON`
+//! (`source ci/setup-python`); skipped loudly without it, unless `CI=true`.
 
 mod process;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use process::{free_port, test_python, wait_for};
+use process::{
+    Bound, PROCESS_START, Proc, SLACK, spawn_logged_to, start_vmcp, test_python, wait_for,
+};
 
 /// Probe every second; two failures hide a backend; one success shows it again.
 const FAILURE_HANDLING: &str = "
@@ -27,27 +31,20 @@ operational:
     healthy_threshold: 1
 ";
 
-/// Python startup (SDK imports) on a cold, loaded machine.
-const START_BOUND: Duration = Duration::from_secs(60);
+/// Python (SDK imports) or node startup on a cold, loaded machine.
+const SERVER_START: Bound = Bound::new(
+    Duration::from_secs(60 / SLACK as u64),
+    "a Python or node server start on a cold, loaded machine",
+);
+
+/// vmcp's own start, up to its front end listening.
+const VMCP_START: Bound = Bound::new(
+    Duration::from_secs(PROCESS_START.as_secs() / SLACK as u64),
+    "a process start on a loaded machine",
+);
 
 /// One step of the client script: its own notification wait is 30 s; plus Python overhead.
 const STEP_BOUND: Duration = Duration::from_secs(60);
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Proc {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,24 +52,40 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn start_backend(python: &Path, dir: &Path, port: u16, name: &str, tag: &str) -> Proc {
-    let log = std::fs::File::create(dir.join(format!("{name}-{tag}.log"))).unwrap();
-    let child = Command::new(python)
-        .arg(fixture("fastmcp_server.py"))
+/// Start `cmd` with stdout and stderr in one log (dup'ed descriptors share the file offset, so
+/// neither overwrites the other) and wait for the log line `<marker> <address>`; returns the
+/// process and the port it bound.
+fn start_server(mut cmd: Command, log: &Path, marker: &str) -> (Proc, u16) {
+    let file = std::fs::File::create(log).unwrap();
+    cmd.stdout(file.try_clone().unwrap());
+    let mut proc = spawn_logged_to(cmd, file, log);
+    let port = proc.logged_addr(marker, SERVER_START).port();
+    (proc, port)
+}
+
+/// A FastMCP backend on `port` (0: any free port), with the port it listens on.
+fn start_backend(python: &Path, dir: &Path, port: u16, name: &str, tag: &str) -> (Proc, u16) {
+    let mut cmd = Command::new(python);
+    cmd.arg(fixture("fastmcp_server.py"))
         .arg(port.to_string())
         .arg("--name")
-        .arg(name)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start a FastMCP backend");
-    let backend = Proc(child);
-    wait_for(START_BOUND, &format!("backend {name} to listen"), || {
-        TcpStream::connect(("127.0.0.1", port))
-            .is_ok()
-            .then_some(())
-    });
-    backend
+        .arg(name);
+    start_server(cmd, &dir.join(format!("{name}-{tag}.log")), "listening on")
+}
+
+/// Start vmcp on `config` (its front end on `server.listen: 127.0.0.1:0`) and return it with the
+/// address of its front end, read back from its log.
+fn start_vmcp_frontend(config: &Path, dir: &Path) -> (Proc, SocketAddr) {
+    let reports = dir.join("reports.jsonl");
+    let (mut vmcp, _status) = start_vmcp(
+        config,
+        &["--report-file", reports.to_str().expect("a UTF-8 temp dir")],
+        &[("VMCP_LOG", "info")],
+        Stdio::null(),
+        &dir.join("vmcp.log"),
+    );
+    let listen = vmcp.logged_addr("MCP front end listening", VMCP_START);
+    (vmcp, listen)
 }
 
 #[test]
@@ -82,11 +95,8 @@ fn the_python_sdk_client_uses_vmcp_as_one_server() {
     };
     let dir = std::env::temp_dir().join(format!("vmcp-real-client-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (alpha_port, beta_port) = (free_port(), free_port());
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-
-    let _alpha = start_backend(&python, &dir, alpha_port, "alpha", "1");
-    let mut beta = start_backend(&python, &dir, beta_port, "beta", "1");
+    let (_alpha, alpha_port) = start_backend(&python, &dir, 0, "alpha", "1");
+    let (mut beta, beta_port) = start_backend(&python, &dir, 0, "beta", "1");
     let config = dir.join("vmcp.yaml");
     std::fs::write(
         &config,
@@ -97,22 +107,12 @@ fn the_python_sdk_client_uses_vmcp_as_one_server() {
   - name: beta
     url: http://127.0.0.1:{beta_port}/mcp
 server:
-  listen: {listen}
+  listen: 127.0.0.1:0
 {FAILURE_HANDLING}"
         ),
     )
     .unwrap();
-    let _vmcp = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vmcp"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--report-file")
-            .arg(dir.join("reports.jsonl"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("vmcp.log")).unwrap())
-            .spawn()
-            .expect("start vmcp"),
-    );
+    let (_vmcp, listen) = start_vmcp_frontend(&config, &dir);
     // Both backends advertised (the status endpoints share the front end's port).
     wait_for(Duration::from_secs(20), "both backends healthy", || {
         let (code, body) = process::get(listen, "/api/backends/health")?;
@@ -120,18 +120,20 @@ server:
         (code == 200 && health["summary"]["healthy"] == 2).then_some(())
     });
 
-    let mut client = Proc(
-        Command::new(&python)
+    let client_log_path = dir.join("client.log");
+    let mut client = Proc {
+        child: Command::new(&python)
             .arg(fixture("mcp_client.py"))
             .arg(format!("http://{listen}/mcp"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("client.log")).unwrap())
+            .stderr(std::fs::File::create(&client_log_path).unwrap())
             .spawn()
             .expect("start the Python MCP client"),
-    );
-    let mut stdin = client.0.stdin.take().unwrap();
-    let stdout = client.0.stdout.take().unwrap();
+        log: client_log_path,
+    };
+    let mut stdin = client.child.stdin.take().unwrap();
+    let stdout = client.child.stdout.take().unwrap();
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -140,7 +142,7 @@ server:
             }
         }
     });
-    let client_log = || std::fs::read_to_string(dir.join("client.log")).unwrap_or_default();
+    let client_log = || client.log();
     let expect_line = |expected: &str| {
         let line = lines.recv_timeout(STEP_BOUND).unwrap_or_else(|_| {
             panic!(
@@ -158,7 +160,7 @@ server:
     beta.kill();
     writeln!(stdin, "killed").unwrap();
     expect_line("RESTART");
-    let _beta = start_backend(&python, &dir, beta_port, "beta", "2");
+    let (_beta, _) = start_backend(&python, &dir, beta_port, "beta", "2");
     writeln!(stdin, "restarted").unwrap();
     let line = expect_line("");
     let seen: serde_json::Value = serde_json::from_str(&line).expect("the client's JSON summary");
@@ -225,23 +227,20 @@ fn post(
     (status, session, value)
 }
 
-fn start_everything(node: &Path, script: &Path, dir: &Path, port: u16, tag: &str) -> Proc {
-    let log = std::fs::File::create(dir.join(format!("everything-{tag}.log"))).unwrap();
-    let child = Command::new(node)
+/// server-everything on `port` (0: any free port), with the port it listens on. It logs the port
+/// it was given, not the one it bound, so a preload (`report_listen_port.cjs`) prints that.
+fn start_everything(node: &Path, script: &Path, dir: &Path, port: u16, tag: &str) -> (Proc, u16) {
+    let mut cmd = Command::new(node);
+    cmd.arg("--require")
+        .arg(fixture("report_listen_port.cjs"))
         .arg(script)
         .arg("streamableHttp")
-        .env("PORT", port.to_string())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start server-everything");
-    let server = Proc(child);
-    wait_for(START_BOUND, "server-everything to listen", || {
-        TcpStream::connect(("127.0.0.1", port))
-            .is_ok()
-            .then_some(())
-    });
-    server
+        .env("PORT", port.to_string());
+    start_server(
+        cmd,
+        &dir.join(format!("everything-{tag}.log")),
+        "vmcp-test bound to",
+    )
 }
 
 fn everything() -> Option<(PathBuf, PathBuf)> {
@@ -272,9 +271,7 @@ fn a_restarted_server_everything_is_reinitialized_once_under_an_open_client_sess
     };
     let dir = std::env::temp_dir().join(format!("vmcp-everything-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut backend = start_everything(&node, &script, &dir, port, "1");
+    let (mut backend, port) = start_everything(&node, &script, &dir, 0, "1");
     let config = dir.join("vmcp.yaml");
     std::fs::write(
         &config,
@@ -283,23 +280,12 @@ fn a_restarted_server_everything_is_reinitialized_once_under_an_open_client_sess
   - name: everything
     url: http://127.0.0.1:{port}/mcp
 server:
-  listen: {listen}
+  listen: 127.0.0.1:0
 {FAILURE_HANDLING}"
         ),
     )
     .unwrap();
-    let vmcp_log = dir.join("vmcp.log");
-    let _vmcp = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vmcp"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--report-file")
-            .arg(dir.join("reports.jsonl"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&vmcp_log).unwrap())
-            .spawn()
-            .expect("start vmcp"),
-    );
+    let (vmcp, listen) = start_vmcp_frontend(&config, &dir);
     let healthy = || {
         let (code, body) = process::get(listen, "/api/backends/health")?;
         let health: serde_json::Value = serde_json::from_str(&body).ok()?;
@@ -336,7 +322,7 @@ server:
 
     // Restart the backend: it forgets every session and answers 400 to the old id.
     backend.kill();
-    let _backend = start_everything(&node, &script, &dir, port, "2");
+    let (_backend, _) = start_everything(&node, &script, &dir, port, "2");
     wait_for(
         Duration::from_secs(30),
         "server-everything healthy again",
@@ -352,7 +338,7 @@ server:
             .contains("two"),
         "{second}"
     );
-    let log = std::fs::read_to_string(&vmcp_log).unwrap();
+    let log = vmcp.log();
     let reinits = log.matches("backend session re-initialized").count();
     assert_eq!(reinits, 1, "exactly one transparent re-initialize:\n{log}");
     assert!(

@@ -1,6 +1,6 @@
 //! The SSE parser's field rules that the probe relies on, through its public API.
 
-use vmcp_core::client::sse::SseParser;
+use vmcp_core::client::SseParser;
 
 /// The event-stream format ignores an `id` field whose value contains NUL: the id set before it
 /// in the same event stands.

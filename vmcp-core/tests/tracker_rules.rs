@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use vmcp_core::clock::Timestamp;
 use vmcp_core::config::FailureHandling;
-use vmcp_core::health::tracker::{HealthTracker, StatusChange, TrackerConfig, TrackerConfigError};
 use vmcp_core::health::{
     CircuitState, ErrorCategory, FailureStatus, HealthReason, HealthStatus, ProbeFailure,
     ProbeOutcome,
 };
+use vmcp_core::health::{HealthTracker, StatusChange, TrackerConfig, TrackerConfigError};
 
 use CircuitState::{Closed, HalfOpen, Open};
 use HealthReason as R;

@@ -29,11 +29,11 @@ use proptest::strategy::Union;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use vmcp_core::clock::Timestamp;
-use vmcp_core::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use vmcp_core::health::{
     CircuitState, ErrorCategory, FailureStatus, HealthReason, HealthStatus, ProbeFailure,
     ProbeOutcome,
 };
+use vmcp_core::health::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 
 /// Where the clock starts (an arbitrary wall-clock instant).
 const EPOCH_MS: u64 = 1_767_225_600_000;

@@ -5,19 +5,10 @@
 mod process;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use process::{free_addr, get, wait_for};
-
-struct Vmcp(Child);
-
-impl Drop for Vmcp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use process::{free_addr, get, start_vmcp, wait_for};
 
 fn json(addr: SocketAddr, path: &str) -> Option<serde_json::Value> {
     let (code, body) = get(addr, path)?;
@@ -44,22 +35,16 @@ fn a_stdout_nobody_reads_drops_report_lines_and_never_stops_probing() {
     );
     let path = dir.join("vmcp.yaml");
     std::fs::write(&path, config).unwrap();
-    let listen = free_addr();
-    let mut vmcp = Vmcp(
-        Command::new(env!("CARGO_BIN_EXE_vmcp"))
-            .arg("--config")
-            .arg(&path)
-            .arg("--listen")
-            .arg(listen.to_string())
-            .args(["--report-queue", "4"])
-            .env("VMCP_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vmcp"),
+    // Binds 127.0.0.1:0 and reads the status address back from its log.
+    let (mut vmcp, listen) = start_vmcp(
+        &path,
+        &["--report-queue", "4"],
+        &[],
+        Stdio::piped(),
+        &dir.join("vmcp.log"),
     );
     // Held open and never read: the pipe fills and stays full.
-    let _stdout = vmcp.0.stdout.take();
+    let _stdout = vmcp.child.stdout.take();
 
     let last_check =
         |report: &serde_json::Value| report["discoveredBackends"][0]["lastHealthCheck"].clone();
@@ -84,7 +69,7 @@ fn a_stdout_nobody_reads_drops_report_lines_and_never_stops_probing() {
     assert!(dropped(&later) > dropped(&first));
     assert_eq!(get(listen, "/health").map(|(c, _)| c), Some(200));
     assert!(
-        vmcp.0.try_wait().unwrap().is_none(),
+        vmcp.child.try_wait().unwrap().is_none(),
         "vmcp is still running"
     );
     let _ = std::fs::remove_dir_all(&dir);

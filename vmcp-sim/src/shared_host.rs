@@ -20,13 +20,13 @@ use crate::pod::PodHandle;
 
 /// The turmoil host name of the shared pod host. It contains `_`, which no backend or pod name
 /// may contain, so it cannot clash with one.
-pub const SHARED_POD_HOST: &str = "shared_pods";
+pub(crate) const SHARED_POD_HOST: &str = "shared_pods";
 
 /// The first port handed out to a pod of the shared host.
-pub const FIRST_SHARED_PORT: u16 = 1_024;
+pub(crate) const FIRST_SHARED_PORT: u16 = 1_024;
 
 /// The most pods one shared host can serve: one port each, from [`FIRST_SHARED_PORT`] to 65535.
-pub const MAX_SHARED_PODS: usize = (u16::MAX - FIRST_SHARED_PORT) as usize + 1;
+pub(crate) const MAX_SHARED_PODS: usize = (u16::MAX - FIRST_SHARED_PORT) as usize + 1;
 
 /// The pods of the shared host. New pods may be added while the simulation runs (a replacement
 /// pod): the host's software starts them as they appear.

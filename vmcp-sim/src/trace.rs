@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use vmcp_core::frontend::{FrontendEvent, FrontendObserver};
-use vmcp_core::health::monitor::{MonitorEvent, MonitorObserver};
 use vmcp_core::health::{
     CircuitState, CrdStatus, ErrorCategory, FailureStatus, HealthReason, HealthStatus,
 };
+use vmcp_core::health::{MonitorEvent, MonitorObserver};
 use vmcp_core::status::{Phase, ReportError, Reporter, StatusReport};
 
 use crate::clock::{millis, sim_now};

@@ -6,11 +6,11 @@
 //! ```
 //! use std::time::Duration;
 //! use http::StatusCode;
-//! use vmcp_sim::{Behaviour, OldPod, World, WorldConfig};
+//! use vmcp_sim::{PodBehaviour, PodRetirement, World, WorldConfig};
 //!
 //! # fn main() -> Result<(), vmcp_sim::WorldError> {
 //! let mut world = World::new(WorldConfig { seed: 7, ..WorldConfig::default() });
-//! let pod = world.add_backend("github", Behaviour::Healthy)?; // `github-pod-1`, routed
+//! let pod = world.add_backend("github", PodBehaviour::Healthy)?; // `github-pod-1`, routed
 //! let url = world.backend_url("github"); // http://github:8080/mcp
 //! let connector = world.connector();
 //! world.add_vmcp_host(move || {
@@ -21,8 +21,8 @@
 //!     }
 //! })?;
 //! world.run_until(Duration::from_secs(30))?;
-//! let stale = Behaviour::Status { code: StatusCode::BAD_REQUEST, only_initialize: false };
-//! let new_pod = world.replace_pod("github", Behaviour::Healthy, OldPod::Stale(stale))?;
+//! let stale = PodBehaviour::Status { code: StatusCode::BAD_REQUEST, only_initialize: false };
+//! let new_pod = world.replace_pod("github", PodBehaviour::Healthy, PodRetirement::Stale(stale))?;
 //! world.run_until(Duration::from_secs(120))?;
 //! let log = world.connection_log().records();
 //! let stats = world.pod_stats(&new_pod)?;
@@ -51,7 +51,7 @@ use vmcp_core::clock::Timestamp;
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
 use crate::pod::{
-    Behaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequestLog, RequiredAuth,
+    PodBehaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequestLog, RequiredAuth,
 };
 use crate::service::{ConnectionLog, ServiceRoutes};
 use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
@@ -124,13 +124,13 @@ impl Default for WorldConfig {
 
 /// What happens to the pod a replacement takes out of service.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OldPod {
+pub enum PodRetirement {
     /// The pod terminates: its host crashes and every peer sees its connections closed (EOF).
     Terminate,
     /// The pod leaves the service but keeps running: it stops accepting, and serves the
     /// connections it already has with this behaviour (e.g. a 4xx on every request). With a
     /// shared keep-alive pool this is the upstream startup-race bug.
-    Stale(Behaviour),
+    Stale(PodBehaviour),
     /// The pod leaves the service and every packet between it and `vmcp` is held (turmoil `hold`):
     /// requests on existing connections are never answered, closes never arrive.
     Blackhole,
@@ -450,7 +450,11 @@ impl World {
 
     /// Adds a backend service with its first pod (`<name>-pod-1`) running `behaviour`, routed,
     /// its pods listening on the world's `pod_port`. Returns the pod's name.
-    pub fn add_backend(&mut self, name: &str, behaviour: Behaviour) -> Result<String, WorldError> {
+    pub fn add_backend(
+        &mut self,
+        name: &str,
+        behaviour: PodBehaviour,
+    ) -> Result<String, WorldError> {
         let port = self.config.pod_port;
         self.add_backend_on_port(name, port, behaviour)
     }
@@ -462,7 +466,7 @@ impl World {
         &mut self,
         name: &str,
         port: u16,
-        behaviour: Behaviour,
+        behaviour: PodBehaviour,
     ) -> Result<String, WorldError> {
         self.insert_backend(name, port, behaviour, true)
     }
@@ -492,7 +496,7 @@ impl World {
         &mut self,
         name: &str,
         port: u16,
-        behaviour: Behaviour,
+        behaviour: PodBehaviour,
     ) -> Result<String, WorldError> {
         self.insert_backend(name, port, behaviour, false)
     }
@@ -501,7 +505,7 @@ impl World {
         &mut self,
         name: &str,
         port: u16,
-        behaviour: Behaviour,
+        behaviour: PodBehaviour,
         shared: bool,
     ) -> Result<String, WorldError> {
         if !valid_backend_name(name) {
@@ -532,7 +536,11 @@ impl World {
 
     /// Starts a new pod `<backend>-pod-<n>` for `backend` *without* routing to it (e.g. a pod that
     /// must become ready before the service switches). Returns its name.
-    pub fn add_pod(&mut self, backend: &str, behaviour: Behaviour) -> Result<String, WorldError> {
+    pub fn add_pod(
+        &mut self,
+        backend: &str,
+        behaviour: PodBehaviour,
+    ) -> Result<String, WorldError> {
         let state = self
             .backends
             .get(backend)
@@ -555,7 +563,7 @@ impl World {
         let handle = PodHandle::with_schedule(
             &name,
             shared_port.unwrap_or(port),
-            Behaviour::Healthy,
+            PodBehaviour::Healthy,
             schedule,
         );
         handle.set_behaviour(behaviour, self.sim.elapsed());
@@ -648,22 +656,26 @@ impl World {
     pub fn replace_pod(
         &mut self,
         backend: &str,
-        behaviour: Behaviour,
-        old: OldPod,
+        behaviour: PodBehaviour,
+        old: PodRetirement,
     ) -> Result<String, WorldError> {
         if !self.backends.contains_key(backend) {
             return Err(WorldError::UnknownBackend(backend.to_owned()));
         }
-        if matches!(old, OldPod::Blackhole) {
+        if matches!(old, PodRetirement::Blackhole) {
             // Fail before changing anything.
             self.vmcp_host()?;
         }
         let previous = self.routes.current(backend);
         if let Some(previous) = &previous {
             match old {
-                OldPod::Terminate => self.own_host(previous, "replace_pod (old pod terminated)")?,
-                OldPod::Blackhole => self.own_host(previous, "replace_pod (old pod blackholed)")?,
-                OldPod::Stale(_) => {}
+                PodRetirement::Terminate => {
+                    self.own_host(previous, "replace_pod (old pod terminated)")?
+                }
+                PodRetirement::Blackhole => {
+                    self.own_host(previous, "replace_pod (old pod blackholed)")?
+                }
+                PodRetirement::Stale(_) => {}
             }
         }
         let new = self.add_pod(backend, behaviour)?;
@@ -671,9 +683,9 @@ impl World {
         if let Some(previous) = previous {
             let now = self.sim.elapsed();
             match old {
-                OldPod::Terminate => self.sim.crash(previous.as_str()),
-                OldPod::Stale(b) => self.pod_entry(&previous)?.handle.retire(b, now),
-                OldPod::Blackhole => {
+                PodRetirement::Terminate => self.sim.crash(previous.as_str()),
+                PodRetirement::Stale(b) => self.pod_entry(&previous)?.handle.retire(b, now),
+                PodRetirement::Blackhole => {
                     let handle = &self.pod_entry(&previous)?.handle;
                     handle.retire(handle.behaviour(), now);
                     let vmcp = self.vmcp_host()?.to_owned();
@@ -685,7 +697,7 @@ impl World {
     }
 
     /// Switches a pod's behaviour, effective for requests arriving from now on.
-    pub fn set_behaviour(&mut self, pod: &str, behaviour: Behaviour) -> Result<(), WorldError> {
+    pub fn set_behaviour(&mut self, pod: &str, behaviour: PodBehaviour) -> Result<(), WorldError> {
         let now = self.sim.elapsed();
         self.pod_entry(pod)?.handle.set_behaviour(behaviour, now);
         Ok(())
@@ -903,7 +915,7 @@ mod tests {
             header: http::header::AUTHORIZATION,
             value: "Bearer t".to_owned(),
         };
-        let first = world.add_backend("gh", Behaviour::Healthy).unwrap();
+        let first = world.add_backend("gh", PodBehaviour::Healthy).unwrap();
         world.require_auth("gh", Some(auth.clone())).unwrap();
         assert_eq!(
             world.pod(&first).unwrap().required_auth(),
@@ -911,7 +923,7 @@ mod tests {
         );
         world.add_vmcp_host(|| async { Ok(()) }).unwrap();
         let second = world
-            .replace_pod("gh", Behaviour::Healthy, OldPod::Terminate)
+            .replace_pod("gh", PodBehaviour::Healthy, PodRetirement::Terminate)
             .unwrap();
         assert_eq!(world.pod(&second).unwrap().required_auth(), Some(auth));
         world.require_auth("gh", None).unwrap();
@@ -935,7 +947,7 @@ mod tests {
         assert!(!valid_backend_name(&"a".repeat(64)));
         let mut world = World::new(WorldConfig::default());
         assert!(matches!(
-            world.add_backend("Bad", Behaviour::Healthy),
+            world.add_backend("Bad", PodBehaviour::Healthy),
             Err(WorldError::InvalidBackendName(_))
         ));
     }
@@ -944,24 +956,24 @@ mod tests {
     fn names_and_references_are_checked() {
         let mut world = World::new(WorldConfig::default());
         assert_eq!(
-            world.add_backend("a", Behaviour::Healthy).unwrap(),
+            world.add_backend("a", PodBehaviour::Healthy).unwrap(),
             "a-pod-1"
         );
         assert!(matches!(
-            world.add_backend("a", Behaviour::Healthy),
+            world.add_backend("a", PodBehaviour::Healthy),
             Err(WorldError::DuplicateBackend(_))
         ));
         assert!(matches!(
-            world.add_backend("a-pod-1", Behaviour::Healthy),
+            world.add_backend("a-pod-1", PodBehaviour::Healthy),
             Err(WorldError::NameTaken(_))
         ));
-        world.add_backend("b", Behaviour::Healthy).unwrap();
+        world.add_backend("b", PodBehaviour::Healthy).unwrap();
         assert!(matches!(
             world.route("a", Some("b-pod-1")),
             Err(WorldError::ForeignPod { .. })
         ));
         assert!(matches!(
-            world.set_behaviour("nope", Behaviour::Hang),
+            world.set_behaviour("nope", PodBehaviour::Hang),
             Err(WorldError::UnknownPod(_))
         ));
         assert!(matches!(
@@ -969,7 +981,7 @@ mod tests {
             Err(WorldError::NoVmcpHost(_))
         ));
         assert!(matches!(
-            world.replace_pod("a", Behaviour::Healthy, OldPod::Blackhole),
+            world.replace_pod("a", PodBehaviour::Healthy, PodRetirement::Blackhole),
             Err(WorldError::NoVmcpHost(_))
         ));
         // The failed replacement changed nothing.

@@ -69,5 +69,10 @@ fn the_client_example_runs() {
     let scenario = Scenario::from_toml_str(&text, "README client example").unwrap();
     assert_eq!(scenario.clients.len(), 1);
     let outcome = vmcp_sim::runner::run(&scenario, scenario.seed).expect("the example runs");
-    assert!(outcome.passed(), "{:#?} {:#?}", outcome.failures, outcome.violations);
+    assert!(
+        outcome.passed(),
+        "{:#?} {:#?}",
+        outcome.failures,
+        outcome.violations
+    );
 }

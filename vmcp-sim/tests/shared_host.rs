@@ -7,25 +7,25 @@ use std::time::Duration;
 
 use http::StatusCode;
 use support::{client, sleep_until, without_session_suffix};
-use vmcp_sim::{Behaviour, OldPod, World, WorldConfig, WorldError};
+use vmcp_sim::{PodBehaviour, PodRetirement, World, WorldConfig, WorldError};
 
 #[test]
 fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
     let mut world = World::new(WorldConfig::default());
     let a = world
-        .add_shared_backend("a", 8080, Behaviour::Healthy)
+        .add_shared_backend("a", 8080, PodBehaviour::Healthy)
         .unwrap();
     let b = world
         .add_shared_backend(
             "b",
             8080,
-            Behaviour::Status {
+            PodBehaviour::Status {
                 code: StatusCode::SERVICE_UNAVAILABLE,
                 only_initialize: false,
             },
         )
         .unwrap();
-    let own = world.add_backend("own", Behaviour::Healthy).unwrap();
+    let own = world.add_backend("own", PodBehaviour::Healthy).unwrap();
     assert!(world.is_shared_pod(&a) && world.is_shared_pod(&b) && !world.is_shared_pod(&own));
     let b_url = world.backend_url("b");
     let seen = client(&mut world, "a", move |http, a_url, notes| {
@@ -42,7 +42,7 @@ fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
         }
     });
     world.run_until(Duration::from_secs(5)).unwrap();
-    world.set_behaviour(&b, Behaviour::Healthy).unwrap();
+    world.set_behaviour(&b, PodBehaviour::Healthy).unwrap();
     world.run_until(Duration::from_secs(10)).unwrap();
     assert_eq!(
         seen.all()
@@ -78,7 +78,7 @@ fn shared_pods_answer_as_themselves_and_keep_their_own_behaviour() {
 fn host_and_link_faults_are_refused_for_a_shared_pod() {
     let mut world = World::new(WorldConfig::default());
     let pod = world
-        .add_shared_backend("a", 8080, Behaviour::Healthy)
+        .add_shared_backend("a", 8080, PodBehaviour::Healthy)
         .unwrap();
     world.add_vmcp_host(|| async { Ok(()) }).unwrap();
     let refused = |r: Result<_, WorldError>| matches!(r, Err(WorldError::SharedPod { .. }));
@@ -91,7 +91,7 @@ fn host_and_link_faults_are_refused_for_a_shared_pod() {
     ));
     assert!(refused(
         world
-            .replace_pod("a", Behaviour::Healthy, OldPod::Terminate)
+            .replace_pod("a", PodBehaviour::Healthy, PodRetirement::Terminate)
             .map(|_| ())
     ));
     // Nothing changed: the refused replacement added no pod.
@@ -100,8 +100,8 @@ fn host_and_link_faults_are_refused_for_a_shared_pod() {
     let new = world
         .replace_pod(
             "a",
-            Behaviour::Healthy,
-            OldPod::Stale(Behaviour::Status {
+            PodBehaviour::Healthy,
+            PodRetirement::Stale(PodBehaviour::Status {
                 code: StatusCode::NOT_FOUND,
                 only_initialize: false,
             }),

@@ -11,7 +11,8 @@ use support::{
     without_session_suffix,
 };
 use vmcp_sim::{
-    Behaviour, ConnectOutcome, ConnectionRecord, OldPod, PodStats, ReplyMode, World, WorldConfig,
+    ConnectOutcome, ConnectionRecord, PodBehaviour, PodRetirement, PodStats, ReplyMode, World,
+    WorldConfig,
 };
 
 const fn secs(s: u64) -> Duration {
@@ -40,7 +41,7 @@ fn opened(log: &[ConnectionRecord]) -> Vec<(String, String)> {
 fn full_mcp_session_through_the_service_name() {
     let mut world = world(1);
     assert_eq!(
-        world.add_backend("github", Behaviour::Healthy).unwrap(),
+        world.add_backend("github", PodBehaviour::Healthy).unwrap(),
         "github-pod-1"
     );
     let url = world.backend_url("github");
@@ -141,7 +142,7 @@ fn fixed_status_for_every_request_or_only_initialize() {
     world
         .add_backend(
             "auth",
-            Behaviour::Status {
+            PodBehaviour::Status {
                 code: StatusCode::UNAUTHORIZED,
                 only_initialize: false,
             },
@@ -150,7 +151,7 @@ fn fixed_status_for_every_request_or_only_initialize() {
     world
         .add_backend(
             "gate",
-            Behaviour::Status {
+            PodBehaviour::Status {
                 code: StatusCode::SERVICE_UNAVAILABLE,
                 only_initialize: true,
             },
@@ -206,7 +207,7 @@ fn fixed_status_for_every_request_or_only_initialize() {
 #[test]
 fn pooled_connection_stays_on_the_replaced_pod() {
     let mut world = world(3);
-    world.add_backend("github", Behaviour::Healthy).unwrap();
+    world.add_backend("github", PodBehaviour::Healthy).unwrap();
     let url = world.backend_url("github");
     let conn = world.connector();
     let seen = Notes::<(&'static str, StatusCode, String)>::default();
@@ -232,8 +233,8 @@ fn pooled_connection_stays_on_the_replaced_pod() {
     let new = world
         .replace_pod(
             "github",
-            Behaviour::Healthy,
-            OldPod::Stale(Behaviour::Status {
+            PodBehaviour::Healthy,
+            PodRetirement::Stale(PodBehaviour::Status {
                 code: StatusCode::NOT_FOUND,
                 only_initialize: false,
             }),
@@ -270,9 +271,13 @@ fn pooled_connection_stays_on_the_replaced_pod() {
 #[test]
 fn retired_pod_refuses_new_connections() {
     let mut world = world(4);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     world
-        .replace_pod("a", Behaviour::Healthy, OldPod::Stale(Behaviour::Healthy))
+        .replace_pod(
+            "a",
+            PodBehaviour::Healthy,
+            PodRetirement::Stale(PodBehaviour::Healthy),
+        )
         .unwrap();
     let conn = world.connector();
     let seen = Notes::<Failure>::default();
@@ -299,7 +304,7 @@ fn retired_pod_refuses_new_connections() {
 #[test]
 fn terminated_old_pod_closes_pooled_connections() {
     let mut world = world(5);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     let seen =
         client::<(StatusCode, String), _, _>(&mut world, "a", |http, url, seen| async move {
             let r = http.initialize(&url).await.unwrap();
@@ -310,7 +315,7 @@ fn terminated_old_pod_closes_pooled_connections() {
         });
     world.run_until(secs(5)).unwrap();
     world
-        .replace_pod("a", Behaviour::Healthy, OldPod::Terminate)
+        .replace_pod("a", PodBehaviour::Healthy, PodRetirement::Terminate)
         .unwrap();
     world.run_until(secs(11)).unwrap();
     assert_eq!(
@@ -326,7 +331,7 @@ fn terminated_old_pod_closes_pooled_connections() {
 #[test]
 fn blackholed_old_pod_hangs_pooled_requests() {
     let mut world = world(6);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     let url = world.backend_url("a");
     let conn = world.connector();
     let seen = Notes::<String>::default();
@@ -350,7 +355,7 @@ fn blackholed_old_pod_hangs_pooled_requests() {
     });
     world.run_until(secs(5)).unwrap();
     world
-        .replace_pod("a", Behaviour::Healthy, OldPod::Blackhole)
+        .replace_pod("a", PodBehaviour::Healthy, PodRetirement::Blackhole)
         .unwrap();
     world.run_until(secs(15)).unwrap();
     assert_eq!(
@@ -362,7 +367,7 @@ fn blackholed_old_pod_hangs_pooled_requests() {
 #[test]
 fn hang_is_cut_by_a_client_timeout_in_simulated_time() {
     let mut world = world(7);
-    world.add_backend("a", Behaviour::Hang).unwrap();
+    world.add_backend("a", PodBehaviour::Hang).unwrap();
     let seen = client::<(bool, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
         let t0 = now();
         let r = tokio::time::timeout(secs(10), http.initialize(&url)).await;
@@ -386,7 +391,7 @@ fn hang_is_cut_by_a_client_timeout_in_simulated_time() {
 #[test]
 fn slow_pod_delays_each_response() {
     let mut world = world(8);
-    world.add_backend("a", Behaviour::Slow(secs(2))).unwrap();
+    world.add_backend("a", PodBehaviour::Slow(secs(2))).unwrap();
     let seen =
         client::<(StatusCode, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
             let t0 = now();
@@ -404,7 +409,7 @@ fn slow_pod_delays_each_response() {
 #[test]
 fn close_answers_nothing_and_drops_the_connection() {
     let mut world = world(9);
-    world.add_backend("a", Behaviour::Close).unwrap();
+    world.add_backend("a", PodBehaviour::Close).unwrap();
     let seen = client::<Failure, _, _>(&mut world, "a", |http, url, seen| async move {
         seen.push(http.initialize(&url).await.unwrap_err());
     });
@@ -416,9 +421,9 @@ fn close_answers_nothing_and_drops_the_connection() {
 #[test]
 fn refuse_and_starting_for_refuse_connects_quickly() {
     let mut world = world(10);
-    world.add_backend("down", Behaviour::Refuse).unwrap();
+    world.add_backend("down", PodBehaviour::Refuse).unwrap();
     world
-        .add_backend("boot", Behaviour::StartingFor(secs(3)))
+        .add_backend("boot", PodBehaviour::StartingFor(secs(3)))
         .unwrap();
     let (down, boot) = (world.backend_url("down"), world.backend_url("boot"));
     let conn = world.connector();
@@ -449,7 +454,7 @@ fn refuse_and_starting_for_refuse_connects_quickly() {
     world.run_until(secs(2)).unwrap();
     // Bring `down` up, so its pod counters show it now listens.
     world
-        .set_behaviour("down-pod-1", Behaviour::Healthy)
+        .set_behaviour("down-pod-1", PodBehaviour::Healthy)
         .unwrap();
     world.run_until(secs(5)).unwrap();
     let seen = seen.all();
@@ -487,7 +492,7 @@ fn refuse_and_starting_for_refuse_connects_quickly() {
 #[test]
 fn switching_to_refuse_closes_existing_connections() {
     let mut world = world(11);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     let seen = client::<String, _, _>(&mut world, "a", |http, url, seen| async move {
         http.initialize(&url).await.unwrap();
         sleep_until(secs(2)).await;
@@ -496,7 +501,9 @@ fn switching_to_refuse_closes_existing_connections() {
         seen.push(format!("{e:?}"));
     });
     world.run_until(secs(1)).unwrap();
-    world.set_behaviour("a-pod-1", Behaviour::Refuse).unwrap();
+    world
+        .set_behaviour("a-pod-1", PodBehaviour::Refuse)
+        .unwrap();
     world.run_until(secs(3)).unwrap();
     assert_eq!(
         seen.all(),
@@ -521,7 +528,7 @@ fn switching_to_refuse_closes_existing_connections() {
 #[test]
 fn no_ready_endpoint_fails_fast_and_is_logged() {
     let mut world = world(12);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     world.route("a", None).unwrap();
     let seen = client::<(Failure, Duration), _, _>(&mut world, "a", |http, url, seen| async move {
         let t0 = now();
@@ -551,7 +558,7 @@ fn no_ready_endpoint_fails_fast_and_is_logged() {
 #[test]
 fn legacy_sse_server_rejects_post_and_streams_an_endpoint_on_get() {
     let mut world = world(13);
-    world.add_backend("old", Behaviour::LegacySse).unwrap();
+    world.add_backend("old", PodBehaviour::LegacySse).unwrap();
     let seen = client::<String, _, _>(&mut world, "old", |http, url, seen| async move {
         let r = http.initialize(&url).await.unwrap();
         seen.push(format!(
@@ -581,7 +588,9 @@ fn legacy_sse_server_rejects_post_and_streams_an_endpoint_on_get() {
 #[test]
 fn forget_sessions_answers_404_to_everything_but_initialize() {
     let mut world = world(14);
-    world.add_backend("a", Behaviour::ForgetSessions).unwrap();
+    world
+        .add_backend("a", PodBehaviour::ForgetSessions)
+        .unwrap();
     let seen = client::<StatusCode, _, _>(&mut world, "a", |http, url, seen| async move {
         let init = http.initialize(&url).await.unwrap();
         seen.push(init.status);
@@ -630,7 +639,7 @@ fn sse_events(body: &str) -> Vec<(Option<String>, Option<String>, String)> {
 #[test]
 fn sse_replies_prime_then_carry_the_response() {
     let mut world = world(15);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     world.set_reply_mode("a-pod-1", ReplyMode::Sse).unwrap();
     let seen =
         client::<(String, String, String), _, _>(&mut world, "a", |http, url, seen| async move {
@@ -677,7 +686,7 @@ fn sse_replies_prime_then_carry_the_response() {
 #[test]
 fn crash_hangs_connects_and_restart_forgets_sessions() {
     let mut world = world(16);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     let seen = client::<String, _, _>(&mut world, "a", |http, url, seen| async move {
         let sid = http.initialize(&url).await.unwrap().session().unwrap();
         // Crash at 1 s.
@@ -747,8 +756,8 @@ fn crash_hangs_connects_and_restart_forgets_sessions() {
 #[test]
 fn partition_refuses_connects_and_hold_delays_until_release() {
     let mut world = world(17);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
-    world.add_backend("b", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
+    world.add_backend("b", PodBehaviour::Healthy).unwrap();
     let (a, b) = (world.backend_url("a"), world.backend_url("b"));
     let conn = world.connector();
     let seen = Notes::<String>::default();
@@ -777,7 +786,7 @@ fn partition_refuses_connects_and_hold_delays_until_release() {
 #[test]
 fn link_latency_is_applied() {
     let mut world = world(18);
-    world.add_backend("a", Behaviour::Healthy).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
     let seen = client::<Duration, _, _>(&mut world, "a", |http, url, seen| async move {
         let t0 = now();
         http.initialize(&url).await.unwrap();
@@ -797,8 +806,8 @@ fn scenario(seed: u64) -> (Vec<ConnectionRecord>, String) {
         max_latency: ms(20),
         ..WorldConfig::default()
     });
-    world.add_backend("a", Behaviour::Healthy).unwrap();
-    world.add_backend("b", Behaviour::Slow(ms(300))).unwrap();
+    world.add_backend("a", PodBehaviour::Healthy).unwrap();
+    world.add_backend("b", PodBehaviour::Slow(ms(300))).unwrap();
     let urls = [world.backend_url("a"), world.backend_url("b")];
     let conn = world.connector();
     let seen = Notes::<String>::default();
@@ -828,8 +837,8 @@ fn scenario(seed: u64) -> (Vec<ConnectionRecord>, String) {
     world
         .replace_pod(
             "a",
-            Behaviour::Healthy,
-            OldPod::Stale(Behaviour::Status {
+            PodBehaviour::Healthy,
+            PodRetirement::Stale(PodBehaviour::Status {
                 code: StatusCode::FORBIDDEN,
                 only_initialize: false,
             }),

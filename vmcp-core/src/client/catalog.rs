@@ -30,7 +30,7 @@ pub struct Catalog {
 
 /// One cached catalog and the endpoint it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatalogEntry {
+pub(crate) struct CatalogEntry {
     /// The backend URL the probe listed.
     pub url: String,
     /// What it listed.
@@ -44,7 +44,7 @@ struct Inner {
 
 /// The shared cache: written by the probe, read by the front end. Cloning shares it.
 #[derive(Clone)]
-pub struct CatalogCache {
+pub(crate) struct CatalogCache {
     inner: Arc<Inner>,
 }
 
@@ -80,7 +80,7 @@ impl CatalogCache {
 
     /// Store what a successful probe of `backend` at `url` listed. Signals a change only when
     /// the catalog differs from the cached one.
-    pub fn update(&self, backend: &str, url: &str, catalog: Catalog) {
+    pub(crate) fn update(&self, backend: &str, url: &str, catalog: Catalog) {
         let entry = CatalogEntry {
             url: url.to_owned(),
             catalog,
@@ -100,25 +100,26 @@ impl CatalogCache {
     }
 
     /// Forget `backend` (removed, or its endpoint changed).
-    pub fn remove(&self, backend: &str) {
+    pub(crate) fn remove(&self, backend: &str) {
         let removed = self.lock().remove(backend).is_some();
         if removed {
             self.bump();
         }
     }
 
-    /// The cached catalog of `backend`.
-    pub fn get(&self, backend: &str) -> Option<CatalogEntry> {
+    /// The cached catalog of `backend` (the front end reads whole snapshots).
+    #[cfg(test)]
+    fn get(&self, backend: &str) -> Option<CatalogEntry> {
         self.lock().get(backend).cloned()
     }
 
     /// Every cached catalog, ordered by backend name.
-    pub fn snapshot(&self) -> BTreeMap<String, CatalogEntry> {
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, CatalogEntry> {
         self.lock().clone()
     }
 
     /// A receiver bumped whenever a catalog changed or was removed.
-    pub fn changes(&self) -> watch::Receiver<u64> {
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
     }
 }

@@ -29,7 +29,7 @@ use hyper_util::client::legacy::connect::Connection;
 use tower_service::Service;
 
 /// A boxed, thread-safe error (what hyper-util's connector contract expects).
-pub type BoxError = Box<dyn StdError + Send + Sync>;
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// Everything the client needs from a connector. Blanket-implemented: pass any
 /// `Service<Uri>` whose response is a hyper `Read + Write` stream implementing hyper-util's
@@ -64,7 +64,7 @@ tokio::task_local! {
 }
 
 /// Run `fut` with every connect it triggers attributed to `backend`.
-pub async fn attribute_to<F: Future>(backend: Arc<str>, fut: F) -> F::Output {
+pub(crate) async fn attribute_to<F: Future>(backend: Arc<str>, fut: F) -> F::Output {
     CURRENT_BACKEND.scope(backend, fut).await
 }
 
@@ -160,7 +160,7 @@ impl<C> fmt::Debug for CountingConnector<C> {
 }
 
 /// The future of a counted connect.
-pub type CountingFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+pub(crate) type CountingFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
 impl<C: BackendConnector> Service<Uri> for CountingConnector<C> {
     type Response = C::Response;

@@ -1,22 +1,25 @@
 //! The MCP Streamable-HTTP backend client: health probes over hyper, generic over the connector
 //! (DESIGN §3.1, §3.3 "Probe", "Pool policies").
 //!
-//! * [`McpClient`] runs probes and implements [`Probe`] for the monitor.
-//! * [`catalog`]: the capability cache the probe fills for the front end.
-//! * [`connector`]: the connector seam, `connect_timeout`, per-backend connection counters.
-//! * [`pool`]: the pool policies (`per_backend`, `per_probe`, `shared`).
-//! * [`session`]: one MCP session (`initialize` … `DELETE`).
-//! * [`sse`]: the bounded `text/event-stream` parser.
-//! * [`target`]: backend validation and credential headers.
-//! * [`transport`]: typed classification of hyper/I/O errors.
+//! * [`McpClient`] runs probes and implements [`Probe`] for the monitor; [`ClientSettings`] is
+//!   what it takes from the configuration, [`ProbeReport`] a probe's detailed result.
+//! * The connector seam: [`BackendConnector`], [`ConnectTimeout`], and the per-backend
+//!   [`ConnectionCounters`] kept by the [`CountingConnector`] wrapper.
+//! * [`SseParser`]: the bounded `text/event-stream` parser; [`Target`]: backend validation and
+//!   credential headers.
+//! * [`SessionSummary`]: what a probe's session learned, with the backend's [`Catalog`].
+//!
+//! Private parts: `catalog` (the capability cache the probe fills for the front end), `pool`
+//! (the pool policies `per_backend`, `per_probe`, `shared`), `session` (one MCP session,
+//! `initialize` … `DELETE`) and `transport` (typed classification of hyper/I/O errors).
 
-pub mod catalog;
-pub mod connector;
-pub mod pool;
-pub mod session;
-pub mod sse;
-pub mod target;
-pub mod transport;
+pub(crate) mod catalog;
+pub(crate) mod connector;
+mod pool;
+pub(crate) mod session;
+mod sse;
+pub(crate) mod target;
+pub(crate) mod transport;
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,15 +31,18 @@ use tokio::time::Instant;
 
 use crate::config::{FailureHandling, PoolPolicy};
 use crate::error::{BackendError, ProbeStep};
+use crate::health::Probe;
 use crate::health::ProbeOutcome;
-use crate::health::monitor::Probe;
 use crate::registry::Backend;
 
+pub use catalog::Catalog;
 pub use connector::{
     BackendConnector, ConnectTimeout, ConnectionCounters, ConnectionStats, CountingConnector,
     UNATTRIBUTED,
 };
 pub use session::SessionSummary;
+pub use sse::{SseError, SseEvent, SseParser};
+pub use target::Target;
 
 /// Upper bound for the best-effort `DELETE` that ends a probe's session. It also never runs past
 /// the probe deadline.
@@ -146,7 +152,7 @@ impl<C: BackendConnector> McpClient<C> {
     }
 
     /// The capability cache the probes fill (shared handle).
-    pub fn catalog(&self) -> catalog::CatalogCache {
+    pub(crate) fn catalog(&self) -> catalog::CatalogCache {
         self.catalog.clone()
     }
 
@@ -160,13 +166,13 @@ impl<C: BackendConnector> McpClient<C> {
     /// A client from `backend`'s pool, under the same pool policy as probes (the front end's
     /// backend sessions use it). Give it back with [`Self::lease_failed`] after a
     /// connection-level failure.
-    pub fn lease(&self, backend: &str) -> pool::Lease<C> {
+    pub(crate) fn lease(&self, backend: &str) -> pool::Lease<C> {
         self.pools.lease(backend)
     }
 
     /// A request with `lease` failed at the connection level: flush the pool as after a
     /// failed probe (`per_backend` only).
-    pub fn lease_failed(&self, backend: &str, lease: pool::Lease<C>) {
+    pub(crate) fn lease_failed(&self, backend: &str, lease: pool::Lease<C>) {
         self.pools.probe_failed(backend, lease);
     }
 
@@ -218,7 +224,7 @@ impl<C: BackendConnector> McpClient<C> {
     pub async fn probe_detailed(&self, backend: &Backend) -> ProbeReport {
         let start = crate::clock::monotonic_now();
         let deadline = start + self.settings.health_check_timeout;
-        let target = match target::Target::new(backend) {
+        let target = match Target::new(backend) {
             Ok(target) => target,
             Err(err) => {
                 return ProbeReport {
@@ -307,7 +313,7 @@ async fn run_with_reinitialize<'a, C: BackendConnector>(
     first: &mut session::Session<'a, C>,
     step: &mut ProbeStep,
     client: &'a pool::HttpClient<C>,
-    target: &'a target::Target,
+    target: &'a Target,
     settings: &ClientSettings,
     list_catalog: bool,
 ) -> (

@@ -20,21 +20,21 @@ use crate::client::connector::{BackendConnector, ConnectionCounters, CountingCon
 use crate::config::PoolPolicy;
 
 /// The hyper-util client type the probes use.
-pub type HttpClient<C> = Client<CountingConnector<C>, Full<Bytes>>;
+pub(super) type HttpClient<C> = Client<CountingConnector<C>, Full<Bytes>>;
 
 /// Idle timeout of a `PerBackend` pool: short, so a connection to a replaced pod does not
 /// outlive a probe interval for long even when no probe fails.
-pub const PER_BACKEND_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const PER_BACKEND_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Idle timeout of the `Shared` pool, as in the pre-fix upstream code (Go's default transport).
-pub const SHARED_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+pub(super) const SHARED_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Idle timeout of a `PerProbe` pool; irrelevant in practice, the pool dies with the probe.
-pub const PER_PROBE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const PER_PROBE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Build one hyper-util client. Always with `pool_timer(TokioTimer)`: without it, idle expiry
 /// reads the real clock and breaks both paused-time tests and the simulation (DESIGN §3.1).
-pub fn build_client<C: BackendConnector>(
+pub(super) fn build_client<C: BackendConnector>(
     connector: CountingConnector<C>,
     idle_timeout: Duration,
 ) -> HttpClient<C> {
@@ -46,7 +46,7 @@ pub fn build_client<C: BackendConnector>(
 }
 
 /// A client handed to one probe, with the identity needed to flush exactly that pool later.
-pub struct Lease<C> {
+pub(crate) struct Lease<C> {
     /// The client to send the probe's requests with.
     pub client: HttpClient<C>,
     /// Identifies the pool the client belongs to (`PerBackend` only), so a late failure of an old
@@ -69,7 +69,7 @@ enum Pools<C> {
 }
 
 /// Hands out clients according to the pool policy.
-pub struct PoolManager<C> {
+pub(super) struct PoolManager<C> {
     policy: PoolPolicy,
     connector: CountingConnector<C>,
     pools: Mutex<Pools<C>>,
@@ -77,7 +77,7 @@ pub struct PoolManager<C> {
 
 impl<C: BackendConnector> PoolManager<C> {
     /// A manager for `policy` over `connector`, counting into `counters`.
-    pub fn new(
+    pub(super) fn new(
         policy: PoolPolicy,
         connector: C,
         counters: ConnectionCounters,
@@ -106,13 +106,8 @@ impl<C: BackendConnector> PoolManager<C> {
         crate::sync::lock(&self.pools)
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> PoolPolicy {
-        self.policy
-    }
-
     /// The client for one probe of `backend`.
-    pub fn lease(&self, backend: &str) -> Lease<C> {
+    pub(super) fn lease(&self, backend: &str) -> Lease<C> {
         let mut pools = self.lock();
         match &mut *pools {
             Pools::PerBackend { pools, next_id } => {
@@ -142,7 +137,7 @@ impl<C: BackendConnector> PoolManager<C> {
 
     /// A probe with `lease` failed: under `PerBackend`, drop that pool (if it is still the
     /// current one) so the next probe opens a fresh connection. Other policies: nothing.
-    pub fn probe_failed(&self, backend: &str, lease: Lease<C>) {
+    pub(super) fn probe_failed(&self, backend: &str, lease: Lease<C>) {
         let Some(pool_id) = lease.pool_id else {
             return;
         };
@@ -165,7 +160,7 @@ impl<C: BackendConnector> PoolManager<C> {
     }
 
     /// Drop everything held for `backend` (`PerBackend`; the shared pool is never flushed).
-    pub fn flush(&self, backend: &str) {
+    pub(super) fn flush(&self, backend: &str) {
         let removed = {
             let mut pools = self.lock();
             match &mut *pools {

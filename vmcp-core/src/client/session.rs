@@ -30,15 +30,16 @@ use crate::client::transport::{classify_body_error, classify_request_error};
 use crate::error::{BackendError, ProbeStep, UnavailableCause};
 
 /// `Mcp-Session-Id`.
-pub static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+pub(crate) static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 /// `MCP-Protocol-Version`.
-pub static MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+pub(crate) static MCP_PROTOCOL_VERSION: HeaderName =
+    HeaderName::from_static("mcp-protocol-version");
 /// What a Streamable-HTTP client must accept.
 const ACCEPT: &str = "application/json, text/event-stream";
 
 /// The protocol version the probe asks for: the newest one that still has an `initialize`
 /// handshake (later revisions moved the lifecycle into per-request metadata).
-pub fn requested_protocol_version() -> ProtocolVersion {
+pub(crate) fn requested_protocol_version() -> ProtocolVersion {
     ProtocolVersion::LATEST_WITH_INITIALIZE
 }
 
@@ -58,7 +59,7 @@ pub struct SessionSummary {
 
 /// The most pages one `*/list` may span: a backend that keeps returning cursors must not keep a
 /// probe busy until its deadline.
-pub const MAX_LIST_PAGES: usize = 64;
+pub(crate) const MAX_LIST_PAGES: usize = 64;
 
 /// How a JSON-RPC request was answered.
 pub(crate) enum RpcReply {
@@ -69,7 +70,7 @@ pub(crate) enum RpcReply {
 }
 
 /// One session against one target.
-pub struct Session<'a, C> {
+pub(crate) struct Session<'a, C> {
     client: &'a HttpClient<C>,
     target: &'a Target,
     max_body_bytes: u64,
@@ -81,7 +82,7 @@ pub struct Session<'a, C> {
 
 impl<'a, C: BackendConnector> Session<'a, C> {
     /// A fresh session (no id yet).
-    pub fn new(client: &'a HttpClient<C>, target: &'a Target, max_body_bytes: u64) -> Self {
+    pub(crate) fn new(client: &'a HttpClient<C>, target: &'a Target, max_body_bytes: u64) -> Self {
         Self {
             client,
             target,
@@ -95,19 +96,22 @@ impl<'a, C: BackendConnector> Session<'a, C> {
 
     /// Also list every page of tools, resources and prompts (each when advertised), for the
     /// capability cache. The probe then still fails on the first error, as for `tools/list`.
-    pub fn with_catalog(mut self, list: bool) -> Self {
+    pub(crate) fn with_catalog(mut self, list: bool) -> Self {
         self.list_catalog = list;
         self
     }
 
     /// Whether the server gave this session an id (then it should be deleted at the end).
-    pub fn has_session_id(&self) -> bool {
+    pub(crate) fn has_session_id(&self) -> bool {
         self.session_id.is_some()
     }
 
     /// Run the session up to and including `tools/list`/`ping`. `step` always names the step in
     /// progress, so a caller that times the session out can tell where it was.
-    pub async fn run(&mut self, step: &mut ProbeStep) -> Result<SessionSummary, BackendError> {
+    pub(crate) async fn run(
+        &mut self,
+        step: &mut ProbeStep,
+    ) -> Result<SessionSummary, BackendError> {
         *step = ProbeStep::Initialize;
         let init = self.initialize().await?;
 
@@ -360,7 +364,7 @@ impl<'a, C: BackendConnector> Session<'a, C> {
 
     /// End the session on the server. Best effort: the caller bounds it in time and ignores the
     /// result.
-    pub async fn delete(&mut self) -> Result<(), BackendError> {
+    pub(crate) async fn delete(&mut self) -> Result<(), BackendError> {
         if self.session_id.is_none() {
             return Ok(());
         }

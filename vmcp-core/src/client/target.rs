@@ -70,7 +70,7 @@ fn invalid(detail: impl Into<String>) -> BackendError {
 }
 
 /// Parse and check a backend URL: absolute, with a host, without credentials in it.
-pub fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
+pub(crate) fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
     // Checked on the raw text first so that no error message (not even http's) can echo
     // credentials embedded in the URL.
     if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {

@@ -10,7 +10,7 @@ use crate::error::{
 };
 
 /// Classify an error from `Client::request` (connect, send, or receiving the response head).
-pub fn classify_request_error(
+pub(crate) fn classify_request_error(
     step: ProbeStep,
     err: &hyper_util::client::legacy::Error,
 ) -> BackendError {
@@ -24,7 +24,7 @@ pub fn classify_request_error(
 }
 
 /// Classify an error while reading a response body.
-pub fn classify_body_error(step: ProbeStep, err: &hyper::Error) -> BackendError {
+pub(crate) fn classify_body_error(step: ProbeStep, err: &hyper::Error) -> BackendError {
     classify_chain(step, err)
 }
 

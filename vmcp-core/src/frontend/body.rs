@@ -63,7 +63,7 @@ impl Body for FrontendBody {
 }
 
 /// One SSE `message` event carrying `json`.
-pub fn sse_event(json: &[u8]) -> Bytes {
+pub(super) fn sse_event(json: &[u8]) -> Bytes {
     let mut event = Vec::with_capacity(json.len() + 20);
     event.extend_from_slice(b"event: message\ndata: ");
     event.extend_from_slice(json);

@@ -1,27 +1,28 @@
 //! The front end: vMCP as an MCP Streamable-HTTP server (DESIGN §3.6).
 //!
 //! `vmcp` presents all its backends as one MCP server. The health engine decides what clients
-//! see and where calls may go:
+//! see and where calls may go. [`Frontend`] is the entry point; [`FrontendBody`] its response
+//! body; [`View`] and [`Aggregate`] what clients currently see. The parts are private modules:
 //!
-//! * [`aggregate`]: advertising policy and name-conflict resolution (pure).
-//! * [`server`]: the HTTP/JSON-RPC handling of `/mcp` (POST, GET stream, DELETE), generic over
+//! * aggregate: advertising policy and name-conflict resolution (pure).
+//! * server: the HTTP/JSON-RPC handling of `/mcp` (POST, GET stream, DELETE), generic over
 //!   the request body and the connection I/O, so a turmoil listener can drive it.
-//! * [`routing`]: a call to its owning backend, or a fast-fail with no backend traffic.
-//! * [`session`]: client sessions (seeded ids, expiry, LRU cap, streams, calls in flight).
-//! * [`upstream`]: one backend session per (client session, backend), re-initialized once.
-//! * [`notify`]: `notifications/*/list_changed` once per change burst, session expiry sweeps.
-//! * [`body`]: the response body type (whole JSON, or an SSE stream).
+//! * routing: a call to its owning backend, or a fast-fail with no backend traffic.
+//! * session: client sessions (seeded ids, expiry, LRU cap, streams, calls in flight).
+//! * upstream: one backend session per (client session, backend), re-initialized once.
+//! * notify: `notifications/*/list_changed` once per change burst, session expiry sweeps.
+//! * body: the response body type (whole JSON, or an SSE stream).
 //!
 //! Client `initialize` and `*/list` are answered from the capability cache the probe fills
-//! ([`crate::client::catalog`]) and never wait on a backend.
+//! and never wait on a backend.
 
-pub mod aggregate;
-pub mod body;
-pub mod notify;
-pub mod routing;
-pub mod server;
-pub mod session;
-pub mod upstream;
+mod aggregate;
+mod body;
+mod notify;
+mod routing;
+mod server;
+mod session;
+mod upstream;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,14 +33,14 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use crate::client::BackendConnector;
 use crate::client::McpClient;
 use crate::client::catalog::CatalogCache;
-use crate::client::connector::BackendConnector;
 use crate::config::{ConfigError, FrontendConfig};
-use crate::frontend::aggregate::{Aggregate, Offer};
 use crate::frontend::session::SessionStore;
-use crate::health::monitor::{HealthMonitor, HealthSnapshot};
+use crate::health::{HealthMonitor, HealthSnapshot};
 
+pub use aggregate::{Aggregate, Dropped, Entry, Kind, Offer, advertises, aggregate};
 pub use body::FrontendBody;
 
 /// The path clients connect to.
@@ -210,7 +211,7 @@ impl<C: BackendConnector> FrontendControl for Frontend<C> {
 
 /// The view for a health snapshot and a catalog cache (entries filled from another endpoint
 /// than the backend's current one are ignored).
-pub fn compute_view(
+pub(crate) fn compute_view(
     snapshot: &HealthSnapshot,
     catalog: &CatalogCache,
     config: &FrontendConfig,
@@ -227,15 +228,15 @@ pub fn compute_view(
             backend: name,
             catalog: &entry.catalog,
         };
-        if aggregate::advertises(health.health.status) {
+        if advertises(health.health.status) {
             visible.push(offer.clone());
             advertised_backends.push(name.clone());
         }
         every.push(offer);
     }
     View {
-        advertised: aggregate::aggregate(&visible, &config.aggregation),
-        all: aggregate::aggregate(&every, &config.aggregation),
+        advertised: aggregate(&visible, &config.aggregation),
+        all: aggregate(&every, &config.aggregation),
         advertised_backends,
         configured_backends: snapshot.len(),
     }

@@ -9,19 +9,19 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use crate::client::connector::BackendConnector;
+use crate::client::BackendConnector;
 use crate::frontend::Frontend;
 use crate::frontend::aggregate::{Aggregate, Kind};
 use crate::frontend::routing::close_soon;
 
 /// How long a change burst may last and still produce one notification per kind.
-pub const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(100);
+pub(super) const LIST_CHANGED_DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Upper bound between a session's idle expiry and its removal by the sweep.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+pub(super) const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The kinds whose advertised lists differ between `before` and `after`.
-pub fn changed_kinds(before: &Aggregate, after: &Aggregate) -> Vec<Kind> {
+pub(super) fn changed_kinds(before: &Aggregate, after: &Aggregate) -> Vec<Kind> {
     Kind::ALL
         .into_iter()
         .filter(|kind| before.list(*kind) != after.list(*kind))

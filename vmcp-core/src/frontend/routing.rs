@@ -17,20 +17,20 @@ use std::sync::Arc;
 use rmcp::model::{ErrorCode, ErrorData, JsonObject, RequestId};
 use serde_json::{Value, json};
 
+use crate::client::BackendConnector;
 use crate::client::DEFAULT_DELETE_TIMEOUT;
-use crate::client::connector::BackendConnector;
 use crate::error::BackendError;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::session::ClientSession;
 use crate::frontend::upstream::{Forwarded, Upstream};
 use crate::frontend::{Frontend, FrontendEvent};
-use crate::health::monitor::CallOutcome;
+use crate::health::CallOutcome;
 
 /// JSON-RPC code for a request the client cancelled.
-pub const REQUEST_CANCELLED: i32 = -32800;
+pub(super) const REQUEST_CANCELLED: i32 = -32800;
 
 /// The method a kind's call is forwarded as.
-pub const fn call_method(kind: Kind) -> &'static str {
+pub(super) const fn call_method(kind: Kind) -> &'static str {
     match kind {
         Kind::Tools => "tools/call",
         Kind::Resources => "resources/read",
@@ -39,7 +39,7 @@ pub const fn call_method(kind: Kind) -> &'static str {
 }
 
 /// What the call path produced: a `result` object or a JSON-RPC error.
-pub type CallReply = Result<JsonObject, ErrorData>;
+pub(super) type CallReply = Result<JsonObject, ErrorData>;
 
 /// A refusal or failure the client sees: an `isError` tool result, or a JSON-RPC error.
 fn refused(kind: Kind, text: String) -> CallReply {
@@ -60,7 +60,7 @@ fn refused(kind: Kind, text: String) -> CallReply {
 impl<C: BackendConnector> Frontend<C> {
     /// Route one `tools/call` / `resources/read` / `prompts/get` of `session`. `client_id` is
     /// the client's request id (for cancellation).
-    pub async fn route_call(
+    pub(crate) async fn route_call(
         &self,
         session: &Arc<ClientSession<C>>,
         kind: Kind,

@@ -27,7 +27,7 @@ use rmcp::model::{ErrorCode, ErrorData, JsonObject, ProtocolVersion, RequestId};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::client::connector::BackendConnector;
+use crate::client::BackendConnector;
 use crate::client::session::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::config::PartialFailureMode;
 use crate::frontend::aggregate::Kind;
@@ -37,18 +37,18 @@ use crate::frontend::session::ClientSession;
 use crate::frontend::{Frontend, MCP_PATH};
 
 /// The protocol revisions the front end speaks, oldest first.
-pub const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
+pub(super) const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
     ProtocolVersion::V_2025_03_26,
     ProtocolVersion::V_2025_06_18,
     ProtocolVersion::V_2025_11_25,
 ];
 
 /// Deadline for reading a request's headers on a client connection.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pick the revision for a client that asked for `requested`: that one when supported, else
 /// the newest supported (the client then decides whether it can continue).
-pub fn negotiate(requested: &str) -> &'static ProtocolVersion {
+pub(super) fn negotiate(requested: &str) -> &'static ProtocolVersion {
     SUPPORTED_VERSIONS
         .iter()
         .find(|v| v.as_str() == requested)

@@ -15,11 +15,11 @@ use tokio::time::Instant;
 use crate::frontend::upstream::Upstream;
 
 /// Events buffered per GET stream; a client that stops reading loses notifications beyond it.
-pub const STREAM_BUFFER: usize = 32;
+pub(super) const STREAM_BUFFER: usize = 32;
 
 /// A call in flight, as `notifications/cancelled` finds it.
 #[derive(Debug, Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     /// Woken when the client cancels.
     pub cancel: Notify,
 }
@@ -33,7 +33,7 @@ struct State<C> {
 }
 
 /// One client session.
-pub struct ClientSession<C> {
+pub(crate) struct ClientSession<C> {
     id: String,
     protocol_version: String,
     state: Mutex<State<C>>,
@@ -53,22 +53,17 @@ impl<C> ClientSession<C> {
     }
 
     /// The `Mcp-Session-Id`.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
     /// The negotiated protocol revision.
-    pub fn protocol_version(&self) -> &str {
+    pub(crate) fn protocol_version(&self) -> &str {
         &self.protocol_version
     }
 
-    /// Whether the client sent `notifications/initialized`.
-    pub fn is_initialized(&self) -> bool {
-        self.lock().initialized
-    }
-
     /// Record `notifications/initialized`.
-    pub fn mark_initialized(&self) {
+    pub(crate) fn mark_initialized(&self) {
         self.lock().initialized = true;
     }
 
@@ -77,7 +72,7 @@ impl<C> ClientSession<C> {
     }
 
     /// Attach a GET stream; returns its receiving end.
-    pub fn open_stream(&self) -> mpsc::Receiver<Bytes> {
+    pub(crate) fn open_stream(&self) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let mut state = self.lock();
         state.streams.retain(|s| !s.is_closed());
@@ -86,14 +81,14 @@ impl<C> ClientSession<C> {
     }
 
     /// Whether a GET stream is open.
-    pub fn has_stream(&self) -> bool {
+    pub(crate) fn has_stream(&self) -> bool {
         let mut state = self.lock();
         state.streams.retain(|s| !s.is_closed());
         !state.streams.is_empty()
     }
 
     /// Queue `event` on every open GET stream; returns how many got it.
-    pub fn push(&self, event: &Bytes) -> usize {
+    pub(crate) fn push(&self, event: &Bytes) -> usize {
         let mut state = self.lock();
         state.streams.retain(|s| !s.is_closed());
         let mut delivered = 0;
@@ -109,19 +104,19 @@ impl<C> ClientSession<C> {
     }
 
     /// Register a call under the client's request id (its JSON text).
-    pub fn begin_call(&self, request_id: String) -> Arc<InFlight> {
+    pub(crate) fn begin_call(&self, request_id: String) -> Arc<InFlight> {
         let call = Arc::new(InFlight::default());
         self.lock().in_flight.insert(request_id, Arc::clone(&call));
         call
     }
 
     /// The call ended.
-    pub fn end_call(&self, request_id: &str) {
+    pub(crate) fn end_call(&self, request_id: &str) {
         self.lock().in_flight.remove(request_id);
     }
 
     /// Cancel the call with this request id; false when none is in flight.
-    pub fn cancel_call(&self, request_id: &str) -> bool {
+    pub(crate) fn cancel_call(&self, request_id: &str) -> bool {
         match self.lock().in_flight.get(request_id) {
             Some(call) => {
                 call.cancel.notify_one();
@@ -132,7 +127,7 @@ impl<C> ClientSession<C> {
     }
 
     /// The backend session to `backend`, created with `open` on first use.
-    pub fn upstream<E>(
+    pub(crate) fn upstream<E>(
         &self,
         backend: &str,
         open: impl FnOnce() -> Result<Upstream<C>, E>,
@@ -149,7 +144,7 @@ impl<C> ClientSession<C> {
     }
 
     /// Drop the backend session to `backend` (its endpoint changed); returns it for closing.
-    pub fn forget_upstream(&self, backend: &str) -> Option<Arc<Upstream<C>>> {
+    pub(crate) fn forget_upstream(&self, backend: &str) -> Option<Arc<Upstream<C>>> {
         self.lock().upstreams.remove(backend)
     }
 
@@ -166,13 +161,13 @@ impl<C> ClientSession<C> {
 
 /// Why a session id was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lookup {
+pub(super) enum Lookup {
     /// No such session (never existed, expired, evicted or deleted): HTTP 404.
     Unknown,
 }
 
 /// All client sessions.
-pub struct SessionStore<C> {
+pub(super) struct SessionStore<C> {
     sessions: Mutex<BTreeMap<String, Arc<ClientSession<C>>>>,
     rng: Mutex<ChaCha8Rng>,
     idle_timeout: Duration,
@@ -188,11 +183,11 @@ impl<C> std::fmt::Debug for SessionStore<C> {
 }
 
 /// Backend sessions of ended client sessions, to be closed by the caller.
-pub type Closed<C> = Vec<Arc<Upstream<C>>>;
+pub(super) type Closed<C> = Vec<Arc<Upstream<C>>>;
 
 impl<C> SessionStore<C> {
     /// An empty store; ids are drawn from a ChaCha8 RNG seeded with `seed`.
-    pub fn new(seed: u64, idle_timeout: Duration, max_sessions: u32) -> Self {
+    pub(super) fn new(seed: u64, idle_timeout: Duration, max_sessions: u32) -> Self {
         Self {
             sessions: Mutex::new(BTreeMap::new()),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
@@ -206,13 +201,8 @@ impl<C> SessionStore<C> {
     }
 
     /// Open sessions.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    /// Whether no session is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn new_id(&self) -> String {
@@ -222,7 +212,7 @@ impl<C> SessionStore<C> {
     }
 
     /// Create a session, evicting the least recently used one at the cap.
-    pub fn create(&self, protocol_version: String) -> (Arc<ClientSession<C>>, Closed<C>) {
+    pub(super) fn create(&self, protocol_version: String) -> (Arc<ClientSession<C>>, Closed<C>) {
         let now = crate::clock::monotonic_now();
         let mut closed = Vec::new();
         let mut sessions = self.lock();
@@ -257,7 +247,7 @@ impl<C> SessionStore<C> {
     }
 
     /// The live session `id`, marked as used now. An idle-expired session is removed here.
-    pub fn get(&self, id: &str) -> Result<Arc<ClientSession<C>>, (Lookup, Closed<C>)> {
+    pub(super) fn get(&self, id: &str) -> Result<Arc<ClientSession<C>>, (Lookup, Closed<C>)> {
         let now = crate::clock::monotonic_now();
         let mut sessions = self.lock();
         let Some(session) = sessions.get(id).cloned() else {
@@ -277,12 +267,12 @@ impl<C> SessionStore<C> {
     }
 
     /// End session `id` (DELETE); false when unknown.
-    pub fn remove(&self, id: &str) -> Option<Closed<C>> {
+    pub(super) fn remove(&self, id: &str) -> Option<Closed<C>> {
         self.lock().remove(id).map(|s| s.close())
     }
 
     /// Remove every idle-expired session.
-    pub fn sweep(&self) -> Closed<C> {
+    pub(super) fn sweep(&self) -> Closed<C> {
         let now = crate::clock::monotonic_now();
         let mut sessions = self.lock();
         let expired: Vec<String> = sessions
@@ -301,12 +291,12 @@ impl<C> SessionStore<C> {
     }
 
     /// Every live session, ordered by id.
-    pub fn all(&self) -> Vec<Arc<ClientSession<C>>> {
+    pub(super) fn all(&self) -> Vec<Arc<ClientSession<C>>> {
         self.lock().values().cloned().collect()
     }
 
     /// End every session.
-    pub fn clear(&self) -> Closed<C> {
+    pub(super) fn clear(&self) -> Closed<C> {
         let sessions = std::mem::take(&mut *self.lock());
         sessions.into_values().flat_map(|s| s.close()).collect()
     }

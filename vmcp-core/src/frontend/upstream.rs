@@ -40,7 +40,7 @@ struct Established {
 
 /// How a forwarded request ended.
 #[derive(Debug)]
-pub enum Forwarded {
+pub(crate) enum Forwarded {
     /// The backend's `result`.
     Result(JsonObject),
     /// The backend's JSON-RPC `error` object, passed to the client as is.
@@ -48,7 +48,7 @@ pub enum Forwarded {
 }
 
 /// The backend session of one (client session, backend) pair.
-pub struct Upstream<C> {
+pub(crate) struct Upstream<C> {
     backend: Backend,
     target: Target,
     client: Arc<McpClient<C>>,
@@ -69,7 +69,7 @@ impl<C> std::fmt::Debug for Upstream<C> {
 
 impl<C: BackendConnector> Upstream<C> {
     /// A not-yet-initialized session to `backend`.
-    pub fn new(
+    pub(crate) fn new(
         backend: Backend,
         client: Arc<McpClient<C>>,
         max_body_bytes: u64,
@@ -88,23 +88,18 @@ impl<C: BackendConnector> Upstream<C> {
     }
 
     /// The backend this session talks to.
-    pub fn backend(&self) -> &Backend {
+    pub(crate) fn backend(&self) -> &Backend {
         &self.backend
     }
 
-    /// How many times a dead session was transparently re-initialized.
-    pub fn reinitializations(&self) -> u64 {
-        u64::try_from(self.reinitializations.load(Ordering::Relaxed)).unwrap_or(0)
-    }
-
     /// The next JSON-RPC id for this session (shown to the caller so it can cancel).
-    pub fn next_request_id(&self) -> RequestId {
+    pub(crate) fn next_request_id(&self) -> RequestId {
         RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Send `method` with `params` under `id`, initializing the session first when needed and
     /// re-initializing once when the backend forgot it.
-    pub async fn request(
+    pub(crate) async fn request(
         &self,
         id: &RequestId,
         method: &str,
@@ -134,7 +129,7 @@ impl<C: BackendConnector> Upstream<C> {
     }
 
     /// Send a notification on the current session (nothing when none is open). Best effort.
-    pub async fn notify(&self, method: &str, params: Value) -> Result<(), BackendError> {
+    pub(crate) async fn notify(&self, method: &str, params: Value) -> Result<(), BackendError> {
         let current = self.state.lock().await.clone();
         let Some(established) = current else {
             return Ok(());
@@ -154,7 +149,7 @@ impl<C: BackendConnector> Upstream<C> {
     }
 
     /// End the backend session (best effort; the caller bounds it in time).
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let current = self.state.lock().await.take();
         let Some(established) = current else {
             return;

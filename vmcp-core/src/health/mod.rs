@@ -1,12 +1,27 @@
 //! Backend health: the vocabulary shared by the breaker, the tracker, the monitor and reports.
 //!
-//! * [`breaker`]: the per-backend circuit breaker, a pure state machine (DESIGN §3.3).
-//! * [`tracker`]: per-backend status tracking with fall/rise thresholds.
-//! * [`monitor`]: one probe task per backend, scheduling, add/remove/change.
+//! The three parts live in private modules; their types are re-exported here:
+//!
+//! * breaker: [`CircuitBreaker`], the per-backend circuit breaker, a pure state machine
+//!   (DESIGN §3.3), with [`Admission`], [`Permit`], [`CircuitTransition`], [`BreakerSnapshot`].
+//! * tracker: [`HealthTracker`], per-backend status tracking with fall/rise thresholds
+//!   ([`TrackerConfig`], [`HealthState`], [`StatusChange`]).
+//! * monitor: [`HealthMonitor`], one probe task per backend, scheduling, add/remove/change, the
+//!   [`Probe`] seam, the call gate ([`CallPermit`], [`CallOutcome`]) and [`MonitorEvent`]s for a
+//!   [`MonitorObserver`].
 
-pub mod breaker;
-pub mod monitor;
-pub mod tracker;
+mod breaker;
+mod monitor;
+mod tracker;
+
+pub use breaker::{
+    Admission, BreakerSnapshot, CircuitBreaker, CircuitTransition, MAX_OPEN_TIMEOUT, Permit,
+};
+pub use monitor::{
+    BackendHealth, CallOutcome, CallPermit, FastFail, GateRefusal, HealthMonitor, HealthSnapshot,
+    MonitorEvent, MonitorObserver, Probe, Refusal,
+};
+pub use tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig, TrackerConfigError};
 
 use std::fmt;
 use std::time::Duration;

@@ -23,9 +23,9 @@ use tokio::time::Instant;
 
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::FailureHandling;
-use crate::health::breaker::{BreakerSnapshot, CircuitBreaker, CircuitTransition, Permit};
-use crate::health::tracker::{HealthState, HealthTracker, StatusChange, TrackerConfig};
+use crate::health::{BreakerSnapshot, CircuitBreaker, CircuitTransition, Permit};
 use crate::health::{CircuitState, ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
+use crate::health::{HealthState, HealthTracker, StatusChange, TrackerConfig};
 use crate::registry::{Backend, DynamicRegistry};
 use crate::sync::lock;
 

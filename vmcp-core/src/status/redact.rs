@@ -11,7 +11,7 @@ use crate::registry::Backend;
 /// A message about `backend`, safe to publish: URL userinfo, credential query parameters and
 /// `bearer …`/`authorization: …` values redacted anywhere in it, and every credential configured
 /// for `backend` replaced by [`REDACTED`] should a client or server have echoed it back.
-pub fn scrub_message(message: &str, backend: &Backend) -> String {
+pub(crate) fn scrub_message(message: &str, backend: &Backend) -> String {
     scrub(&redact(message), &backend.secrets())
 }
 

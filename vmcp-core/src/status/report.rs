@@ -4,25 +4,6 @@
 //! a phase, a message, conditions and one entry per backend. It is built by [`build_report`] from
 //! the registry's backends and the monitor's [`HealthSnapshot`] only, with the timestamp passed
 //! in, so the same inputs always give the same report (snapshot tests, deterministic simulation).
-//!
-//! # Phase
-//!
-//! Evaluated top to bottom over the backends in the registry; a backend without an entry in the
-//! snapshot counts as `unknown/pending` (never probed):
-//!
-//! | backends                                                      | phase      |
-//! |---------------------------------------------------------------|------------|
-//! | none configured                                               | `Ready`    |
-//! | all `healthy`                                                 | `Ready`    |
-//! | all never probed (`unknown` with reason `pending`)            | `Pending`  |
-//! | at least one `healthy` or `degraded` (but not all `healthy`)  | `Degraded` |
-//! | otherwise: each is `unhealthy`, `unauthenticated` or `unknown`, and at least one has a result | `Failed` |
-//!
-//! Consequences worth knowing: `unknown` after a failed first probe plus a `healthy` backend is
-//! `Degraded`; a newly added, never-probed backend next to healthy ones is `Degraded` until its
-//! first result (it cannot serve yet); `unknown` after a failure with nothing usable is `Failed`
-//! (a result exists, and nothing can serve). A half-open breaker makes its backend `degraded`,
-//! an open one `unavailable`.
 
 use std::fmt;
 use std::time::Duration;
@@ -30,13 +11,30 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::health::monitor::{BackendHealth, HealthSnapshot};
+use crate::health::{BackendHealth, HealthSnapshot};
 use crate::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use crate::redact::redact_url;
 use crate::registry::Backend;
 use crate::status::redact::scrub_message;
 
-/// The overall phase of the virtual MCP server (see the module docs for the exact table).
+/// The overall phase of the virtual MCP server.
+///
+/// Evaluated top to bottom over the backends in the registry; a backend without an entry in the
+/// snapshot counts as `unknown/pending` (never probed):
+///
+/// | backends                                                      | phase      |
+/// |---------------------------------------------------------------|------------|
+/// | none configured                                               | `Ready`    |
+/// | all `healthy`                                                 | `Ready`    |
+/// | all never probed (`unknown` with reason `pending`)            | `Pending`  |
+/// | at least one `healthy` or `degraded` (but not all `healthy`)  | `Degraded` |
+/// | otherwise: each is `unhealthy`, `unauthenticated` or `unknown`, and at least one has a result | `Failed` |
+///
+/// Consequences worth knowing: `unknown` after a failed first probe plus a `healthy` backend is
+/// `Degraded`; a newly added, never-probed backend next to healthy ones is `Degraded` until its
+/// first result (it cannot serve yet); `unknown` after a failure with nothing usable is `Failed`
+/// (a result exists, and nothing can serve). A half-open breaker makes its backend `degraded`,
+/// an open one `unavailable`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Phase {
     /// Backends are configured but none has been probed yet.

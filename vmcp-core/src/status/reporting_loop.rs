@@ -34,7 +34,7 @@ use crate::clock::Clock;
 use crate::config::{
     FailureHandling, MIN_REGISTRY_POLL_INTERVAL, MIN_STATUS_REPORTING_INTERVAL, duration,
 };
-use crate::health::monitor::HealthSnapshot;
+use crate::health::HealthSnapshot;
 use crate::registry::{Backend, DynamicRegistry};
 use crate::status::report::build_report;
 use crate::status::reporter::Reporter;

@@ -11,8 +11,8 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::clock::EpochClock;
 use crate::config::FailureHandling;
+use crate::health::HealthSnapshot;
 use crate::health::HealthStatus;
-use crate::health::monitor::HealthSnapshot;
 use crate::registry::{Backend, DynamicRegistry};
 use crate::status::report::{Phase, StatusReport};
 use crate::status::reporter::{MemoryReporter, ReportError, Reporter};

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::clock::Timestamp;
-use crate::health::breaker::BreakerSnapshot;
-use crate::health::monitor::{BackendHealth, HealthSnapshot};
-use crate::health::tracker::HealthState;
+use crate::health::BreakerSnapshot;
+use crate::health::HealthState;
+use crate::health::{BackendHealth, HealthSnapshot};
 use crate::health::{CircuitState, ErrorCategory, HealthReason, HealthStatus};
 use crate::registry::Backend;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use vmcp_core::health::monitor::Probe;
+use vmcp_core::health::Probe;
 use vmcp_core::health::{ErrorCategory, FailureStatus, ProbeFailure, ProbeOutcome};
 use vmcp_core::registry::Backend;
 

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
-use vmcp_core::client::catalog::Catalog;
-use vmcp_core::frontend::aggregate::{self, Kind, Offer};
+use vmcp_core::client::Catalog;
+use vmcp_core::frontend::{self as aggregate, Kind, Offer};
 
 use crate::scenario::Scenario;
 

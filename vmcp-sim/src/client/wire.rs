@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Value, json};
-use vmcp_core::client::sse::SseParser;
+use vmcp_core::client::SseParser;
 
 use super::connect::DirectConnector;
 

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vmcp_core::frontend::aggregate::advertises;
+use vmcp_core::frontend::advertises;
 use vmcp_core::health::{CircuitState, HealthStatus};
 
 use super::{Limits, Violation, at, millis};

@@ -19,7 +19,7 @@
 //!   plus one tick; no client lists a tool of a backend hidden for longer than
 //!   `registry_poll_interval`.
 //!
-//! Trace facts they rely on (see `vmcp_core::health::monitor`): the events of one monitor step
+//! Trace facts they rely on (see `vmcp_core::health::HealthMonitor`): the events of one monitor step
 //! (a probe result, the breaker transition it caused, the status change) are recorded together
 //! and in that order; entries of one instant keep their recording order; `VmcpStarted` begins a
 //! fresh monitor (nothing survives a vMCP restart but the registry).

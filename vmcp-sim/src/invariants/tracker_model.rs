@@ -1,7 +1,7 @@
 //! The published status sequence is what the tracker rules give (DESIGN §3.3, "Tracker rules"
 //! and "Circuit breaker"), re-derived by a reference model written from the spec.
 //!
-//! The model does not call `vmcp_core::health::tracker`: it replays the probe results and the
+//! The model does not call `vmcp_core::health::HealthTracker`: it replays the probe results and the
 //! breaker states recorded in the trace through its own reading of the rules and demands that
 //! every published status change (`Status` entries) and every report line is exactly what it
 //! derives. Where the spec leaves a choice open, the model takes the choice documented by the

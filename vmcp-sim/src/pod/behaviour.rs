@@ -9,7 +9,7 @@ use http::StatusCode;
 /// What a client of the pod observes, per variant, is documented on the variant; the table in
 /// DESIGN §3.3 maps those observations to error kinds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Behaviour {
+pub enum PodBehaviour {
     /// A correct MCP server: sessions, `initialize`, `tools/list` (one tool), `ping`, `DELETE`.
     Healthy,
     /// Answers `code` with a short text body: to every request, or only to `initialize` (other
@@ -37,13 +37,13 @@ pub enum Behaviour {
     /// The server lost its session table (e.g. restarted behind the client's back): every request
     /// other than `initialize` answers 404.
     ForgetSessions,
-    /// The process is still starting: behaves like [`Behaviour::Refuse`] until this much simulated
+    /// The process is still starting: behaves like [`PodBehaviour::Refuse`] until this much simulated
     /// time has passed since the later of the pod's (re)start and the moment this behaviour was
-    /// set, then like [`Behaviour::Healthy`].
+    /// set, then like [`PodBehaviour::Healthy`].
     StartingFor(Duration),
 }
 
-/// How successful JSON-RPC replies are framed, orthogonal to [`Behaviour`].
+/// How successful JSON-RPC replies are framed, orthogonal to [`PodBehaviour`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReplyMode {
     /// `Content-Type: application/json`, the JSON-RPC response as the body.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::body::{self, PodBody};
 use super::server::{Incarnation, PodSession};
-use super::{Behaviour, PodHandle, PodRequestRecord, ReplyMode};
+use super::{PodBehaviour, PodHandle, PodRequestRecord, ReplyMode};
 use crate::clock::sim_now;
 use crate::service::lock;
 
@@ -19,7 +19,7 @@ use crate::service::lock;
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The `_meta` key of a `tools/call` result naming the pod that ran the tool.
-pub const POD_META: &str = "sim/pod";
+pub(crate) const POD_META: &str = "sim/pod";
 
 /// The protocol version answered when the client did not ask for one.
 const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";
@@ -65,7 +65,7 @@ pub(crate) async fn handle(
         control.behaviour.clone()
     } else {
         // The process went down while this request was in flight: no answer.
-        Behaviour::Close
+        PodBehaviour::Close
     };
     let unauthorized = control.required_auth.as_ref().is_some_and(|auth| {
         parts
@@ -92,28 +92,28 @@ pub(crate) async fn handle(
         first_call_of_session: first_call,
     });
     let response = match behaviour {
-        Behaviour::Close | Behaviour::Refuse => {
+        PodBehaviour::Close | PodBehaviour::Refuse => {
             pod.with_stats(|s| s.closed_without_reply += 1);
             return Err(CloseConnection);
         }
-        Behaviour::Hang => std::future::pending().await,
+        PodBehaviour::Hang => std::future::pending().await,
         _ if unauthorized => status_reply(StatusCode::UNAUTHORIZED),
-        Behaviour::Slow(delay) => {
+        PodBehaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             serve_mcp(&pod, &inc, &control, request)
         }
-        Behaviour::Status {
+        PodBehaviour::Status {
             code,
             only_initialize,
         } if !only_initialize || request.label == "initialize" => status_reply(code),
-        Behaviour::LegacySse => legacy_sse(&pod, &request),
-        Behaviour::ForgetSessions if request.label != "initialize" => {
+        PodBehaviour::LegacySse => legacy_sse(&pod, &request),
+        PodBehaviour::ForgetSessions if request.label != "initialize" => {
             text(control.unknown_session, "session not found")
         }
-        Behaviour::Healthy
-        | Behaviour::Status { .. }
-        | Behaviour::ForgetSessions
-        | Behaviour::StartingFor(_) => serve_mcp(&pod, &inc, &control, request),
+        PodBehaviour::Healthy
+        | PodBehaviour::Status { .. }
+        | PodBehaviour::ForgetSessions
+        | PodBehaviour::StartingFor(_) => serve_mcp(&pod, &inc, &control, request),
     };
     pod.with_stats(|s| *s.responses.entry(response.status().as_u16()).or_default() += 1);
     Ok(response)
@@ -325,7 +325,7 @@ fn legacy_sse(pod: &PodHandle, req: &Classified) -> Response<PodBody> {
     r
 }
 
-/// The fixed-status answer of [`Behaviour::Status`].
+/// The fixed-status answer of [`PodBehaviour::Status`].
 fn status_reply(code: StatusCode) -> Response<PodBody> {
     let reason = code.canonical_reason().unwrap_or("error");
     let mut r = text(code, &format!("{} {reason}", code.as_u16()));

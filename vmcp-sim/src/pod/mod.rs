@@ -7,7 +7,7 @@
 //! replacement while its stale keep-alive connections stay open.
 //!
 //! Module map (all private; the types are re-exported here): `behaviour` (what a pod does:
-//! [`Behaviour`], [`ReplyMode`]), `stats` (what it saw: [`PodStats`]), `server` (listener and
+//! [`PodBehaviour`], [`ReplyMode`]), `stats` (what it saw: [`PodStats`]), `server` (listener and
 //! connection lifecycle), `mcp` (the request handler), `body` (response bodies).
 
 mod behaviour;
@@ -25,10 +25,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
-pub use behaviour::{Behaviour, ReplyMode};
+pub use behaviour::{PodBehaviour, ReplyMode};
 pub use log::{PodRequestRecord, RequestLog};
-pub use mcp::POD_META;
-pub use server::PodFuture;
+pub(crate) use mcp::POD_META;
+pub(crate) use server::PodFuture;
 pub use stats::PodStats;
 
 use crate::service::lock;
@@ -36,7 +36,7 @@ use crate::service::lock;
 /// The pod's control state as the software sees it: a snapshot of what the world last set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Control {
-    pub(crate) behaviour: Behaviour,
+    pub(crate) behaviour: PodBehaviour,
     /// Simulated time at which `behaviour` was set (start of a `StartingFor` window).
     pub(crate) since: Duration,
     pub(crate) reply: ReplyMode,
@@ -53,7 +53,7 @@ pub(crate) struct Control {
 }
 
 /// The tool set of a pod nobody configured: one tool.
-pub const DEFAULT_TOOLS: &[&str] = &["echo"];
+pub(crate) const DEFAULT_TOOLS: &[&str] = &["echo"];
 
 /// A header a pod requires on every request, e.g. `authorization: Bearer <token>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,8 +69,8 @@ impl Control {
     /// `None` while it is down indefinitely (`Refuse`).
     pub(crate) fn up_at(&self, start: Duration) -> Option<Duration> {
         match self.behaviour {
-            Behaviour::Refuse => None,
-            Behaviour::StartingFor(d) => Some(start.max(self.since).saturating_add(d)),
+            PodBehaviour::Refuse => None,
+            PodBehaviour::StartingFor(d) => Some(start.max(self.since).saturating_add(d)),
             _ => Some(Duration::ZERO),
         }
     }
@@ -143,7 +143,7 @@ pub struct PodHandle {
 impl PodHandle {
     /// A pod named `name` (its turmoil host name) listening on `port`, starting with `behaviour`,
     /// without jitter or start offset (its session ids are seeded with 0).
-    pub fn new(name: &str, port: u16, behaviour: Behaviour) -> Self {
+    pub fn new(name: &str, port: u16, behaviour: PodBehaviour) -> Self {
         Self::with_schedule(name, port, behaviour, PodSchedule::default())
     }
 
@@ -151,7 +151,7 @@ impl PodHandle {
     pub fn with_schedule(
         name: &str,
         port: u16,
-        behaviour: Behaviour,
+        behaviour: PodBehaviour,
         schedule: PodSchedule,
     ) -> Self {
         let control = Control {
@@ -227,12 +227,12 @@ impl PodHandle {
     }
 
     /// The current behaviour.
-    pub fn behaviour(&self) -> Behaviour {
+    pub fn behaviour(&self) -> PodBehaviour {
         self.shared.control.borrow().behaviour.clone()
     }
 
     /// When the current behaviour was set (simulated time; 0 for the initial one): the start of
-    /// a [`Behaviour::StartingFor`] window. Passing it back to [`PodHandle::set_behaviour`]
+    /// a [`PodBehaviour::StartingFor`] window. Passing it back to [`PodHandle::set_behaviour`]
     /// restores the behaviour exactly, without opening a new window.
     pub fn behaviour_since(&self) -> Duration {
         self.shared.control.borrow().since
@@ -240,8 +240,8 @@ impl PodHandle {
 
     /// Switches the behaviour. `now` is the current simulated time (the world passes
     /// `Sim::elapsed()`, code inside a host `turmoil::sim_elapsed()`); it starts the window of a
-    /// [`Behaviour::StartingFor`].
-    pub fn set_behaviour(&self, behaviour: Behaviour, now: Duration) {
+    /// [`PodBehaviour::StartingFor`].
+    pub fn set_behaviour(&self, behaviour: PodBehaviour, now: Duration) {
         self.shared.control.send_modify(|c| {
             c.behaviour = behaviour;
             c.since = now;
@@ -261,7 +261,7 @@ impl PodHandle {
     /// Takes the pod out of its service after a replacement: it closes its listening socket (new
     /// connects are refused) but keeps serving the connections it already has, with `behaviour`
     /// (for instance a 4xx on every request, as the upstream stale pod did).
-    pub fn retire(&self, behaviour: Behaviour, now: Duration) {
+    pub fn retire(&self, behaviour: PodBehaviour, now: Duration) {
         self.shared.control.send_modify(|c| {
             c.behaviour = behaviour;
             c.since = now;
@@ -334,7 +334,7 @@ impl PodHandle {
 mod tests {
     use super::*;
 
-    fn control(behaviour: Behaviour, since: Duration, retired: bool) -> Control {
+    fn control(behaviour: PodBehaviour, since: Duration, retired: bool) -> Control {
         Control {
             behaviour,
             since,
@@ -350,22 +350,22 @@ mod tests {
     fn starting_for_counts_from_the_later_of_start_and_set_time() {
         let s = Duration::from_secs;
         // Set before the incarnation started (initial behaviour): counts from the start.
-        let c = control(Behaviour::StartingFor(s(3)), s(0), false);
+        let c = control(PodBehaviour::StartingFor(s(3)), s(0), false);
         assert_eq!(c.up_at(s(10)), Some(s(13)));
         assert!(!c.is_up(s(10), s(12)));
         assert!(c.is_up(s(10), s(13)));
         // Set at runtime, after the start: counts from the set time.
-        let c = control(Behaviour::StartingFor(s(3)), s(20), false);
+        let c = control(PodBehaviour::StartingFor(s(3)), s(20), false);
         assert_eq!(c.up_at(s(10)), Some(s(23)));
     }
 
     #[test]
     fn listening_needs_up_and_not_retired() {
         let s = Duration::from_secs;
-        assert!(control(Behaviour::Hang, s(0), false).should_listen(s(0), s(0)));
-        assert!(!control(Behaviour::Refuse, s(0), false).should_listen(s(0), s(100)));
-        assert_eq!(control(Behaviour::Refuse, s(0), false).up_at(s(0)), None);
-        let retired = control(Behaviour::Healthy, s(0), true);
+        assert!(control(PodBehaviour::Hang, s(0), false).should_listen(s(0), s(0)));
+        assert!(!control(PodBehaviour::Refuse, s(0), false).should_listen(s(0), s(100)));
+        assert_eq!(control(PodBehaviour::Refuse, s(0), false).up_at(s(0)), None);
+        let retired = control(PodBehaviour::Healthy, s(0), true);
         assert!(
             retired.is_up(s(0), s(1)),
             "a retired pod still serves its connections"

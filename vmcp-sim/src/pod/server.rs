@@ -20,7 +20,7 @@ use super::{Control, PodHandle, mcp};
 use crate::clock::sim_now;
 
 /// The boxed future of one pod incarnation, as `turmoil::Sim::host` wants it.
-pub type PodFuture = Pin<Box<dyn Future<Output = turmoil::Result>>>;
+pub(crate) type PodFuture = Pin<Box<dyn Future<Output = turmoil::Result>>>;
 
 /// State of one run of the pod's software; lost on crash/restart, like process memory.
 #[derive(Debug)]

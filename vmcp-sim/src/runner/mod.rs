@@ -2,6 +2,7 @@
 //! core in the `vmcp` host, apply events at their simulated instants, record the trace, check the
 //! expectations.
 
+mod adapter;
 mod evaluate;
 mod state;
 
@@ -9,20 +10,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
 use vmcp_core::client::McpClient;
-use vmcp_core::registry::{Backend, DynamicRegistry, OutgoingAuth};
+use vmcp_core::registry::{Backend, DynamicRegistry};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 use vmcp_core::status::StatusReport;
 
 pub use evaluate::{ExpectationFailure, evaluate};
 
 use crate::invariants::{self, Limits, Violation};
-use crate::pod::{Behaviour as PodBehaviour, ReplyMode, RequiredAuth};
+use crate::pod::{PodBehaviour, ReplyMode};
 use crate::rng::SimRng;
-use crate::scenario::{Behaviour, EventAction, EventSpec, OldPod, Scenario};
+use crate::scenario::{EventAction, EventSpec, Scenario};
 use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
+use adapter::{demanded, pod_retirement, required_auth, to_pod};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(20);
@@ -161,20 +162,33 @@ impl RunOutcome {
 
 /// What the event queue holds: a scenario event, or the automatic end of a `set_behaviour ... for`.
 enum Pending {
+    /// The scenario event with this index.
     Event(usize),
+    /// The end of the timed `set_behaviour` with index `of`.
     Revert {
-        backend: String,
-        pod: String,
-        behaviour: PodBehaviour,
-        /// When `behaviour` had been set, restored with it
-        /// (see [`crate::pod::PodHandle::behaviour_since`]).
-        since: Duration,
-        reply: ReplyMode,
-        /// What the event itself set (behaviour and its instant): if the pod no longer has it,
-        /// a later event or a replacement changed the pod, and the restore is skipped.
-        set: (PodBehaviour, Duration),
+        /// What to restore.
+        revert: Revert,
+        /// The index of the event that set the behaviour.
         of: usize,
     },
+}
+
+/// What a timed `set_behaviour` restores when its time is up: the pod's state before the event.
+struct Revert {
+    /// The backend whose pod the event changed.
+    backend: String,
+    /// The pod the event changed.
+    pod: String,
+    /// The behaviour before the event.
+    behaviour: PodBehaviour,
+    /// When `behaviour` had been set, restored with it
+    /// (see [`crate::PodHandle::behaviour_since`]).
+    since: Duration,
+    /// The reply mode before the event.
+    reply: ReplyMode,
+    /// What the event itself set (behaviour and its instant): if the pod no longer has it,
+    /// a later event or a replacement changed the pod, and the restore is skipped.
+    set: (PodBehaviour, Duration),
 }
 
 /// Queue order at one instant: the end of a timed `set_behaviour` comes before the file's events,
@@ -254,8 +268,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                     source,
                 })?;
         }
-        let unknown_session =
-            StatusCode::from_u16(backend.unknown_session_status).unwrap_or(StatusCode::NOT_FOUND);
+        let unknown_session = http::StatusCode::from_u16(backend.unknown_session_status)
+            .unwrap_or(http::StatusCode::NOT_FOUND);
         world
             .set_unknown_session_status(&backend.name, unknown_session)
             .map_err(|source| RunError::World {
@@ -313,30 +327,24 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
                 if let (Some(revert), Some(duration)) = (revert, set_for(event)) {
                     let end = at.saturating_add(duration);
                     if end < scenario.duration {
-                        let (backend, pod, behaviour, since, reply, set) = revert;
                         queue.insert(
                             (end, REVERT_FIRST, seq),
-                            Pending::Revert {
-                                backend,
-                                pod,
-                                behaviour,
-                                since,
-                                reply,
-                                set,
-                                of: index,
-                            },
+                            Pending::Revert { revert, of: index },
                         );
                         seq += 1;
                     }
                 }
             }
             Pending::Revert {
-                backend,
-                pod,
-                behaviour,
-                since,
-                reply,
-                set,
+                revert:
+                    Revert {
+                        backend,
+                        pod,
+                        behaviour,
+                        since,
+                        reply,
+                        set,
+                    },
                 ..
             } => {
                 let handle = world
@@ -527,70 +535,6 @@ fn add_clients(
     Ok(())
 }
 
-/// What the pods of a `require_auth` backend demand: exactly the credentials the backend is
-/// declared with, or (declared without credentials) a token vMCP never sends.
-fn required_auth(spec: &crate::scenario::BackendSpec) -> Option<RequiredAuth> {
-    if !spec.require_auth {
-        return None;
-    }
-    Some(demanded(spec.auth.as_ref()))
-}
-
-/// The header check an auth proxy makes for `auth` (`None`: a token vMCP never sends).
-fn demanded(auth: Option<&OutgoingAuth>) -> RequiredAuth {
-    match auth {
-        Some(OutgoingAuth::Bearer { token }) => RequiredAuth {
-            header: http::header::AUTHORIZATION,
-            value: format!("Bearer {}", token.expose()),
-        },
-        Some(OutgoingAuth::Header { name, value }) => RequiredAuth {
-            header: http::HeaderName::from_bytes(name.as_bytes())
-                .unwrap_or(http::header::AUTHORIZATION),
-            value: value.expose().to_owned(),
-        },
-        None => RequiredAuth {
-            header: http::header::AUTHORIZATION,
-            value: "Bearer <credentials vmcp was not given>".to_owned(),
-        },
-    }
-}
-
-fn to_pod(behaviour: Behaviour) -> (PodBehaviour, ReplyMode) {
-    let json = ReplyMode::Json;
-    match behaviour {
-        Behaviour::Healthy => (PodBehaviour::Healthy, json),
-        Behaviour::Sse => (PodBehaviour::Healthy, ReplyMode::Sse),
-        Behaviour::Hang => (PodBehaviour::Hang, json),
-        Behaviour::Close => (PodBehaviour::Close, json),
-        Behaviour::Refuse => (PodBehaviour::Refuse, json),
-        Behaviour::LegacySse => (PodBehaviour::LegacySse, json),
-        Behaviour::ForgetSessions => (PodBehaviour::ForgetSessions, json),
-        Behaviour::Status {
-            code,
-            only_initialize,
-        } => (
-            PodBehaviour::Status {
-                code: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                only_initialize,
-            },
-            json,
-        ),
-        Behaviour::Slow(d) => (PodBehaviour::Slow(d), json),
-        Behaviour::StartingFor(d) => (PodBehaviour::StartingFor(d), json),
-    }
-}
-
-/// What a timed `set_behaviour` restores: backend, pod, behaviour, when it was set, reply mode.
-/// (backend, pod, previous behaviour, its instant, previous reply mode, what the event set).
-type Revert = (
-    String,
-    String,
-    PodBehaviour,
-    Duration,
-    ReplyMode,
-    (PodBehaviour, Duration),
-);
-
 fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
     world
         .current_pod(backend)
@@ -632,11 +576,7 @@ fn apply(
         } => {
             let old = current_pod(world, backend)?;
             let (new_behaviour, reply) = to_pod(*behaviour);
-            let old_mode = match old_pod {
-                OldPod::Terminate => world::OldPod::Terminate,
-                OldPod::Stale(b) => world::OldPod::Stale(to_pod(*b).0),
-                OldPod::Blackhole => world::OldPod::Blackhole,
-            };
+            let old_mode = pod_retirement(old_pod);
             let new = world.replace_pod(backend, new_behaviour, old_mode.clone())?;
             world.set_reply_mode(&new, reply)?;
             format!("{backend}: {old} -> {new} (old pod: {old_mode:?}; new pod: {behaviour})")
@@ -662,14 +602,14 @@ fn apply(
                 .pod(&pod)
                 .ok_or_else(|| WorldError::UnknownPod(pod.clone()))?;
             let set = (handle.behaviour(), handle.behaviour_since());
-            revert = Some((
-                backend.clone(),
-                pod.clone(),
-                previous.0,
-                previous.1,
-                previous.2,
+            revert = Some(Revert {
+                backend: backend.clone(),
+                pod: pod.clone(),
+                behaviour: previous.0,
+                since: previous.1,
+                reply: previous.2,
                 set,
-            ));
+            });
             match for_ {
                 Some(d) => format!(
                     "{backend}: {pod} {behaviour} for {}",

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
-use vmcp_core::health::monitor::HealthMonitor;
+use vmcp_core::health::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::status::{LineQueue, StatusReport, build_report};
