@@ -146,21 +146,19 @@ pub fn check(entries: &[TraceEntry], limits: &Limits) -> Vec<Violation> {
             }
             TraceEvent::CallEnded {
                 backend, elapsed, ..
-            } => {
-                if *elapsed > bound {
-                    out.push(Violation::new(
-                        NAME,
-                        Some(backend),
-                        now,
-                        format!(
-                            "a call forwarded to {backend} ended at {} after {}, beyond \
+            } if *elapsed > bound => {
+                out.push(Violation::new(
+                    NAME,
+                    Some(backend),
+                    now,
+                    format!(
+                        "a call forwarded to {backend} ended at {} after {}, beyond \
                              call_timeout ({}) plus one tick",
-                            at(entry),
-                            fmt(*elapsed),
-                            fmt(frontend.server.call_timeout)
-                        ),
-                    ));
-                }
+                        at(entry),
+                        fmt(*elapsed),
+                        fmt(frontend.server.call_timeout)
+                    ),
+                ));
             }
             TraceEvent::ToolsListed { client, tools } => {
                 for tool in tools {
