@@ -23,6 +23,30 @@ struct ScenarioSnapshot {
     /// For scenarios with more than [`COMPACT_ABOVE`] backends, instead of the final report.
     #[serde(skip_serializing_if = "Option::is_none")]
     final_summary: Option<ReportSummary>,
+    /// Scenarios with clients: finished calls counted by `client tool -> backend: outcome`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    calls: BTreeMap<String, usize>,
+}
+
+fn call_counts(outcome: &RunOutcome) -> BTreeMap<String, usize> {
+    let mut calls = BTreeMap::new();
+    for e in &outcome.trace.entries {
+        if let TraceEvent::CallFinished {
+            client,
+            tool,
+            backend,
+            outcome,
+            ..
+        } = &e.event
+        {
+            let key = format!(
+                "{client} {tool} -> {}: {outcome}",
+                backend.as_deref().unwrap_or("?")
+            );
+            *calls.entry(key).or_insert(0) += 1;
+        }
+    }
+    calls
 }
 
 /// Above this many backends a snapshot is compacted: same-instant transitions that differ only
@@ -129,6 +153,10 @@ fn transitions(outcome: &RunOutcome, compacted: bool) -> Vec<String> {
                     | TraceEvent::EndpointChanged { .. }
                     | TraceEvent::ProbeFinished { ok: false, .. }
                     | TraceEvent::ProbeSkipped { .. }
+                    | TraceEvent::ClientSession { .. }
+                    | TraceEvent::ToolsListed { .. }
+                    | TraceEvent::ListChanged { .. }
+                    | TraceEvent::BackendSession { .. }
             )
         })
         .map(|e| (e.at_ms, e.event.describe()))
@@ -187,6 +215,7 @@ fn every_scenario_passes_and_matches_its_snapshot() {
             transitions: transitions(&outcome, big),
             final_report: outcome.final_report().filter(|_| !big).cloned(),
             final_summary: outcome.final_report().filter(|_| big).map(summary),
+            calls: call_counts(&outcome),
         };
         insta::with_settings!({ omit_expression => true }, {
             insta::assert_yaml_snapshot!(snapshot);

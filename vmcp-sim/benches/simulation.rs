@@ -1,5 +1,5 @@
-//! How fast the simulation runs: one full run of the stale keep-alive scenario (default pool)
-//! and of the baseline. Simulated seconds per wall second = the scenario's `duration` divided by
+//! How fast the simulation runs: one full run of the stale keep-alive scenario (default pool),
+//! of the baseline, and of three clients calling every 100 ms. Simulated seconds per wall second = the scenario's `duration` divided by
 //! the time per run; `docs/BENCHMARKS.md` records the figures and how they were produced.
 
 use std::path::Path;
@@ -21,6 +21,8 @@ fn scenario_runs(c: &mut Criterion) {
     for file in [
         "stale-keepalive-default-pool.toml",
         "healthy-three-backends.toml",
+        // Three MCP clients calling every 100 ms through the front end (issue 13: ≥ 500×).
+        "client-three-callers-100ms.toml",
     ] {
         let scenario = load(file);
         let mut seed = 0_u64;

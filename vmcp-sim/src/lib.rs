@@ -15,6 +15,7 @@
 //! Public modules:
 //!
 //! * [`runner`]: runs a scenario and checks its expectations.
+//! * [`client`]: simulated MCP clients of the front end (DESIGN §4.6).
 //! * [`trace`]: the run trace and its stable hash.
 //! * [`scenario`]: scenario files: the typed model, parsing and validation.
 //! * [`rng`]: the harness's seeded random stream and its final-state fingerprint.
@@ -27,6 +28,7 @@
 //! connector), `pod` (simulated MCP Streamable-HTTP servers with runtime-switchable behaviour)
 //! and `clock`. The turmoil `Sim` itself stays inside [`World`].
 
+pub mod client;
 mod clock;
 pub mod invariants;
 mod net;
@@ -43,7 +45,10 @@ mod world;
 
 pub use clock::SimClock;
 pub use net::{ConnectError, ServedBy, TurmoilConnector, TurmoilStream};
-pub use pod::{PodBehaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
+pub use pod::{
+    PodBehaviour, PodHandle, PodRequestRecord, PodSchedule, PodStats, ReplyMode, RequestLog,
+    RequiredAuth,
+};
 pub use service::{ConnectOutcome, ConnectionLog, ConnectionRecord, ServiceRoutes};
 pub use world::{
     DEFAULT_EPOCH_UNIX_SECS, DEFAULT_POD_PORT, DEFAULT_VMCP_HOST, PodRetirement, World,

@@ -255,6 +255,19 @@ pub struct TurmoilStream {
 }
 
 impl TurmoilStream {
+    /// A connection opened directly to a host (no service resolution, not logged): what the
+    /// simulated MCP clients use to reach the `vmcp` host.
+    pub(crate) fn direct(stream: turmoil::net::TcpStream, host: &str) -> Self {
+        Self {
+            io: TokioIo::new(stream),
+            served_by: ServedBy {
+                service: host.to_owned(),
+                pod: host.to_owned(),
+                connection: 0,
+            },
+        }
+    }
+
     /// Which pod this connection is bound to.
     pub fn served_by(&self) -> &ServedBy {
         &self.served_by

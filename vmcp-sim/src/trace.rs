@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
+use vmcp_core::frontend::{FrontendEvent, FrontendObserver};
 use vmcp_core::health::{
     CircuitState, CrdStatus, ErrorCategory, FailureStatus, HealthReason, HealthStatus,
 };
@@ -156,6 +157,89 @@ pub enum TraceEvent {
         /// Every registered backend, sorted by name.
         backends: Vec<RegistryLine>,
     },
+    /// A simulated client's `initialize` ended (DESIGN §4.6).
+    ClientSession {
+        /// The client's name.
+        client: String,
+        /// It got a session.
+        ok: bool,
+        /// It had had a session before (the server forgot it, or the connection broke).
+        reinitialize: bool,
+    },
+    /// A client's `tools/list` (every page) answered.
+    ToolsListed {
+        /// The client's name.
+        client: String,
+        /// The names, in the order listed.
+        tools: Vec<String>,
+    },
+    /// A client received `notifications/tools/list_changed` on its GET stream.
+    ListChanged {
+        /// The client's name.
+        client: String,
+    },
+    /// A client sent a `tools/call`.
+    CallStarted {
+        /// The client's name.
+        client: String,
+        /// The tool name it called.
+        tool: String,
+        /// The call's number within the client (from 1).
+        call: u64,
+    },
+    /// A client's call ended.
+    CallFinished {
+        /// The client's name.
+        client: String,
+        /// The tool name it called.
+        tool: String,
+        /// The call's number within the client.
+        call: u64,
+        /// The backend the front end routes the tool to (from the aggregation rules), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// The pod that ran the tool (from the result), if one did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pod: Option<String>,
+        /// How it ended, as the client saw it.
+        outcome: CallOutcome,
+        /// From sending to the answer (or to giving up), in milliseconds.
+        latency_ms: u64,
+    },
+    /// The front end opened a backend session (the pod saw `initialize` on a session that then
+    /// carried a `tools/call`); stamped with the `initialize`.
+    BackendSession {
+        /// The backend.
+        backend: String,
+        /// The pod.
+        pod: String,
+    },
+    /// The front end forwarded a call to a backend (it passed the call gate and the bulkhead).
+    CallForwarded {
+        /// The backend.
+        backend: String,
+    },
+    /// A call the front end forwarded ended.
+    CallEnded {
+        /// The backend.
+        backend: String,
+        /// From forwarding to the end, in milliseconds.
+        elapsed_ms: u64,
+        /// The exact duration (`elapsed_ms` is rounded down). Not serialized.
+        #[serde(skip)]
+        elapsed: Duration,
+    },
+    /// A pod received a request (recorded only in runs with clients).
+    PodRequest {
+        /// The backend the pod belongs to.
+        backend: String,
+        /// The pod.
+        pod: String,
+        /// JSON-RPC method (`POST`) or HTTP method.
+        method: String,
+        /// It carried the credentials the pod requires.
+        authorized: bool,
+    },
     /// A connection attempt to a backend ended.
     Connection {
         /// Service (backend) name in the URI.
@@ -181,6 +265,15 @@ impl TraceEvent {
             | TraceEvent::BackendRemoved { backend }
             | TraceEvent::EndpointChanged { backend, .. } => Some(backend),
             TraceEvent::Connection { service, .. } => Some(service),
+            TraceEvent::BackendSession { backend, .. }
+            | TraceEvent::PodRequest { backend, .. }
+            | TraceEvent::CallForwarded { backend }
+            | TraceEvent::CallEnded { backend, .. } => Some(backend),
+            TraceEvent::CallFinished { backend, .. } => backend.as_deref(),
+            TraceEvent::ClientSession { .. }
+            | TraceEvent::ToolsListed { .. }
+            | TraceEvent::ListChanged { .. }
+            | TraceEvent::CallStarted { .. } => None,
             TraceEvent::VmcpStarted
             | TraceEvent::Report { .. }
             | TraceEvent::Fault { .. }
@@ -253,6 +346,58 @@ impl TraceEvent {
                 }
                 line
             }
+            TraceEvent::ClientSession {
+                client,
+                ok,
+                reinitialize,
+            } => format!(
+                "client {client}: {}initialize {}",
+                if *reinitialize { "re-" } else { "" },
+                if *ok { "ok" } else { "failed" }
+            ),
+            TraceEvent::ToolsListed { client, tools } => {
+                format!("client {client}: tools/list [{}]", tools.join(", "))
+            }
+            TraceEvent::ListChanged { client } => {
+                format!("client {client}: notifications/tools/list_changed")
+            }
+            TraceEvent::CallStarted { client, tool, call } => {
+                format!("client {client}: call #{call} {tool}")
+            }
+            TraceEvent::CallFinished {
+                client,
+                tool,
+                call,
+                backend,
+                pod,
+                outcome,
+                latency_ms,
+            } => format!(
+                "client {client}: call #{call} {tool} {outcome} ({latency_ms} ms){}",
+                match (backend, pod) {
+                    (_, Some(pod)) => format!(" by {pod}"),
+                    (Some(backend), None) => format!(" [{backend}]"),
+                    (None, None) => String::new(),
+                }
+            ),
+            TraceEvent::CallForwarded { backend } => format!("{backend}: call forwarded"),
+            TraceEvent::CallEnded {
+                backend,
+                elapsed_ms,
+                ..
+            } => format!("{backend}: forwarded call ended ({elapsed_ms} ms)"),
+            TraceEvent::BackendSession { backend, pod } => {
+                format!("{backend}: front end opened a backend session on {pod}")
+            }
+            TraceEvent::PodRequest {
+                pod,
+                method,
+                authorized,
+                ..
+            } => format!(
+                "{pod}: {method}{}",
+                if *authorized { "" } else { " (unauthorized)" }
+            ),
             TraceEvent::Connection {
                 service,
                 pod,
@@ -262,6 +407,50 @@ impl TraceEvent {
                 pod.as_ref().map(|p| format!(" -> {p}")).unwrap_or_default()
             ),
         }
+    }
+}
+
+/// How a client call ended, as the client saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// A tool result without `isError`.
+    Ok,
+    /// A tool result with `isError: true` (a fast-fail, a timeout inside vMCP, a tool failure).
+    ToolError,
+    /// A JSON-RPC error, or an HTTP error status from vMCP.
+    RpcError,
+    /// The client's own `call_timeout` expired.
+    Timeout,
+    /// The connection to vMCP failed or broke.
+    TransportError,
+}
+
+impl CallOutcome {
+    /// Every outcome, in order.
+    pub const ALL: [CallOutcome; 5] = [
+        CallOutcome::Ok,
+        CallOutcome::ToolError,
+        CallOutcome::RpcError,
+        CallOutcome::Timeout,
+        CallOutcome::TransportError,
+    ];
+
+    /// As written in scenario files and the trace.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::ToolError => "tool_error",
+            CallOutcome::RpcError => "rpc_error",
+            CallOutcome::Timeout => "timeout",
+            CallOutcome::TransportError => "transport_error",
+        }
+    }
+}
+
+impl std::fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -394,6 +583,22 @@ impl MonitorObserver for TraceRecorder {
     }
 }
 
+impl FrontendObserver for TraceRecorder {
+    fn on_frontend_event(&self, event: &FrontendEvent) {
+        let event = match event {
+            FrontendEvent::CallForwarded { backend } => TraceEvent::CallForwarded {
+                backend: backend.clone(),
+            },
+            FrontendEvent::CallEnded { backend, elapsed } => TraceEvent::CallEnded {
+                backend: backend.clone(),
+                elapsed_ms: millis(*elapsed),
+                elapsed: *elapsed,
+            },
+        };
+        self.record(event);
+    }
+}
+
 impl Reporter for TraceRecorder {
     fn report(&self, report: &StatusReport) -> Result<(), ReportError> {
         let at = sim_now();
@@ -456,6 +661,36 @@ impl Trace {
         Self { entries }
     }
 
+    /// Add the pods' request log: every request as a [`TraceEvent::PodRequest`], and every
+    /// first `tools/call` of a pod session as a [`TraceEvent::BackendSession`] at the session's
+    /// `initialize` (the sort is stable: same-time entries keep their order, the new ones
+    /// after).
+    pub fn with_pod_requests(mut self, records: &[crate::pod::PodRequestRecord]) -> Self {
+        for r in records {
+            let backend = backend_of_pod(&r.pod).to_owned();
+            if let Some(initialized) = r.first_call_of_session {
+                self.entries.push(TraceEntry {
+                    at_ms: millis(initialized),
+                    event: TraceEvent::BackendSession {
+                        backend: backend.clone(),
+                        pod: r.pod.clone(),
+                    },
+                });
+            }
+            self.entries.push(TraceEntry {
+                at_ms: millis(r.at),
+                event: TraceEvent::PodRequest {
+                    backend,
+                    pod: r.pod.clone(),
+                    method: r.method.clone(),
+                    authorized: r.authorized,
+                },
+            });
+        }
+        self.entries.sort_by_key(|e| e.at_ms);
+        self
+    }
+
     /// A stable 64-bit FNV-1a hash of the whole trace (its JSON lines), as 16 hex digits.
     /// Same seed and scenario → same hash, on any machine.
     pub fn hash(&self) -> String {
@@ -492,6 +727,11 @@ impl Trace {
             .cloned()
             .collect()
     }
+}
+
+/// The backend of a pod host name `<backend>-pod-<n>` (the name itself if it is not one).
+pub fn backend_of_pod(pod: &str) -> &str {
+    pod.rsplit_once("-pod-").map_or(pod, |(backend, _)| backend)
 }
 
 /// `12345` → `12.345s`.

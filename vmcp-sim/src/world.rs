@@ -50,7 +50,9 @@ use vmcp_core::clock::Timestamp;
 
 use crate::clock::SimClock;
 use crate::net::TurmoilConnector;
-use crate::pod::{PodBehaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequiredAuth};
+use crate::pod::{
+    PodBehaviour, PodHandle, PodSchedule, PodStats, ReplyMode, RequestLog, RequiredAuth,
+};
 use crate::rng::Fingerprint;
 use crate::service::{ConnectionLog, ServiceRoutes};
 use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
@@ -211,6 +213,10 @@ struct BackendState {
     port: u16,
     /// Its pods run in the shared pod host ([`crate::shared_host`]) instead of hosts of their own.
     shared: bool,
+    /// The tools its pods serve (`None`: the pod default).
+    tools: Option<Vec<String>>,
+    /// What its pods answer for an unknown session.
+    unknown_session: http::StatusCode,
 }
 
 #[derive(Debug)]
@@ -236,6 +242,8 @@ pub struct World {
     vmcp_rng: Option<Arc<Mutex<ChaCha8Rng>>>,
     /// The pods of the shared pod host, once a shared backend exists.
     shared: Option<SharedPods>,
+    /// Every pod, now and later, logs its requests here once [`World::log_requests`] was called.
+    requests: Option<RequestLog>,
 }
 
 /// Mixed into the seed of the world's own RNG so its stream differs from turmoil's.
@@ -273,7 +281,53 @@ impl World {
             vmcp_rng: None,
             config,
             shared: None,
+            requests: None,
         }
+    }
+
+    /// Log every request every pod (now and later) receives, with its simulated time; returns
+    /// the shared log. Off by default: a large scenario's probes would fill it for nothing.
+    pub fn log_requests(&mut self) -> RequestLog {
+        let log = self.requests.get_or_insert_with(RequestLog::new).clone();
+        for entry in self.pods.values() {
+            entry.handle.log_requests(log.clone());
+        }
+        log
+    }
+
+    /// The tools every pod of `backend` (now and later) serves.
+    pub fn set_tools(&mut self, backend: &str, tools: &[String]) -> Result<(), WorldError> {
+        let state = self
+            .backends
+            .get_mut(backend)
+            .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
+        state.tools = Some(tools.to_vec());
+        for pod in &state.pods {
+            if let Some(entry) = self.pods.get(pod) {
+                entry.handle.set_tools(tools);
+            }
+        }
+        Ok(())
+    }
+
+    /// What every pod of `backend` (now and later) answers to a request naming a session it does
+    /// not know: 404 (the spec) or 400 (what some SDKs send).
+    pub fn set_unknown_session_status(
+        &mut self,
+        backend: &str,
+        status: http::StatusCode,
+    ) -> Result<(), WorldError> {
+        let state = self
+            .backends
+            .get_mut(backend)
+            .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
+        state.unknown_session = status;
+        for pod in &state.pods {
+            if let Some(entry) = self.pods.get(pod) {
+                entry.handle.set_unknown_session_status(status);
+            }
+        }
+        Ok(())
     }
 
     /// The configuration the world was built with.
@@ -382,6 +436,18 @@ impl World {
         Ok(())
     }
 
+    /// Adds a long-running host named `name` (a simulated MCP client, [`crate::client`]) running
+    /// `software`. Unlike [`World::add_client`], the run does not wait for it to finish.
+    pub fn add_client_host<F, Fut>(&mut self, name: &str, software: F) -> Result<(), WorldError>
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = turmoil::Result> + 'static,
+    {
+        self.claim_name(name, HostKind::Client)?;
+        self.sim.host(name, software);
+        Ok(())
+    }
+
     fn claim_name(&mut self, name: &str, kind: HostKind) -> Result<(), WorldError> {
         if self.hosts.contains_key(name) || self.backends.contains_key(name) {
             return Err(WorldError::NameTaken(name.to_owned()));
@@ -477,6 +543,8 @@ impl World {
                 auth: None,
                 port,
                 shared,
+                tools: None,
+                unknown_session: http::StatusCode::NOT_FOUND,
             },
         );
         let pod = self.add_pod(name, behaviour)?;
@@ -497,6 +565,7 @@ impl World {
             .ok_or_else(|| WorldError::UnknownBackend(backend.to_owned()))?;
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
         let (auth, port, shared) = (state.auth.clone(), state.port, state.shared);
+        let (tools, unknown_session) = (state.tools.clone(), state.unknown_session);
         let shared_port = if shared {
             let pods = self.shared.get_or_insert_with(SharedPods::new);
             Some(pods.next_port().ok_or(WorldError::SharedHostFull)?)
@@ -517,6 +586,13 @@ impl World {
         );
         handle.set_behaviour(behaviour, self.sim.elapsed());
         handle.require_auth(auth);
+        if let Some(tools) = &tools {
+            handle.set_tools(tools);
+        }
+        handle.set_unknown_session_status(unknown_session);
+        if let Some(log) = &self.requests {
+            handle.log_requests(log.clone());
+        }
         match shared_port {
             Some(internal) => self.add_to_shared_host(&name, internal, &handle)?,
             None => self.sim.host(name.as_str(), handle.software()),

@@ -28,6 +28,8 @@ fn limits(breaker: bool) -> Limits {
         config,
         tick: Duration::from_millis(20),
         end: Duration::from_secs(120),
+        frontend: None,
+        tool_routes: Default::default(),
     }
 }
 
@@ -423,4 +425,133 @@ fn registry_traffic_fails_on_probes_or_connections_after_removal_or_url_change()
     ));
     moved.push(e(1_000, started("a", 1)));
     assert!(violations_of("registry_traffic", moved, true).is_empty());
+}
+
+// ----- front end -------------------------------------------------------------------------------
+
+fn frontend_limits() -> Limits {
+    let mut limits = limits(true);
+    let mut frontend = vmcp_core::config::FrontendConfig::default();
+    frontend.server.call_timeout = Duration::from_secs(2);
+    limits.frontend = Some(frontend);
+    limits.tool_routes = [("a_echo".to_owned(), "a".to_owned())]
+        .into_iter()
+        .collect();
+    limits
+}
+
+fn frontend_violations(entries: Vec<TraceEntry>) -> Vec<String> {
+    invariants::frontend_calls::check(&entries, &frontend_limits())
+        .into_iter()
+        .map(|v| v.message)
+        .collect()
+}
+
+fn forwarded(b: &str) -> TraceEvent {
+    TraceEvent::CallForwarded {
+        backend: b.to_owned(),
+    }
+}
+
+fn ended(b: &str, ms: u64) -> TraceEvent {
+    TraceEvent::CallEnded {
+        backend: b.to_owned(),
+        elapsed_ms: ms,
+        elapsed: Duration::from_millis(ms),
+    }
+}
+
+fn listed(tools: &[&str]) -> TraceEvent {
+    TraceEvent::ToolsListed {
+        client: "alice".to_owned(),
+        tools: tools.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+/// `a` healthy from 100 ms, failing from 10 s: unhealthy and open at 12 s, half-open at 20 s,
+/// closed and recovering at 20.1 s.
+fn frontend_run() -> Vec<TraceEntry> {
+    use CircuitState::{Closed, HalfOpen, Open};
+    use HealthReason::{
+        HalfOpen as HalfOpenReason, Ok as OkReason, Pending, ProbeFailed, Recovering,
+    };
+    use HealthStatus::{Degraded, Healthy, Unhealthy, Unknown};
+    vec![
+        e(0, TraceEvent::VmcpStarted),
+        e(0, added("a")),
+        e(100, status("a", (Unknown, Pending), (Healthy, OkReason))),
+        e(1_000, forwarded("a")),
+        e(1_100, ended("a", 100)),
+        e(1_200, listed(&["a_echo"])),
+        e(12_000, circuit("a", Closed, Open)),
+        e(
+            12_000,
+            status("a", (Healthy, OkReason), (Unhealthy, ProbeFailed)),
+        ),
+        e(12_500, listed(&["a_echo"])),
+        e(14_000, listed(&[])),
+        e(20_000, circuit("a", Open, HalfOpen)),
+        e(
+            20_000,
+            status("a", (Unhealthy, ProbeFailed), (Degraded, HalfOpenReason)),
+        ),
+        e(20_000, started("a", 0)),
+        e(20_100, circuit("a", HalfOpen, Closed)),
+        e(
+            20_100,
+            status("a", (Degraded, HalfOpenReason), (Degraded, Recovering)),
+        ),
+        e(21_000, forwarded("a")),
+        e(23_020, ended("a", 2_020)),
+    ]
+}
+
+#[test]
+fn frontend_calls_pass_on_a_run_that_keeps_the_rules() {
+    let v = frontend_violations(frontend_run());
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn frontend_calls_fail_on_a_call_to_a_hidden_or_open_backend() {
+    let mut open = frontend_run();
+    open.insert(9, e(13_000, forwarded("a")));
+    let v = frontend_violations(open);
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v[0].contains("while it was hidden"), "{v:?}");
+    assert!(v[1].contains("while its circuit was open"), "{v:?}");
+    // Without the front end the invariant does not apply.
+    let mut open = frontend_run();
+    open.insert(9, e(13_000, forwarded("a")));
+    assert!(invariants::frontend_calls::check(&open, &limits(true)).is_empty());
+}
+
+#[test]
+fn frontend_calls_fail_beyond_the_shared_half_open_budget() {
+    let mut extra = frontend_run();
+    // The trial probe already used the budget (1) of the half-open period.
+    extra.insert(13, e(20_050, forwarded("a")));
+    let v = frontend_violations(extra);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("beyond half_open_max_probes"), "{v:?}");
+}
+
+#[test]
+fn frontend_calls_fail_on_a_call_past_call_timeout_plus_a_tick() {
+    let mut late = frontend_run();
+    let last = late.len() - 1;
+    late[last] = e(23_021, ended("a", 2_021));
+    let v = frontend_violations(late);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("beyond call_timeout"), "{v:?}");
+}
+
+#[test]
+fn frontend_calls_fail_when_a_stale_tool_is_listed() {
+    let mut stale = frontend_run();
+    // Hidden since 12 s; registry_poll_interval is 1 s: a listing at 13.5 s is stale.
+    stale.insert(9, e(13_500, listed(&["a_echo"])));
+    let v = frontend_violations(stale);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].contains("had been hidden since 12.000s"), "{v:?}");
 }

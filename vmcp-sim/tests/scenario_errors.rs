@@ -56,21 +56,21 @@ rejects!(
     unknown_top_level_key,
     "nmae = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"3m\"\n",
     "t.toml:1:1: unknown field `nmae`, expected one of `name`, `description`, `seed`, \
-     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `swarm`, `backend`, `event`, `expect`"
+     `duration`, `tick`, `min_latency`, `max_latency`, `reproduces_bug`, `fixed_schedule`, `vmcp`, `swarm`, `server`, `aggregation`, `backend`, `client`, `event`, `expect`"
 );
 
 rejects!(
     unknown_backend_key,
     hb("[[backend]]\nname = \"x\"\ncolour = \"red\"\n"),
     "t.toml:11:1: unknown field `colour`, expected one of `name`, `port`, `path`, \
-     `behaviour`, `registered`, `auth`, `require_auth`, `count`, `shared_host`"
+     `behaviour`, `registered`, `auth`, `require_auth`, `count`, `shared_host`, `tools`, `unknown_session_status`"
 );
 
 rejects!(
     unknown_event_key,
     hb("[[event]]\nat = \"1s\"\naction = \"crash_vmcp\"\nbackned = \"github\"\n"),
     "t.toml:12:1: unknown field `backned`, expected one of `at`, `id`, `action`, `backend`, \
-     `old_pod`, `stale_behaviour`, `behaviour`, `for`, `latency`, `url`"
+     `old_pod`, `stale_behaviour`, `behaviour`, `for`, `latency`, `url`, `auth`"
 );
 
 rejects!(
@@ -78,7 +78,8 @@ rejects!(
     hb("[[expect]]\nkind = \"always\"\nphase = \"Ready\"\nstate = \"x\"\n"),
     "t.toml:12:1: unknown field `state`, expected one of `kind`, `description`, `from`, `to`, \
      `by`, `after`, `within`, `counter`, `min`, `max`, `equals`, `backend`, `status`, \
-     `crd_status`, `reason`, `circuit`, `category`, `phase`, `present`, `on`, `message`, `url`, `pod`"
+     `crd_status`, `reason`, `circuit`, `category`, `phase`, `present`, `on`, `message`, `url`, `pod`, `client`, `tool`, `outcome`, `method`, `authorized`, \
+     `max_latency`, `at`, `contains`, `excludes`"
 );
 
 rejects!(
@@ -350,7 +351,7 @@ rejects!(
     hb("[[event]]\nat = \"1s\"\naction = \"explode\"\n"),
     "t.toml:11:10: invalid action \"explode\": expected one of replace_pod, set_behaviour, \
      crash_pod, restart_pod, crash_vmcp, restart_vmcp, partition, repair, hold, release, \
-     latency, registry_add, registry_remove, registry_change_url"
+     latency, registry_add, registry_remove, registry_change_url, registry_change_auth, set_pod_auth"
 );
 
 rejects!(
@@ -524,7 +525,7 @@ rejects!(
     unknown_kind,
     hb("[[expect]]\nkind = \"sometimes\"\n"),
     "t.toml:10:8: invalid kind \"sometimes\": expected one of eventually, always, never, \
-     within, count"
+     within, count, call_latency, tools, notified"
 );
 
 rejects!(
@@ -732,7 +733,7 @@ rejects!(
     invalid_counter,
     hb("[[expect]]\nkind = \"count\"\ncounter = \"requests\"\nmin = 1\n"),
     "t.toml:11:11: invalid counter \"requests\": expected one of probes, skips, connections, \
-     reports"
+     reports, calls, pod_requests, list_changed, backend_sessions, client_sessions"
 );
 
 rejects!(
@@ -1054,4 +1055,258 @@ fn a_scenario_with_invalid_utf8_names_line_column_and_offset() {
         format!("{} is a FIFO, not a regular file", fifo.display())
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients, the front end's [server] / [aggregation], backend tools, auth events, client expectations
+
+rejects!(
+    client_name_invalid,
+    hb("[[client]]\nname = \"Alice\"\n"),
+    "t.toml:10:8: invalid client name \"Alice\": its host is `client-<name>`, so use 1 to 56 lowercase letters, digits and `-`, starting and ending with a letter or digit"
+);
+
+rejects!(
+    client_name_duplicate,
+    hb("[[client]]\nname = \"a\"\n[[client]]\nname = \"a\"\n"),
+    "t.toml:12:8: duplicate client name \"a\" (first declared at 10:8)"
+);
+
+rejects!(
+    client_unknown_key,
+    hb("[[client]]\nname = \"a\"\nstrem = true\n"),
+    "t.toml:11:1: unknown field `strem`, expected one of `name`, `start`, `stream`, `list_tools`, `relist_on_change`, `call_timeout`, `call`"
+);
+
+rejects!(
+    client_start_after_end,
+    hb("[[client]]\nname = \"a\"\nstart = \"3m\"\n"),
+    "t.toml:11:9: start (3m) is at or after the end of the run (duration = 3m)"
+);
+
+rejects!(
+    client_list_before_start,
+    hb("[[client]]\nname = \"a\"\nstart = \"10s\"\nlist_tools = [\"5s\"]\n"),
+    "t.toml:12:15: list_tools at 5s is before the client starts (start = 10s)"
+);
+
+rejects!(
+    client_call_timeout_too_small,
+    hb("[[client]]\nname = \"a\"\ncall_timeout = \"1ms\"\n"),
+    "t.toml:11:16: call_timeout (1ms) must be at least 10ms"
+);
+
+rejects!(
+    call_needs_schedule,
+    hb("[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"github_echo\"\n"),
+    "t.toml:12:8: a call needs `at` (once) or `every` (periodic, with optional `from`/`to`)"
+);
+
+rejects!(
+    call_at_and_every,
+    hb(
+        "[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"github_echo\"\nat = \"1s\"\nevery = \"1s\"\n"
+    ),
+    "t.toml:13:1: a call has either `at` (once) or `every` (with optional `from`/`to`), not both"
+);
+
+rejects!(
+    call_at_with_from,
+    hb(
+        "[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"github_echo\"\nat = \"1s\"\nfrom = \"2s\"\n"
+    ),
+    "t.toml:14:1: key `from` is not used by a one-shot call (`at`); drop it or use `every`"
+);
+
+rejects!(
+    call_every_too_small,
+    hb("[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"github_echo\"\nevery = \"1ms\"\n"),
+    "t.toml:13:9: every (1ms) must be at least 10ms"
+);
+
+rejects!(
+    call_from_after_to,
+    hb(
+        "[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"github_echo\"\nevery = \"1s\"\nfrom = \"20s\"\nto = \"10s\"\n"
+    ),
+    "t.toml:14:8: from (20s) must be before to (10s)"
+);
+
+rejects!(
+    call_empty_tool,
+    hb("[[client]]\nname = \"a\"\n[[client.call]]\ntool = \"\"\nat = \"1s\"\n"),
+    "t.toml:12:8: tool must not be empty"
+);
+
+rejects!(
+    server_without_clients,
+    hb("[server]\ncall_timeout = \"2s\"\n"),
+    "t.toml:9:2: the front end runs only when the scenario has clients: [server] and [aggregation] need at least one [[client]]"
+);
+
+rejects!(
+    server_unknown_key,
+    hb("[server]\ncall_timout = \"2s\"\n[[client]]\nname = \"a\"\n"),
+    "t.toml:10:1: unknown field `call_timout`, expected one of `listen`, `callTimeout`, `call_timeout`, `maxConcurrentCalls`, `max_concurrent_calls`, `sessionIdleTimeout`, `session_idle_timeout`, `maxSessions`, `max_sessions`, `callFailuresTripBreaker`, `call_failures_trip_breaker`, `listPageSize`, `list_page_size`"
+);
+
+rejects!(
+    server_bad_call_timeout,
+    hb("[server]\ncall_timeout = \"1ms\"\n[[client]]\nname = \"a\"\n"),
+    "t.toml:9:2: [server]: call_timeout (1ms) must be at least 10ms"
+);
+
+rejects!(
+    aggregation_unknown_priority,
+    hb(
+        "[aggregation]\nconflict_resolution = \"priority\"\npriority = [\"nope\"]\n[[client]]\nname = \"a\"\n"
+    ),
+    "t.toml:9:2: aggregation.priority[0] (\"nope\") is not a configured backend"
+);
+
+rejects!(
+    backend_tools_empty,
+    hb("[[backend]]\nname = \"x\"\ntools = []\n"),
+    "t.toml:11:9: tools must not be empty (leave the key out for the default tool `echo`)"
+);
+
+rejects!(
+    backend_tool_invalid,
+    hb("[[backend]]\nname = \"x\"\ntools = [\"a b\"]\n"),
+    "t.toml:11:10: invalid tool name \"a b\": use 1 to 64 ASCII letters, digits, `_`, `-` or `.`"
+);
+
+rejects!(
+    backend_tool_duplicate,
+    hb("[[backend]]\nname = \"x\"\ntools = [\"a\", \"a\"]\n"),
+    "t.toml:11:15: duplicate tool \"a\""
+);
+
+rejects!(
+    backend_unknown_session_status,
+    hb("[[backend]]\nname = \"x\"\nunknown_session_status = 410\n"),
+    "t.toml:11:26: unknown_session_status (410) must be 404 (the spec) or 400 (what some SDKs answer)"
+);
+
+rejects!(
+    event_auth_on_other_action,
+    hb(
+        "[[event]]\nat = \"1s\"\naction = \"crash_pod\"\nbackend = \"github\"\nauth = { type = \"bearer\", token = \"t\" }\n"
+    ),
+    "t.toml:13:1: key `auth` is not used by action `crash_pod`"
+);
+
+rejects!(
+    event_registry_change_auth_bad_type,
+    hb(
+        "[[event]]\nat = \"1s\"\naction = \"registry_change_auth\"\nbackend = \"github\"\nauth = { type = \"basic\", token = \"t\" }\n"
+    ),
+    "t.toml:13:17: invalid auth type \"basic\": expected one of bearer, header"
+);
+
+rejects!(
+    expect_calls_without_clients,
+    hb("[[expect]]\nkind = \"count\"\ncounter = \"calls\"\nmin = 1\n"),
+    "t.toml:10:8: client calls need a [[client]]: this scenario declares none"
+);
+
+rejects!(
+    expect_calls_unknown_client,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"count\"\ncounter = \"calls\"\nclient = \"b\"\nmin = 1\n"
+    ),
+    "t.toml:14:10: undeclared client \"b\" (declared: a)"
+);
+
+rejects!(
+    expect_calls_bad_outcome,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"count\"\ncounter = \"calls\"\noutcome = \"great\"\nmin = 1\n"
+    ),
+    "t.toml:14:11: invalid outcome \"great\": expected one of ok, tool_error, rpc_error, timeout, transport_error"
+);
+
+rejects!(
+    expect_pod_requests_without_clients,
+    hb("[[expect]]\nkind = \"count\"\ncounter = \"pod_requests\"\nbackend = \"github\"\nmin = 1\n"),
+    "t.toml:11:11: counter `pod_requests` needs a run with clients (pod requests are logged only then): add a [[client]]"
+);
+
+rejects!(
+    expect_pod_requests_with_client_key,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"count\"\ncounter = \"pod_requests\"\nbackend = \"github\"\nclient = \"a\"\nmin = 1\n"
+    ),
+    "t.toml:15:1: key `client` is not used by counter `pod_requests`"
+);
+
+rejects!(
+    expect_list_changed_with_backend,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"count\"\ncounter = \"list_changed\"\nbackend = \"github\"\nmin = 1\n"
+    ),
+    "t.toml:14:1: key `backend` is not used by counter `list_changed` (it is per client)"
+);
+
+rejects!(
+    expect_tools_needs_lists,
+    hb("[[client]]\nname = \"a\"\n[[expect]]\nkind = \"tools\"\nclient = \"a\"\nat = \"5s\"\n"),
+    "t.toml:12:8: kind `tools` needs `contains`, `excludes` or `equals` (lists of tool names)"
+);
+
+rejects!(
+    expect_tools_equals_number,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"tools\"\nclient = \"a\"\nat = \"5s\"\nequals = 3\n"
+    ),
+    "t.toml:15:10: kind `tools` takes `equals = [\"name\", ...]` (the listed names), not a number"
+);
+
+rejects!(
+    expect_tools_contains_and_excludes,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"tools\"\nclient = \"a\"\nat = \"5s\"\ncontains = [\"x\"]\nexcludes = [\"x\"]\n"
+    ),
+    "t.toml:12:8: tool \"x\" is in both `contains` and `excludes`"
+);
+
+rejects!(
+    expect_count_equals_list,
+    hb("[[expect]]\nkind = \"count\"\ncounter = \"reports\"\nequals = [\"x\"]\n"),
+    "t.toml:12:10: kind `count` takes `equals = <number>`"
+);
+
+rejects!(
+    expect_call_latency_needs_max,
+    hb("[[client]]\nname = \"a\"\n[[expect]]\nkind = \"call_latency\"\n"),
+    "t.toml:12:8: kind `call_latency` needs `max_latency`"
+);
+
+rejects!(
+    expect_notified_needs_trigger,
+    hb(
+        "[[client]]\nname = \"a\"\n[[expect]]\nkind = \"notified\"\nclient = \"a\"\nwithin = \"2s\"\n"
+    ),
+    "t.toml:12:8: kind `notified` needs a trigger: `after = \"<event id>\"`, or `backend` with a condition on its state (status, circuit, ...)"
+);
+
+rejects!(
+    expect_notified_both_triggers,
+    hb(
+        "[[client]]\nname = \"a\"\n[[event]]\nat = \"1s\"\nid = \"x\"\naction = \"crash_vmcp\"\n[[expect]]\nkind = \"notified\"\nclient = \"a\"\nafter = \"x\"\nbackend = \"github\"\nstatus = \"healthy\"\nwithin = \"2s\"\n"
+    ),
+    "t.toml:18:1: kind `notified` is triggered by `after = \"<event id>\"` or by a state change (`backend` and a condition), not both"
+);
+
+#[test]
+fn too_many_client_calls() {
+    let mut text = hb("[[client]]\nname = \"a\"\n");
+    for _ in 0..12 {
+        text.push_str("[[client.call]]\ntool = \"t\"\nevery = \"10ms\"\n");
+    }
+    assert_eq!(
+        error(&text),
+        "t.toml:10:8: the clients make 216000 calls or more, at most 200000 per scenario: call \
+         less often or shorten the schedules"
+    );
 }

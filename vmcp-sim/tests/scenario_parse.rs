@@ -82,6 +82,8 @@ fn expected_full() -> Scenario {
         reproduces_bug: Some("PR 4290: shared pool keeps stale keep-alive connections".into()),
         fixed_schedule: None,
         swarm: SwarmSettings::default(),
+        frontend: Default::default(),
+        clients: Vec::new(),
         vmcp: FailureHandling {
             health_check_interval: s(5),
             health_check_timeout: s(2),
@@ -98,6 +100,8 @@ fn expected_full() -> Scenario {
         },
         backends: vec![
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: gh(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -111,6 +115,8 @@ fn expected_full() -> Scenario {
                 location: at(22, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: jira(),
                 port: 9090,
                 path: "/rpc".into(),
@@ -125,6 +131,8 @@ fn expected_full() -> Scenario {
                 location: at(28, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: "late".into(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -139,6 +147,8 @@ fn expected_full() -> Scenario {
                 location: at(35, 1),
             },
             BackendSpec {
+                tools: None,
+                unknown_session_status: 404,
                 name: slowpoke(),
                 port: 8080,
                 path: "/mcp".into(),
@@ -529,6 +539,8 @@ fn a_minimal_scenario_takes_every_default() {
     assert_eq!(
         scenario.backends,
         [BackendSpec {
+            tools: None,
+            unknown_session_status: 404,
             name: "b".into(),
             port: 8080,
             path: "/mcp".into(),

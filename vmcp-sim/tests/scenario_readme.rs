@@ -48,3 +48,31 @@ fn the_section_snippets_together_are_valid() {
     assert_eq!(scenario.events.len(), 3);
     assert_eq!(scenario.expects.len(), 4);
 }
+
+/// The `[[client]]` section's complete example (fenced as `toml clients`, so it is not one of
+/// the snippets above) parses, runs, and its expectations hold.
+#[test]
+fn the_client_example_runs() {
+    let mut block: Option<String> = None;
+    for line in README.lines() {
+        match (&mut block, line.trim_end()) {
+            (None, "```toml clients") => block = Some(String::new()),
+            (Some(_), "```") => break,
+            (Some(b), text) => {
+                b.push_str(text);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    let text = block.expect("a ```toml clients block in scenarios/README.md");
+    let scenario = Scenario::from_toml_str(&text, "README client example").unwrap();
+    assert_eq!(scenario.clients.len(), 1);
+    let outcome = vmcp_sim::runner::run(&scenario, scenario.seed).expect("the example runs");
+    assert!(
+        outcome.passed(),
+        "{:#?} {:#?}",
+        outcome.failures,
+        outcome.violations
+    );
+}

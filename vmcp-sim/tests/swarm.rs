@@ -76,3 +76,31 @@ fn a_scenario_that_reproduces_a_bug_has_no_liveness_obligation() {
     let written = Scenario::from_toml_str(&run.text, "swarm.toml").expect("parses");
     assert!(written.expects.is_empty());
 }
+
+/// A scenario with clients keeps its client traffic in every swarm run: the written file has
+/// its `[[client]]`s, and the run's trace has their calls next to the perturbations.
+#[test]
+fn swarm_runs_of_a_scenario_with_clients_include_the_client_traffic() {
+    let scenario = load("client-open-circuit-fast-fail.toml");
+    let (_, candidate, run) = swarm::run_seed(&scenario, 2);
+    assert!(!candidate.perturbations.is_empty());
+    let written = Scenario::from_toml_str(&run.text, "swarm.toml").expect("parses");
+    assert_eq!(written.clients, {
+        let mut clients = scenario.clients.clone();
+        for (c, w) in clients.iter_mut().zip(&written.clients) {
+            c.location = w.location;
+            for (call, wc) in c.calls.iter_mut().zip(&w.calls) {
+                call.location = wc.location;
+            }
+        }
+        clients
+    });
+    let outcome = run.outcome.as_ref().expect("runs");
+    let calls = outcome
+        .trace
+        .entries
+        .iter()
+        .filter(|e| matches!(e.event, vmcp_sim::trace::TraceEvent::CallFinished { .. }))
+        .count();
+    assert!(calls > 100, "only {calls} client calls in the swarm run");
+}

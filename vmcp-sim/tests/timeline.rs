@@ -709,3 +709,47 @@ fn a_vmcp_crash_leaves_a_gap_until_the_restarted_monitor_adds_the_backend() {
         ]
     );
 }
+
+fn call(ms: u64, outcome: vmcp_sim::trace::CallOutcome) -> TraceEntry {
+    at(
+        ms,
+        TraceEvent::CallFinished {
+            client: "alice".into(),
+            tool: "github_echo".into(),
+            call: ms,
+            backend: Some("github".into()),
+            pod: None,
+            outcome,
+            latency_ms: 40,
+        },
+    )
+}
+
+#[test]
+fn client_calls_get_their_own_lane_coloured_by_outcome() {
+    use vmcp_sim::trace::CallOutcome;
+    let mut trace = known_trace();
+    trace.entries.push(call(5_000, CallOutcome::Ok));
+    trace.entries.push(call(30_000, CallOutcome::ToolError));
+    trace.entries.push(call(30_010, CallOutcome::Ok));
+    trace.entries.sort_by_key(|e| e.at_ms);
+    let (reports, failures) = (known_reports(), known_failures());
+    let svg = render_svg(&picture(&trace, &reports, &failures));
+    let doc = Document::parse(&svg).expect("valid SVG");
+    let lanes = with_class(doc.root_element(), "calls-lane");
+    assert_eq!(lanes.len(), 1);
+    let marks = with_class(lanes[0], "call");
+    // The two calls 10 ms apart share a pixel bucket: one mark, the worst outcome.
+    assert_eq!(marks.len(), 2, "{svg}");
+    assert_eq!(marks[0].attribute("data-outcome"), Some("ok"));
+    assert_eq!(marks[1].attribute("data-outcome"), Some("tool_error"));
+    assert!(
+        title(&marks[1]).contains("2 calls from 30.000s"),
+        "{}",
+        title(&marks[1])
+    );
+    // Without client calls there is no such lane.
+    let plain = render_svg(&picture(&known_trace(), &reports, &failures));
+    let doc = Document::parse(&plain).expect("valid SVG");
+    assert!(with_class(doc.root_element(), "calls-lane").is_empty());
+}

@@ -15,7 +15,7 @@ use crate::health::HealthStatus;
 
 /// Whether a backend with this status is shown to clients: `healthy` and `degraded` (half-open
 /// included, it is degraded), never `unhealthy`, `unauthenticated` or `unknown` (pending).
-pub(super) fn advertises(status: HealthStatus) -> bool {
+pub fn advertises(status: HealthStatus) -> bool {
     matches!(status, HealthStatus::Healthy | HealthStatus::Degraded)
 }
 
@@ -71,7 +71,7 @@ impl Kind {
 
 /// One backend's input to aggregation.
 #[derive(Clone, Debug)]
-pub(super) struct Offer<'a> {
+pub struct Offer<'a> {
     /// Backend name.
     pub backend: &'a str,
     /// Its cached catalog.
@@ -143,7 +143,7 @@ fn exposed_name(config: &AggregationConfig, kind: Kind, backend: &str, original:
 }
 
 /// Merge `offers` (any order) into sorted, clash-free lists.
-pub(super) fn aggregate(offers: &[Offer<'_>], config: &AggregationConfig) -> Aggregate {
+pub fn aggregate(offers: &[Offer<'_>], config: &AggregationConfig) -> Aggregate {
     // Clash order: position in `priority`, then backend name, then original name.
     let rank = |backend: &str| {
         config

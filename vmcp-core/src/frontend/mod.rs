@@ -27,7 +27,8 @@ mod upstream;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -36,11 +37,10 @@ use crate::client::BackendConnector;
 use crate::client::McpClient;
 use crate::client::catalog::CatalogCache;
 use crate::config::{ConfigError, FrontendConfig};
-use crate::frontend::aggregate::Offer;
 use crate::frontend::session::SessionStore;
 use crate::health::{HealthMonitor, HealthSnapshot};
 
-pub use aggregate::{Aggregate, Dropped, Entry, Kind};
+pub use aggregate::{Aggregate, Dropped, Entry, Kind, Offer, advertises, aggregate};
 pub use body::FrontendBody;
 
 /// The path clients connect to.
@@ -60,6 +60,29 @@ pub struct View {
     pub configured_backends: usize,
 }
 
+/// What the front end reports to an observer (the simulation's trace), as it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrontendEvent {
+    /// A call passed the call gate and the bulkhead: it is being sent to `backend`.
+    CallForwarded {
+        /// The owning backend.
+        backend: String,
+    },
+    /// A forwarded call ended (an answer, an error, `call_timeout` or a cancellation).
+    CallEnded {
+        /// The owning backend.
+        backend: String,
+        /// From being forwarded to its end.
+        elapsed: Duration,
+    },
+}
+
+/// Receives front-end events synchronously, in the order they happen.
+pub trait FrontendObserver: Send + Sync {
+    /// Called for every event, outside any front-end lock.
+    fn on_frontend_event(&self, event: &FrontendEvent);
+}
+
 /// The running front end. Share it as `Arc<Frontend<C>>`.
 pub struct Frontend<C> {
     config: FrontendConfig,
@@ -75,6 +98,7 @@ pub struct Frontend<C> {
     health_version: watch::Receiver<u64>,
     catalog_version: watch::Receiver<u64>,
     view_cache: Mutex<Option<CachedView>>,
+    observer: OnceLock<Arc<dyn FrontendObserver>>,
 }
 
 /// The view computed at a pair of (health, catalog) versions.
@@ -127,6 +151,7 @@ impl<C: BackendConnector> Frontend<C> {
             health_version: monitor_changes,
             catalog_version,
             view_cache: Mutex::new(None),
+            observer: OnceLock::new(),
         });
         let task = tokio::spawn(notify::run(Arc::downgrade(&frontend)));
         *frontend.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
@@ -146,6 +171,18 @@ impl<C: BackendConnector> Frontend<C> {
             let _ = task.await;
         }
         routing::close_all(self.sessions.clear()).await;
+    }
+
+    /// Report every [`FrontendEvent`] to `observer` from now on (the first observer set stays;
+    /// set it before serving connections). Returns whether it was set.
+    pub fn observe(&self, observer: Arc<dyn FrontendObserver>) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    fn emit(&self, event: FrontendEvent) {
+        if let Some(observer) = self.observer.get() {
+            observer.on_frontend_event(&event);
+        }
     }
 
     /// The settings in force.
@@ -234,15 +271,15 @@ pub(crate) fn compute_view(
             backend: name,
             catalog: &entry.catalog,
         };
-        if aggregate::advertises(health.health.status) {
+        if advertises(health.health.status) {
             visible.push(offer.clone());
             advertised_backends.push(name.clone());
         }
         every.push(offer);
     }
     View {
-        advertised: aggregate::aggregate(&visible, &config.aggregation),
-        all: aggregate::aggregate(&every, &config.aggregation),
+        advertised: aggregate(&visible, &config.aggregation),
+        all: aggregate(&every, &config.aggregation),
         advertised_backends,
         configured_backends: snapshot.len(),
     }

@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 use crate::client::BackendConnector;
 use crate::client::DEFAULT_DELETE_TIMEOUT;
 use crate::error::BackendError;
-use crate::frontend::Frontend;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::session::ClientSession;
 use crate::frontend::upstream::{Forwarded, Upstream};
+use crate::frontend::{Frontend, FrontendEvent};
 use crate::health::CallOutcome;
 use crate::registry::Backend;
 
@@ -123,6 +123,15 @@ impl<C: BackendConnector> Frontend<C> {
         };
         let upstream_id = upstream.next_request_id();
         let timeout = self.config.server.call_timeout;
+        let forwarded_at = crate::clock::monotonic_now();
+        self.emit(FrontendEvent::CallForwarded {
+            backend: entry.backend.clone(),
+        });
+        let _ended = CallEndGuard {
+            frontend: self,
+            backend: &entry.backend,
+            since: forwarded_at,
+        };
         let call = upstream.request(&upstream_id, call_method(kind), Some(Value::Object(params)));
         let outcome = tokio::select! {
             biased;
@@ -200,10 +209,28 @@ impl<C: BackendConnector> Frontend<C> {
         if !upstream.backend().endpoint_differs(current) {
             return Ok(upstream);
         }
-        if let Some(old) = session.forget_upstream(&current.name) {
-            close_soon(vec![old]);
-        }
+        // The old session is dropped, not closed: a DELETE would go to the old endpoint or
+        // carry the old credentials after the change (ToolHive #6509), and the backend expires
+        // the session on its own.
+        let _dropped = session.forget_upstream(&current.name);
         session.upstream(&current.name, open)
+    }
+}
+
+/// Reports [`FrontendEvent::CallEnded`] however the call future ends (answered, timed out,
+/// cancelled, or dropped with its client connection).
+struct CallEndGuard<'a, C: BackendConnector> {
+    frontend: &'a Frontend<C>,
+    backend: &'a str,
+    since: tokio::time::Instant,
+}
+
+impl<C: BackendConnector> Drop for CallEndGuard<'_, C> {
+    fn drop(&mut self) {
+        self.frontend.emit(FrontendEvent::CallEnded {
+            backend: self.backend.to_owned(),
+            elapsed: crate::clock::monotonic_now().saturating_duration_since(self.since),
+        });
     }
 }
 

@@ -14,6 +14,10 @@
 //!   quantisation allowed), and the first report comes within its bounded wait.
 //! * [`registry_traffic`]: nothing is sent for a removed backend or to an old endpoint after a
 //!   registry change.
+//! * [`frontend_calls`]: with the front end, no call is forwarded to a hidden or open-circuit
+//!   backend, nor beyond the half-open budget; every forwarded call ends within `call_timeout`
+//!   plus one tick; no client lists a tool of a backend hidden for longer than
+//!   `registry_poll_interval`.
 //!
 //! Trace facts they rely on (see `vmcp_core::health::HealthMonitor`): the events of one monitor step
 //! (a probe result, the breaker transition it caused, the status change) are recorded together
@@ -21,15 +25,17 @@
 //! fresh monitor (nothing survives a vMCP restart but the registry).
 
 pub mod breaker_budget;
+pub mod frontend_calls;
 pub mod registry_traffic;
 pub mod reports;
 pub mod timeliness;
 pub mod tracker_model;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
-use vmcp_core::config::FailureHandling;
+use vmcp_core::config::{FailureHandling, FrontendConfig};
 
 use crate::trace::{Trace, TraceEntry, format_ms};
 
@@ -42,6 +48,10 @@ pub struct Limits {
     pub tick: Duration,
     /// The simulated instant the run ended; obligations due later are not checked.
     pub end: Duration,
+    /// The front end's settings, when it ran (the scenario has clients).
+    pub frontend: Option<FrontendConfig>,
+    /// Exposed tool name → owning backend (`crate::client::tool_routes`).
+    pub tool_routes: BTreeMap<String, String>,
 }
 
 impl Limits {
@@ -116,6 +126,7 @@ pub fn check(trace: &Trace, limits: &Limits) -> Vec<Violation> {
     all.extend(reports::check(&trace.entries, limits));
     all.extend(timeliness::check(&trace.entries, limits));
     all.extend(registry_traffic::check(&trace.entries, limits));
+    all.extend(frontend_calls::check(&trace.entries, limits));
     all.sort_by_key(|v| (v.at_ms, v.invariant));
     all
 }

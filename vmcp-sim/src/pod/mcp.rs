@@ -10,13 +10,16 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::body::{self, PodBody};
-use super::server::Incarnation;
-use super::{PodBehaviour, PodHandle, ReplyMode};
+use super::server::{Incarnation, PodSession};
+use super::{PodBehaviour, PodHandle, PodRequestRecord, ReplyMode};
 use crate::clock::sim_now;
 use crate::service::lock;
 
 /// The session header of MCP Streamable HTTP.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+
+/// The `_meta` key of a `tools/call` result naming the pod that ran the tool.
+pub(crate) const POD_META: &str = "sim/pod";
 
 /// The protocol version answered when the client did not ask for one.
 const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";
@@ -50,6 +53,7 @@ pub(crate) async fn handle(
     };
     let request = classify(parts.method, &parts.headers, &collected.to_bytes());
     pod.with_stats(|s| *s.requests.entry(request.label.clone()).or_default() += 1);
+    let arrived = sim_now();
     // Seeded processing time: the same seed gives the same delays, another seed reorders
     // replies relative to other hosts (DESIGN §4.5).
     let jitter = pod.next_jitter();
@@ -58,7 +62,7 @@ pub(crate) async fn handle(
     }
 
     let behaviour = if control.is_up(inc.start, sim_now()) {
-        control.behaviour
+        control.behaviour.clone()
     } else {
         // The process went down while this request was in flight: no answer.
         PodBehaviour::Close
@@ -70,6 +74,23 @@ pub(crate) async fn handle(
             .and_then(|v| v.to_str().ok())
             != Some(auth.value.as_str())
     });
+    let first_call = if request.label == "tools/call" && !unauthorized {
+        request.session.as_ref().and_then(|sid| {
+            let mut sessions = lock(&inc.sessions);
+            let session = sessions.get_mut(sid).filter(|s| !s.called)?;
+            session.called = true;
+            Some(session.initialized_at)
+        })
+    } else {
+        None
+    };
+    pod.log(|| PodRequestRecord {
+        at: arrived,
+        pod: pod.name().to_owned(),
+        method: request.label.clone(),
+        authorized: !unauthorized,
+        first_call_of_session: first_call,
+    });
     let response = match behaviour {
         PodBehaviour::Close | PodBehaviour::Refuse => {
             pod.with_stats(|s| s.closed_without_reply += 1);
@@ -79,7 +100,7 @@ pub(crate) async fn handle(
         _ if unauthorized => status_reply(StatusCode::UNAUTHORIZED),
         PodBehaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
-            serve_mcp(&pod, &inc, control.reply, request)
+            serve_mcp(&pod, &inc, &control, request)
         }
         PodBehaviour::Status {
             code,
@@ -87,12 +108,12 @@ pub(crate) async fn handle(
         } if !only_initialize || request.label == "initialize" => status_reply(code),
         PodBehaviour::LegacySse => legacy_sse(&pod, &request),
         PodBehaviour::ForgetSessions if request.label != "initialize" => {
-            text(StatusCode::NOT_FOUND, "session not found")
+            text(control.unknown_session, "session not found")
         }
         PodBehaviour::Healthy
         | PodBehaviour::Status { .. }
         | PodBehaviour::ForgetSessions
-        | PodBehaviour::StartingFor(_) => serve_mcp(&pod, &inc, control.reply, request),
+        | PodBehaviour::StartingFor(_) => serve_mcp(&pod, &inc, &control, request),
     };
     pod.with_stats(|s| *s.responses.entry(response.status().as_u16()).or_default() += 1);
     Ok(response)
@@ -131,18 +152,19 @@ fn classify(method: Method, headers: &http::HeaderMap, body: &Bytes) -> Classifi
 fn serve_mcp(
     pod: &PodHandle,
     inc: &Incarnation,
-    reply: ReplyMode,
+    control: &super::Control,
     req: Classified,
 ) -> Response<PodBody> {
+    let reply = control.reply;
     match req.method {
         Method::POST => {}
         Method::DELETE => {
             return match req.session {
                 None => text(StatusCode::BAD_REQUEST, "missing mcp-session-id"),
-                Some(sid) if lock(&inc.sessions).remove(&sid) => {
+                Some(sid) if lock(&inc.sessions).remove(&sid).is_some() => {
                     text(StatusCode::OK, "session terminated")
                 }
-                Some(_) => text(StatusCode::NOT_FOUND, "session not found"),
+                Some(_) => text(control.unknown_session, "session not found"),
             };
         }
         // No standalone server-to-client stream is offered.
@@ -162,7 +184,13 @@ fn serve_mcp(
             );
         };
         let sid = pod.next_session_id();
-        lock(&inc.sessions).insert(sid.clone());
+        lock(&inc.sessions).insert(
+            sid.clone(),
+            PodSession {
+                initialized_at: sim_now(),
+                called: false,
+            },
+        );
         pod.with_stats(|s| s.sessions_created += 1);
         let version = message
             .pointer("/params/protocolVersion")
@@ -185,8 +213,8 @@ fn serve_mcp(
     }
     match req.session {
         None => return text(StatusCode::BAD_REQUEST, "missing mcp-session-id"),
-        Some(sid) if !lock(&inc.sessions).contains(&sid) => {
-            return text(StatusCode::NOT_FOUND, "session not found");
+        Some(sid) if !lock(&inc.sessions).contains_key(&sid) => {
+            return text(control.unknown_session, "session not found");
         }
         Some(_) => {}
     }
@@ -195,16 +223,42 @@ fn serve_mcp(
         return with_status(StatusCode::ACCEPTED, body::empty());
     };
     let result = match req.label.as_str() {
-        "tools/list" => json!({
-            "tools": [{
-                "name": "echo",
-                "description": "Echoes its input back.",
-                "inputSchema": {
-                    "type": "object",
-                    "properties": { "text": { "type": "string" } },
-                },
-            }]
-        }),
+        "tools/list" => {
+            let tools: Vec<Value> = control
+                .tools
+                .iter()
+                .map(|name| {
+                    json!({
+                        "name": name,
+                        "description": format!("The simulated tool {name}."),
+                        "inputSchema": {
+                            "type": "object",
+                            "properties": { "text": { "type": "string" } },
+                        },
+                    })
+                })
+                .collect();
+            json!({ "tools": tools })
+        }
+        "tools/call" => {
+            let name = message.pointer("/params/name").and_then(Value::as_str);
+            match name.filter(|n| control.tools.iter().any(|t| t == n)) {
+                Some(tool) => json!({
+                    "content": [{"type": "text", "text": format!("{tool} served by {}", pod.name())}],
+                    "isError": false,
+                    // Which pod answered, for the client's trace (a result may carry `_meta`).
+                    "_meta": {POD_META: pod.name()},
+                }),
+                None => {
+                    let error = json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "error": {"code": -32602, "message": format!("unknown tool: {}", name.unwrap_or(""))},
+                    });
+                    return rpc_reply(pod, reply, error);
+                }
+            }
+        }
         "ping" => json!({}),
         other => {
             let error = json!({

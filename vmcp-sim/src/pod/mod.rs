@@ -12,6 +12,7 @@
 
 mod behaviour;
 mod body;
+mod log;
 mod mcp;
 mod server;
 mod stats;
@@ -25,6 +26,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::watch;
 
 pub use behaviour::{PodBehaviour, ReplyMode};
+pub use log::{PodRequestRecord, RequestLog};
+pub(crate) use mcp::POD_META;
 pub(crate) use server::PodFuture;
 pub use stats::PodStats;
 
@@ -42,7 +45,15 @@ pub(crate) struct Control {
     /// Credentials every request must carry (an auth proxy in front of the server): a request
     /// without this exact header value is answered 401.
     pub(crate) required_auth: Option<RequiredAuth>,
+    /// The tools the server offers (`tools/list`, `tools/call`), in this order.
+    pub(crate) tools: Arc<[String]>,
+    /// What a request naming a session the pod does not know gets: 404 (the spec) or the 400
+    /// some SDKs send.
+    pub(crate) unknown_session: http::StatusCode,
 }
+
+/// The tool set of a pod nobody configured: one tool.
+pub(crate) const DEFAULT_TOOLS: &[&str] = &["echo"];
 
 /// A header a pod requires on every request, e.g. `authorization: Bearer <token>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +126,8 @@ pub(crate) struct PodShared {
     pub(crate) stats: Mutex<PodStats>,
     pub(crate) counters: Mutex<Counters>,
     pub(crate) schedule: PodSchedule,
+    /// Where every request is logged with its time, when the run asks for it.
+    pub(crate) log: Mutex<Option<RequestLog>>,
 }
 
 /// A shared handle to one simulated pod: its name, runtime behaviour switches and counters.
@@ -147,6 +160,8 @@ impl PodHandle {
             reply: ReplyMode::Json,
             retired: false,
             required_auth: None,
+            tools: DEFAULT_TOOLS.iter().map(|t| (*t).to_owned()).collect(),
+            unknown_session: http::StatusCode::NOT_FOUND,
         };
         Self {
             shared: Arc::new(PodShared {
@@ -160,6 +175,7 @@ impl PodHandle {
                     rng: ChaCha8Rng::seed_from_u64(schedule.seed),
                 }),
                 schedule,
+                log: Mutex::new(None),
             }),
         }
     }
@@ -184,6 +200,30 @@ impl PodHandle {
     /// The credentials the pod currently requires, if any.
     pub fn required_auth(&self) -> Option<RequiredAuth> {
         self.shared.control.borrow().required_auth.clone()
+    }
+
+    /// The tools the pod serves from now on (`tools/list` order; `tools/call` accepts these).
+    pub fn set_tools(&self, tools: &[String]) {
+        let tools: Arc<[String]> = tools.iter().cloned().collect();
+        self.shared.control.send_modify(|c| c.tools = tools);
+    }
+
+    /// The tools the pod serves.
+    pub fn tools(&self) -> Vec<String> {
+        self.shared.control.borrow().tools.to_vec()
+    }
+
+    /// The status a request for a session the pod does not know gets (404 by default; some
+    /// SDKs answer 400).
+    pub fn set_unknown_session_status(&self, status: http::StatusCode) {
+        self.shared
+            .control
+            .send_modify(|c| c.unknown_session = status);
+    }
+
+    /// Log every request from now on into `log` (with its simulated time).
+    pub fn log_requests(&self, log: RequestLog) {
+        *lock(&self.shared.log) = Some(log);
     }
 
     /// The current behaviour.
@@ -286,6 +326,13 @@ impl PodHandle {
     pub(crate) fn with_stats(&self, f: impl FnOnce(&mut PodStats)) {
         f(&mut lock(&self.shared.stats));
     }
+
+    /// Append `record` to the request log, if one is attached.
+    pub(crate) fn log(&self, record: impl FnOnce() -> PodRequestRecord) {
+        if let Some(log) = lock(&self.shared.log).as_ref() {
+            log.push(record());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +346,8 @@ mod tests {
             reply: ReplyMode::Json,
             retired,
             required_auth: None,
+            tools: Arc::from(Vec::new()),
+            unknown_session: http::StatusCode::NOT_FOUND,
         }
     }
 

@@ -5,7 +5,7 @@
 //! runs in its own task and is dropped (the peer sees FIN/RST) as soon as the process goes down
 //! (`Refuse`, or a `StartingFor` window set at runtime). A retired pod keeps its connections.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -27,8 +27,17 @@ pub(crate) type PodFuture = Pin<Box<dyn Future<Output = turmoil::Result>>>;
 pub(crate) struct Incarnation {
     /// Simulated time at which this incarnation started.
     pub(crate) start: Duration,
-    /// Live MCP session ids.
-    pub(crate) sessions: Mutex<BTreeSet<String>>,
+    /// Live MCP sessions, by id.
+    pub(crate) sessions: Mutex<BTreeMap<String, PodSession>>,
+}
+
+/// One MCP session of a pod.
+#[derive(Debug)]
+pub(crate) struct PodSession {
+    /// When `initialize` created it.
+    pub(crate) initialized_at: Duration,
+    /// Whether a `tools/call` arrived on it yet.
+    pub(crate) called: bool,
 }
 
 /// Runs one incarnation of the pod until the host is crashed (turmoil then drops this future).
@@ -41,7 +50,7 @@ pub(crate) async fn run(handle: PodHandle) -> turmoil::Result {
     }
     let inc = Arc::new(Incarnation {
         start: sim_now(),
-        sessions: Mutex::new(BTreeSet::new()),
+        sessions: Mutex::new(BTreeMap::new()),
     });
     handle.with_stats(|s| s.starts += 1);
     let mut rx = handle.shared.control.subscribe();

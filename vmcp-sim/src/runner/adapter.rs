@@ -18,7 +18,12 @@ pub(super) fn required_auth(spec: &BackendSpec) -> Option<RequiredAuth> {
     if !spec.require_auth {
         return None;
     }
-    Some(match &spec.auth {
+    Some(demanded(spec.auth.as_ref()))
+}
+
+/// The header check an auth proxy makes for `auth` (`None`: a token vMCP never sends).
+pub(super) fn demanded(auth: Option<&OutgoingAuth>) -> RequiredAuth {
+    match auth {
         Some(OutgoingAuth::Bearer { token }) => RequiredAuth {
             header: http::header::AUTHORIZATION,
             value: format!("Bearer {}", token.expose()),
@@ -32,7 +37,7 @@ pub(super) fn required_auth(spec: &BackendSpec) -> Option<RequiredAuth> {
             header: http::header::AUTHORIZATION,
             value: "Bearer <credentials vmcp was not given>".to_owned(),
         },
-    })
+    }
 }
 
 /// A scenario behaviour as a pod behaviour and the pod's reply framing (`sse` is a healthy pod

@@ -17,8 +17,8 @@ use std::cell::OnceCell;
 use super::state::{StateTimeline, endpoint_urls, state_timeline};
 use crate::clock::millis;
 use crate::scenario::expect::{BackendState, Observed};
-use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Window};
-use crate::trace::{TimedReport, Trace, TraceEvent, format_ms};
+use crate::scenario::{Condition, Counter, ExpectKind, Expectation, Scenario, Trigger, Window};
+use crate::trace::{TimedReport, Trace, TraceEntry, TraceEvent, format_ms};
 
 /// One expectation that did not hold.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -305,6 +305,21 @@ fn count(observed: &Observations<'_>, counter: &Counter, from: u64, to: u64) -> 
             let end = index.reports.partition_point(|at| *at <= to);
             end.saturating_sub(start) as u64
         }
+        // Client-side counters: few expectations use them and client runs are short, so the
+        // window's slice of the trace (entries are in time order) is scanned.
+        Counter::Calls(_)
+        | Counter::PodRequests { .. }
+        | Counter::ListChanged { .. }
+        | Counter::BackendSessions { .. }
+        | Counter::ClientSessions { .. } => {
+            let entries = &observed.trace.entries;
+            let start = entries.partition_point(|e| e.at_ms < from);
+            let end = entries.partition_point(|e| e.at_ms <= to);
+            entries[start..end.max(start)]
+                .iter()
+                .filter(|e| counts_client_entry(counter, e))
+                .count() as u64
+        }
     }
 }
 
@@ -477,6 +492,171 @@ fn check(
                 counter_backend(counter),
             ))
         }
+        ExpectKind::CallLatency { calls, max, .. } => {
+            let (from, to) = (millis(window.from), millis(window.to));
+            let mut worst: Option<(u64, u64)> = None;
+            for e in &observed.trace.entries {
+                if e.at_ms < from || e.at_ms > to {
+                    continue;
+                }
+                if let TraceEvent::CallFinished {
+                    client,
+                    tool,
+                    backend,
+                    outcome,
+                    latency_ms,
+                    ..
+                } = &e.event
+                {
+                    if calls.matches(client, tool, backend.as_deref(), *outcome)
+                        && worst.is_none_or(|(w, _)| *latency_ms > w)
+                    {
+                        worst = Some((*latency_ms, e.at_ms));
+                    }
+                }
+            }
+            match worst {
+                None => Some(fail(
+                    format!(
+                        "expected {calls} in {span} to take at most {}; none finished",
+                        vmcp_core::config::duration::format(*max)
+                    ),
+                    calls.backend.clone(),
+                )),
+                Some((ms, _)) if u128::from(ms) <= max.as_millis() => None,
+                Some((ms, at)) => Some(fail(
+                    format!(
+                        "expected {calls} in {span} to take at most {}; the worst took {ms} ms \
+                         (finished at {})",
+                        vmcp_core::config::duration::format(*max),
+                        format_ms(at)
+                    ),
+                    calls.backend.clone(),
+                )),
+            }
+        }
+        ExpectKind::Tools {
+            client,
+            contains,
+            excludes,
+            equals,
+            ..
+        } => {
+            let at = millis(window.to);
+            let listed = observed
+                .trace
+                .entries
+                .iter()
+                .rev()
+                .find_map(|e| match &e.event {
+                    TraceEvent::ToolsListed { client: c, tools }
+                        if c == client && e.at_ms <= at =>
+                    {
+                        Some((e.at_ms, tools))
+                    }
+                    _ => None,
+                });
+            let Some((listed_at, tools)) = listed else {
+                return Some(fail(
+                    format!("client {client} had not listed tools by {}", format_ms(at)),
+                    None,
+                ));
+            };
+            let missing: Vec<&String> = contains.iter().filter(|t| !tools.contains(t)).collect();
+            let unwanted: Vec<&String> = excludes.iter().filter(|t| tools.contains(t)).collect();
+            let unequal = equals.as_ref().is_some_and(|want| {
+                let mut a = want.clone();
+                let mut b = tools.clone();
+                a.sort();
+                b.sort();
+                a != b
+            });
+            if missing.is_empty() && unwanted.is_empty() && !unequal {
+                return None;
+            }
+            Some(fail(
+                format!(
+                    "client {client}'s last tools/list before {} (at {}) was [{}]: {}",
+                    format_ms(at),
+                    format_ms(listed_at),
+                    tools.join(", "),
+                    [
+                        (!missing.is_empty()).then(|| format!("missing {missing:?}")),
+                        (!unwanted.is_empty()).then(|| format!("unexpected {unwanted:?}")),
+                        unequal.then(|| format!(
+                            "expected exactly {:?}",
+                            equals.clone().unwrap_or_default()
+                        )),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                ),
+                None,
+            ))
+        }
+        ExpectKind::Notified {
+            client,
+            trigger,
+            within,
+            ..
+        } => {
+            let start = match trigger {
+                Trigger::Event(_) => Some(window.from),
+                Trigger::State(condition) => {
+                    // From one nanosecond before the window: the sample in force then says
+                    // whether the condition already held, so a change exactly at `from` counts.
+                    let scan = Window {
+                        from: window.from.saturating_sub(Duration::from_nanos(1)),
+                        to: window.to,
+                    };
+                    let points = observed.points(Observed::State, condition, scan, Span::InForce);
+                    let mut before = points
+                        .iter()
+                        .rev()
+                        .find(|p| p.at < window.from)
+                        .is_some_and(|p| p.holds);
+                    let mut found = None;
+                    for p in points.iter().filter(|p| p.at >= window.from) {
+                        if p.holds && !before {
+                            found = Some(p.at);
+                            break;
+                        }
+                        before = p.holds;
+                    }
+                    found
+                }
+            };
+            let what = match trigger {
+                Trigger::Event(id) => format!("event `{id}`"),
+                Trigger::State(condition) => format!("the state change to {condition}"),
+            };
+            let Some(start) = start else {
+                return Some(fail(
+                    format!("{what} never happened in {span}, so nothing could be notified"),
+                    None,
+                ));
+            };
+            let end = start.saturating_add(*within);
+            let got = observed.trace.entries.iter().any(|e| {
+                matches!(&e.event, TraceEvent::ListChanged { client: c } if c == client)
+                    && e.at_ms >= millis(start)
+                    && e.at_ms <= millis(end)
+            });
+            if got {
+                return None;
+            }
+            Some(fail(
+                format!(
+                    "client {client} received no notifications/tools/list_changed within {} of \
+                     {what} at {}",
+                    vmcp_core::config::duration::format(*within),
+                    format_ms(millis(start))
+                ),
+                None,
+            ))
+        }
     }
 }
 
@@ -490,6 +670,58 @@ fn on_suffix(on: Observed) -> &'static str {
 
 fn subject(condition: &Condition) -> Option<String> {
     condition.backend.as_ref().map(|b| b.backend.clone())
+}
+
+/// Whether `entry` counts for one of the client-side counters (the probe, skip, connection and
+/// report counters go through the [`CountIndex`]).
+fn counts_client_entry(counter: &Counter, entry: &TraceEntry) -> bool {
+    match (counter, &entry.event) {
+        (
+            Counter::Calls(filter),
+            TraceEvent::CallFinished {
+                client,
+                tool,
+                backend,
+                outcome,
+                ..
+            },
+        ) => filter.matches(client, tool, backend.as_deref(), *outcome),
+        (
+            Counter::PodRequests {
+                backend,
+                pod,
+                method,
+                authorized,
+            },
+            TraceEvent::PodRequest {
+                backend: b,
+                pod: p,
+                method: m,
+                authorized: a,
+            },
+        ) => {
+            b == backend
+                && pod.as_ref().is_none_or(|w| w == p)
+                && method.as_ref().is_none_or(|w| w == m)
+                && authorized.is_none_or(|w| w == *a)
+        }
+        (Counter::ListChanged { client }, TraceEvent::ListChanged { client: c }) => {
+            client.as_ref().is_none_or(|w| w == c)
+        }
+        (
+            Counter::BackendSessions { backend, pod },
+            TraceEvent::BackendSession { backend: b, pod: p },
+        ) => b == backend && pod.as_ref().is_none_or(|w| w == p),
+        (
+            Counter::ClientSessions { client },
+            TraceEvent::ClientSession {
+                client: c,
+                ok: true,
+                ..
+            },
+        ) => client.as_ref().is_none_or(|w| w == c),
+        _ => false,
+    }
 }
 
 fn counter_name(counter: &Counter) -> String {
@@ -507,6 +739,40 @@ fn counter_name(counter: &Counter) -> String {
             None => format!("connections opened to {backend}"),
         },
         Counter::Reports => "reports".to_owned(),
+        Counter::Calls(filter) => format!("finished {filter}"),
+        Counter::PodRequests {
+            backend,
+            pod,
+            method,
+            authorized,
+        } => {
+            let mut text = match method {
+                Some(m) => format!("{m} requests"),
+                None => "requests".to_owned(),
+            };
+            match authorized {
+                Some(true) => text.push_str(" with the required credentials"),
+                Some(false) => text.push_str(" without the required credentials"),
+                None => {}
+            }
+            match pod {
+                Some(pod) => text.push_str(&format!(" received by {pod}")),
+                None => text.push_str(&format!(" received by the pods of {backend}")),
+            }
+            text
+        }
+        Counter::ListChanged { client } => match client {
+            Some(c) => format!("list_changed notifications received by client {c}"),
+            None => "list_changed notifications received by clients".to_owned(),
+        },
+        Counter::BackendSessions { backend, pod } => match pod {
+            Some(pod) => format!("backend sessions the front end opened on {pod}"),
+            None => format!("backend sessions the front end opened to {backend}"),
+        },
+        Counter::ClientSessions { client } => match client {
+            Some(c) => format!("sessions client {c} obtained"),
+            None => "sessions clients obtained".to_owned(),
+        },
     }
 }
 

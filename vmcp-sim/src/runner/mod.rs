@@ -23,7 +23,7 @@ use crate::rng::{CoreSeeds, SimRng, run_fingerprint};
 use crate::scenario::{EventAction, EventSpec, Scenario};
 use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
-use adapter::{pod_retirement, required_auth, to_pod};
+use adapter::{demanded, pod_retirement, required_auth, to_pod};
 
 /// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(20);
@@ -235,6 +235,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             .backend(name)
             .map_or_else(|| scenario.file.clone(), |b| scenario.position(b.location))
     };
+    // Runs with clients log every pod request (the client expectations count them).
+    let requests = (!scenario.clients.is_empty()).then(|| world.log_requests());
     for backend in &scenario.backends {
         let (behaviour, reply) = to_pod(backend.behaviour);
         let added = if backend.shared_host {
@@ -254,6 +256,22 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             })?;
         world
             .set_reply_mode(&pod, reply)
+            .map_err(|source| RunError::World {
+                location: at_backend(&backend.name),
+                source,
+            })?;
+        if let Some(tools) = &backend.tools {
+            world
+                .set_tools(&backend.name, tools)
+                .map_err(|source| RunError::World {
+                    location: at_backend(&backend.name),
+                    source,
+                })?;
+        }
+        let unknown_session = http::StatusCode::from_u16(backend.unknown_session_status)
+            .unwrap_or(http::StatusCode::NOT_FOUND);
+        world
+            .set_unknown_session_status(&backend.name, unknown_session)
             .map_err(|source| RunError::World {
                 location: at_backend(&backend.name),
                 source,
@@ -288,6 +306,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
         location: scenario.file.clone(),
         source,
     })?;
+    add_clients(&mut world, scenario, &recorder)?;
 
     let mut queue: BTreeMap<(Duration, u8, u64), Pending> = BTreeMap::new();
     let mut seq = 0_u64;
@@ -366,7 +385,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<RunOutcome, RunError> {
             source,
         })?;
 
-    let trace = Trace::merge(recorder.entries(), &world.connection_log().records());
+    let mut trace = Trace::merge(recorder.entries(), &world.connection_log().records());
+    if let Some(requests) = &requests {
+        trace = trace.with_pod_requests(&requests.records());
+    }
     let reports = recorder.reports();
     let failures = evaluate(scenario, &reports, &trace);
     let tick = scenario.tick.unwrap_or(DEFAULT_TICK);
@@ -392,6 +414,8 @@ fn check_invariants(scenario: &Scenario, trace: &Trace, tick: Duration) -> Vec<V
         config: scenario.vmcp.clone(),
         tick,
         end: scenario.duration,
+        frontend: (!scenario.clients.is_empty()).then(|| scenario.frontend.clone()),
+        tool_routes: crate::client::tool_routes(scenario),
     };
     let mut violations = invariants::check(trace, &limits);
     for v in &mut violations {
@@ -436,11 +460,14 @@ fn add_vmcp_host(
     let config = scenario.vmcp.clone();
     let registry = Arc::clone(registry);
     let recorder = recorder.clone();
+    // The front end runs when the scenario has clients.
+    let frontend = (!scenario.clients.is_empty()).then(|| scenario.frontend.clone());
     world.add_vmcp_host(move || {
         let connector = connector.clone();
         let config = config.clone();
         let registry = Arc::clone(&registry);
         let recorder = recorder.clone();
+        let frontend = frontend.clone();
         // A restarted vMCP is a new process: its jitter seed is a fresh draw from the run's
         // stream (the first start keeps the run's seed).
         let rng_seed = if starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
@@ -452,23 +479,72 @@ fn add_vmcp_host(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(rng_seed);
+        let recorder_for_frontend = recorder.clone();
         async move {
             recorder.record(TraceEvent::VmcpStarted);
             let probe = Arc::new(McpClient::new(connector, &config));
             // Held, never stopped: the core runs until the host is crashed (its tasks die with
             // the host) or the simulation ends, so this future never completes.
-            let _runtime = VmcpRuntime::start(RuntimeParts {
+            let mut runtime = VmcpRuntime::start(RuntimeParts {
                 config,
-                probe,
+                probe: Arc::clone(&probe),
                 registry,
                 clock: Arc::new(clock),
                 observer: Some(Arc::new(recorder.clone())),
                 rng_seed,
                 reporters: vec![Arc::new(recorder)],
             })?;
+            if let Some(frontend_config) = frontend {
+                // The real front end on a turmoil listener: every client connection is served
+                // by `Frontend::serve_connection`, as the binary serves real TCP.
+                let port = frontend_config.server.listen.port();
+                let frontend = runtime.start_frontend(frontend_config, probe, rng_seed)?;
+                frontend.observe(Arc::new(recorder_for_frontend));
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    tokio::spawn(Arc::clone(&frontend).serve_connection(stream));
+                }
+            }
+            let _runtime = runtime;
             std::future::pending::<Result<(), Box<dyn std::error::Error>>>().await
         }
     })
+}
+
+/// One host per `[[client]]` (`client-<name>`), running [`crate::client`] against the front end.
+fn add_clients(
+    world: &mut World,
+    scenario: &Scenario,
+    recorder: &TraceRecorder,
+) -> Result<(), RunError> {
+    if scenario.clients.is_empty() {
+        return Ok(());
+    }
+    let routes = crate::client::tool_routes(scenario);
+    let url = format!(
+        "http://{}:{}{}",
+        world.config().vmcp_host,
+        scenario.frontend.server.listen.port(),
+        vmcp_core::frontend::MCP_PATH
+    );
+    for spec in &scenario.clients {
+        let plan = Arc::new(crate::client::ClientPlan {
+            spec: spec.clone(),
+            url: url.clone(),
+            routes: routes.clone(),
+        });
+        world
+            .add_client_host(
+                &spec.host(),
+                crate::client::software(plan, recorder.clone()),
+            )
+            .map_err(|source| RunError::World {
+                location: scenario.position(spec.location),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 fn current_pod(world: &World, backend: &str) -> Result<String, WorldError> {
@@ -586,8 +662,55 @@ fn apply(
             registry.remove(backend);
             backend.clone()
         }
+        EventAction::RegistryChangeAuth { backend, auth } => {
+            let url = registry
+                .list()
+                .into_iter()
+                .find(|b| &b.name == backend)
+                .map_or_else(
+                    || {
+                        scenario
+                            .backend(backend)
+                            .map(|b| b.url())
+                            .unwrap_or_default()
+                    },
+                    |b| b.url,
+                );
+            registry.upsert(Backend {
+                name: backend.clone(),
+                url,
+                auth: auth.clone(),
+            });
+            format!(
+                "{backend}: {}",
+                if auth.is_some() {
+                    "new credentials"
+                } else {
+                    "no credentials"
+                }
+            )
+        }
+        EventAction::SetPodAuth { backend, auth } => {
+            world.require_auth(backend, auth.as_ref().map(|a| demanded(Some(a))))?;
+            format!(
+                "{backend}: pods {}",
+                if auth.is_some() {
+                    "require new credentials"
+                } else {
+                    "accept any credentials"
+                }
+            )
+        }
         EventAction::RegistryChangeUrl { backend, url } => {
-            let auth = scenario.backend(backend).and_then(|b| b.auth.clone());
+            // The credentials in force (a `registry_change_auth` may have rotated them).
+            let auth = registry
+                .list()
+                .into_iter()
+                .find(|b| &b.name == backend)
+                .map_or_else(
+                    || scenario.backend(backend).and_then(|b| b.auth.clone()),
+                    |b| b.auth,
+                );
             registry.upsert(Backend {
                 name: backend.clone(),
                 url: url.url.clone(),
@@ -608,6 +731,7 @@ fn apply(
         EventAction::RegistryAdd { .. }
             | EventAction::RegistryRemove { .. }
             | EventAction::RegistryChangeUrl { .. }
+            | EventAction::RegistryChangeAuth { .. }
     ) {
         recorder.record_at(now, registry_event(registry));
     }

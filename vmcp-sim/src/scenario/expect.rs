@@ -139,6 +139,99 @@ pub enum ExpectKind {
         /// The accepted range.
         bounds: CountBounds,
     },
+    /// Every client call that finished in the window (at least one did) took at most `max`
+    /// (a call the client gave up on counts with its `call_timeout`).
+    CallLatency {
+        /// Which calls.
+        calls: CallFilter,
+        /// `[from, to]`.
+        window: Window,
+        /// The worst latency accepted.
+        max: Duration,
+    },
+    /// The tool names `client` last listed at or before `at` (it must have listed by then).
+    Tools {
+        /// The client.
+        client: String,
+        /// `[at, at]`.
+        window: Window,
+        /// Names that must be listed.
+        contains: Vec<String>,
+        /// Names that must not be listed.
+        excludes: Vec<String>,
+        /// The exact set (any order), if given.
+        equals: Option<Vec<String>>,
+    },
+    /// `client` receives `notifications/tools/list_changed` within `within` of the trigger.
+    Notified {
+        /// The client.
+        client: String,
+        /// What starts the clock.
+        trigger: Trigger,
+        /// The bound.
+        within: Duration,
+        /// Where the trigger is looked for: `[event.at, event.at + within]` for an event, `[from,
+        /// end of run]` for a state change.
+        window: Window,
+    },
+}
+
+/// What starts the clock of a `notified` expectation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The event with this id.
+    Event(String),
+    /// The first instant in the window at which the monitor's state starts to satisfy this
+    /// condition (a transition into it).
+    State(Condition),
+}
+
+/// Which client calls an expectation is about; every given part must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallFilter {
+    /// Only this client's calls.
+    pub client: Option<String>,
+    /// Only calls of this tool name.
+    pub tool: Option<String>,
+    /// Only calls routed to this backend.
+    pub backend: Option<String>,
+    /// Only calls that ended like this.
+    pub outcome: Option<crate::trace::CallOutcome>,
+}
+
+impl CallFilter {
+    /// Whether a finished call matches.
+    pub fn matches(
+        &self,
+        client: &str,
+        tool: &str,
+        backend: Option<&str>,
+        outcome: crate::trace::CallOutcome,
+    ) -> bool {
+        self.client.as_deref().is_none_or(|c| c == client)
+            && self.tool.as_deref().is_none_or(|t| t == tool)
+            && self.backend.as_deref().is_none_or(|b| Some(b) == backend)
+            && self.outcome.is_none_or(|o| o == outcome)
+    }
+}
+
+impl fmt::Display for CallFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = match &self.outcome {
+            Some(o) => format!("{o} calls"),
+            None => "calls".to_owned(),
+        };
+        if let Some(t) = &self.tool {
+            text.push_str(&format!(" of {t}"));
+        }
+        if let Some(c) = &self.client {
+            text.push_str(&format!(" by client {c}"));
+        }
+        if let Some(b) = &self.backend {
+            text.push_str(&format!(" routed to {b}"));
+        }
+        f.write_str(&text)
+    }
 }
 
 impl ExpectKind {
@@ -150,6 +243,9 @@ impl ExpectKind {
             ExpectKind::Never { .. } => "never",
             ExpectKind::Within { .. } => "within",
             ExpectKind::Count { .. } => "count",
+            ExpectKind::CallLatency { .. } => "call_latency",
+            ExpectKind::Tools { .. } => "tools",
+            ExpectKind::Notified { .. } => "notified",
         }
     }
 
@@ -160,7 +256,10 @@ impl ExpectKind {
             | ExpectKind::Always { window, .. }
             | ExpectKind::Never { window, .. }
             | ExpectKind::Within { window, .. }
-            | ExpectKind::Count { window, .. } => *window,
+            | ExpectKind::Count { window, .. }
+            | ExpectKind::CallLatency { window, .. }
+            | ExpectKind::Tools { window, .. }
+            | ExpectKind::Notified { window, .. } => *window,
         }
     }
 
@@ -171,7 +270,10 @@ impl ExpectKind {
             | ExpectKind::Always { condition, .. }
             | ExpectKind::Never { condition, .. }
             | ExpectKind::Within { condition, .. } => Some(condition),
-            ExpectKind::Count { .. } => None,
+            ExpectKind::Count { .. }
+            | ExpectKind::CallLatency { .. }
+            | ExpectKind::Tools { .. }
+            | ExpectKind::Notified { .. } => None,
         }
     }
 }
@@ -352,16 +454,53 @@ pub enum Counter {
     },
     /// Status reports published.
     Reports,
+    /// Client calls that finished.
+    Calls(CallFilter),
+    /// Requests a backend's pods received (runs with clients only).
+    PodRequests {
+        /// The backend.
+        backend: String,
+        /// Only this pod's.
+        pod: Option<String>,
+        /// Only this method (JSON-RPC method for POST, else the HTTP method).
+        method: Option<String>,
+        /// Only requests that did (`true`) or did not (`false`) carry the credentials the pod
+        /// required.
+        authorized: Option<bool>,
+    },
+    /// `notifications/tools/list_changed` received by clients.
+    ListChanged {
+        /// Only this client's.
+        client: Option<String>,
+    },
+    /// Backend sessions the front end opened (initial and re-initialized).
+    BackendSessions {
+        /// The backend.
+        backend: String,
+        /// Only on this pod.
+        pod: Option<String>,
+    },
+    /// Sessions clients obtained (`initialize` answered).
+    ClientSessions {
+        /// Only this client's.
+        client: Option<String>,
+    },
 }
 
 impl Counter {
-    /// The counter as written in the file (`probes`, `skips`, `connections`, `reports`).
+    /// The counter as written in the file (`probes`, `skips`, `connections`, `reports`,
+    /// `calls`, `pod_requests`, `list_changed`, `backend_sessions`, `client_sessions`).
     pub fn name(&self) -> &'static str {
         match self {
             Counter::Probes { .. } => "probes",
             Counter::Skips { .. } => "skips",
             Counter::Connections { .. } => "connections",
             Counter::Reports => "reports",
+            Counter::Calls(_) => "calls",
+            Counter::PodRequests { .. } => "pod_requests",
+            Counter::ListChanged { .. } => "list_changed",
+            Counter::BackendSessions { .. } => "backend_sessions",
+            Counter::ClientSessions { .. } => "client_sessions",
         }
     }
 
@@ -370,8 +509,11 @@ impl Counter {
         match self {
             Counter::Probes { backend, .. }
             | Counter::Skips { backend, .. }
-            | Counter::Connections { backend, .. } => Some(backend),
-            Counter::Reports => None,
+            | Counter::Connections { backend, .. }
+            | Counter::PodRequests { backend, .. }
+            | Counter::BackendSessions { backend, .. } => Some(backend),
+            Counter::Calls(filter) => filter.backend.as_deref(),
+            Counter::Reports | Counter::ListChanged { .. } | Counter::ClientSessions { .. } => None,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! `context` (error positions), `discover` (finding scenario files).
 
 pub mod behaviour;
+pub mod client;
 mod context;
 mod discover;
 pub mod error;
@@ -24,6 +25,7 @@ mod parse;
 pub use parse::{
     MAX_BACKENDS, MAX_OWN_HOSTS, MAX_PROBES, MAX_REPORTED_ENTRIES, MAX_SIMULATED, MAX_STEPS,
 };
+mod parse_client;
 mod parse_expect;
 mod raw;
 mod swarm;
@@ -34,15 +36,16 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use vmcp_core::config::{FailureHandling, FileError};
+use vmcp_core::config::{FailureHandling, FileError, FrontendConfig};
 use vmcp_core::registry::{Backend, OutgoingAuth};
 
 pub use behaviour::Behaviour;
+pub use client::{CallSchedule, CallSpec, ClientSpec};
 pub use discover::discover;
 pub use error::ScenarioError;
 pub use expect::{
-    BackendCondition, BackendState, Condition, CountBounds, Counter, ExpectKind, Expectation,
-    Observed, Window,
+    BackendCondition, BackendState, CallFilter, Condition, CountBounds, Counter, ExpectKind,
+    Expectation, Observed, Trigger, Window,
 };
 pub use location::Location;
 pub use swarm::{CATALOGUE, Perturbation, SwarmOverrides, SwarmSettings, parse_rate_flag};
@@ -79,8 +82,13 @@ pub struct Scenario {
     /// The `[swarm]` table: what `explore --swarm` may do to this scenario (defaults when the
     /// table is absent).
     pub swarm: SwarmSettings,
+    /// The front end's `[server]` and `[aggregation]` (defaults when absent); it runs only
+    /// when the scenario has clients.
+    pub frontend: FrontendConfig,
     /// The `[[backend]]` tables, in file order; names are unique.
     pub backends: Vec<BackendSpec>,
+    /// The `[[client]]` tables, in file order; names are unique.
+    pub clients: Vec<ClientSpec>,
     /// The `[[event]]` tables sorted by `at` (stable: events at the same time keep file order).
     pub events: Vec<EventSpec>,
     /// The `[[expect]]` tables, in file order.
@@ -179,11 +187,27 @@ pub struct BackendSpec {
     /// Its pods run in the simulation's shared pod host (`shared_host = true`, and every member
     /// of a `count` group): cheap at any scale, but no host- or link-level fault can target it.
     pub shared_host: bool,
+    /// The tools its pods serve (`tools = [...]`; `None`: the pods' default, one `echo`).
+    pub tools: Option<Vec<String>>,
+    /// What its pods answer to a request for a session they do not know: 404 (default, the
+    /// spec) or 400 (what some SDKs send).
+    pub unknown_session_status: u16,
     /// Where the `[[backend]]` table starts.
     pub location: Location,
 }
 
 impl BackendSpec {
+    /// The tools its pods serve.
+    pub fn served_tools(&self) -> Vec<String> {
+        match &self.tools {
+            Some(tools) => tools.clone(),
+            None => crate::pod::DEFAULT_TOOLS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+        }
+    }
+
     /// The endpoint vMCP is configured with: `http://<name>:<port><path>`.
     pub fn url(&self) -> String {
         format!("http://{}:{}{}", self.name, self.port, self.path)
@@ -294,6 +318,22 @@ pub enum EventAction {
         /// The new URL; its host is a declared backend's service.
         url: SimUrl,
     },
+    /// Change the credentials the registry gives vMCP for the backend (a new endpoint
+    /// generation: credential rotation on the vMCP side).
+    RegistryChangeAuth {
+        /// The registry entry that changes.
+        backend: String,
+        /// The new credentials (`None`: none).
+        auth: Option<OutgoingAuth>,
+    },
+    /// Change the credentials the backend's pods (now and later) require (credential rotation
+    /// on the backend side; `None`: accept anything).
+    SetPodAuth {
+        /// The backend.
+        backend: String,
+        /// What they require from now on.
+        auth: Option<OutgoingAuth>,
+    },
 }
 
 impl EventAction {
@@ -314,6 +354,8 @@ impl EventAction {
             EventAction::RegistryAdd { .. } => "registry_add",
             EventAction::RegistryRemove { .. } => "registry_remove",
             EventAction::RegistryChangeUrl { .. } => "registry_change_url",
+            EventAction::RegistryChangeAuth { .. } => "registry_change_auth",
+            EventAction::SetPodAuth { .. } => "set_pod_auth",
         }
     }
 
@@ -331,7 +373,9 @@ impl EventAction {
             | EventAction::Latency { backend, .. }
             | EventAction::RegistryAdd { backend }
             | EventAction::RegistryRemove { backend }
-            | EventAction::RegistryChangeUrl { backend, .. } => Some(backend),
+            | EventAction::RegistryChangeUrl { backend, .. }
+            | EventAction::RegistryChangeAuth { backend, .. }
+            | EventAction::SetPodAuth { backend, .. } => Some(backend),
             EventAction::CrashVmcp | EventAction::RestartVmcp => None,
         }
     }

@@ -21,7 +21,7 @@ use super::location::Location;
 use super::raw::{RawAuth, RawBackend, RawEvent, RawScenario};
 use super::{
     BackendSpec, DEFAULT_PATH, DEFAULT_PORT, EventAction, EventSpec, LinkLatency, OldPod, Scenario,
-    SimUrl, parse_expect,
+    SimUrl, parse_client, parse_expect,
 };
 
 type Result<T> = std::result::Result<T, ScenarioError>;
@@ -137,6 +137,7 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
             .map(|b| b.name.clone())
             .collect(),
         groups,
+        clients: BTreeSet::new(),
     };
 
     let mut events = Vec::with_capacity(raw.event.len());
@@ -164,11 +165,15 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
             _ => {}
         }
     }
+    let names: Vec<&str> = backends.iter().map(|b| b.name.as_str()).collect();
+    let clients = parse_client::clients(&ctx, &raw.client, duration, &names)?;
+    declared.clients = clients.iter().map(|c| c.name.clone()).collect();
     let mut expects = Vec::with_capacity(raw.expect.len());
     for expect in &raw.expect {
         let expectation = parse_expect::expectation(&ctx, expect, duration, &declared, &ids)?;
         expects.extend(parse_expect::for_each_member(expectation, &declared));
     }
+    let frontend = parse_client::frontend(&ctx, &raw, &names)?;
     let vmcp = raw.vmcp.clone().unwrap_or_default();
     check_cost(&ctx, &raw, &backends, &events, duration, &vmcp)?;
     // Stable: events at the same instant keep their file order.
@@ -187,7 +192,9 @@ pub(super) fn parse(text: &str, file: &str) -> Result<Scenario> {
         fixed_schedule,
         vmcp,
         swarm,
+        frontend,
         backends,
+        clients,
         events,
         expects,
     })
@@ -209,7 +216,8 @@ fn check_registry_order(
         let (backend, wants_registered, becomes) = match &event.action {
             EventAction::RegistryAdd { backend } => (backend, false, true),
             EventAction::RegistryRemove { backend } => (backend, true, false),
-            EventAction::RegistryChangeUrl { backend, .. } => (backend, true, true),
+            EventAction::RegistryChangeUrl { backend, .. }
+            | EventAction::RegistryChangeAuth { backend, .. } => (backend, true, true),
             _ => continue,
         };
         let is = registered.get(backend.as_str()).copied().unwrap_or(false);
@@ -277,6 +285,8 @@ pub(super) struct Declared {
     /// `count` groups: group name → member names, in order. A reference to a group means each
     /// member.
     pub(super) groups: BTreeMap<String, Vec<String>>,
+    /// Declared client names.
+    pub(super) clients: BTreeSet<String>,
 }
 
 impl Declared {
@@ -616,7 +626,58 @@ fn backend_spec(ctx: &Ctx<'_>, spanned: &Spanned<RawBackend>, name: String) -> R
         .as_ref()
         .map(|auth| self::auth(ctx, auth))
         .transpose()?;
+    let tools = match &raw.tools {
+        Some(list) => {
+            let mut tools: Vec<String> = Vec::new();
+            if list.get_ref().is_empty() {
+                return Err(ctx.error(
+                    &list.span(),
+                    "tools must not be empty (leave the key out for the default tool `echo`)",
+                ));
+            }
+            for tool in list.get_ref() {
+                let name = tool.get_ref();
+                let ok = !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+                if !ok {
+                    return Err(ctx.error(
+                        &tool.span(),
+                        format!(
+                            "invalid tool name \"{}\": use 1 to 64 ASCII letters, digits, `_`, `-` \
+                             or `.`",
+                            name.escape_debug()
+                        ),
+                    ));
+                }
+                if tools.contains(name) {
+                    return Err(ctx.error(&tool.span(), format!("duplicate tool \"{name}\"")));
+                }
+                tools.push(name.clone());
+            }
+            Some(tools)
+        }
+        None => None,
+    };
+    let unknown_session_status = match &raw.unknown_session_status {
+        Some(status) if ![400, 404].contains(status.get_ref()) => {
+            return Err(ctx.error(
+                &status.span(),
+                format!(
+                    "unknown_session_status ({}) must be 404 (the spec) or 400 (what some SDKs \
+                     answer)",
+                    status.get_ref()
+                ),
+            ));
+        }
+        Some(status) => *status.get_ref(),
+        None => 404,
+    };
     Ok(BackendSpec {
+        tools,
+        unknown_session_status,
         name,
         port,
         path,
@@ -781,6 +842,8 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("registry_add", &["backend"]),
     ("registry_remove", &["backend"]),
     ("registry_change_url", &["backend", "url"]),
+    ("registry_change_auth", &["backend", "auth"]),
+    ("set_pod_auth", &["backend", "auth"]),
 ];
 
 const OLD_POD: &[&str] = &["terminate", "stale", "blackhole"];
@@ -812,7 +875,9 @@ fn set_backend(action: &mut EventAction, member: &str) {
         | EventAction::Latency { backend, .. }
         | EventAction::RegistryAdd { backend }
         | EventAction::RegistryRemove { backend }
-        | EventAction::RegistryChangeUrl { backend, .. } => member.clone_into(backend),
+        | EventAction::RegistryChangeUrl { backend, .. }
+        | EventAction::RegistryChangeAuth { backend, .. }
+        | EventAction::SetPodAuth { backend, .. } => member.clone_into(backend),
         EventAction::CrashVmcp | EventAction::RestartVmcp => {}
     }
 }
@@ -923,6 +988,14 @@ fn event(
         },
         "registry_add" => EventAction::RegistryAdd { backend },
         "registry_remove" => EventAction::RegistryRemove { backend },
+        "registry_change_auth" => EventAction::RegistryChangeAuth {
+            backend,
+            auth: raw.auth.as_ref().map(|a| auth(ctx, a)).transpose()?,
+        },
+        "set_pod_auth" => EventAction::SetPodAuth {
+            backend,
+            auth: raw.auth.as_ref().map(|a| auth(ctx, a)).transpose()?,
+        },
         _ => EventAction::RegistryChangeUrl {
             backend,
             url: sim_url(ctx, raw.url.as_ref().ok_or_else(|| needs("url"))?, declared)?,

@@ -12,12 +12,14 @@ use vmcp_core::config::duration::{self, HumanDuration};
 use super::context::Ctx;
 use super::error::ScenarioError;
 use super::expect::{
-    BackendCondition, Condition, CountBounds, Counter, ExpectKind, Expectation, Observed, Window,
+    BackendCondition, CallFilter, Condition, CountBounds, Counter, ExpectKind, Expectation,
+    Observed, Trigger, Window,
 };
 use super::location::Location;
 use super::parse::{Declared, first_unused, one_of};
-use super::raw::RawExpect;
+use super::raw::{RawEquals, RawExpect};
 use super::values::{self, CATEGORIES, CIRCUITS, CRD_STATUSES, PHASES, REASONS, STATUSES};
+use crate::trace::CallOutcome;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
@@ -46,13 +48,80 @@ const KINDS: &[(&str, &[&str], bool)] = &[
     (
         "count",
         &[
-            "counter", "from", "to", "min", "max", "equals", "backend", "url", "pod",
+            "counter",
+            "from",
+            "to",
+            "min",
+            "max",
+            "equals",
+            "backend",
+            "url",
+            "pod",
+            "client",
+            "tool",
+            "outcome",
+            "method",
+            "authorized",
+        ],
+        false,
+    ),
+    (
+        "call_latency",
+        &[
+            "client",
+            "tool",
+            "backend",
+            "outcome",
+            "from",
+            "to",
+            "max_latency",
+        ],
+        false,
+    ),
+    (
+        "tools",
+        &["client", "at", "contains", "excludes", "equals"],
+        false,
+    ),
+    (
+        "notified",
+        &[
+            "client",
+            "after",
+            "within",
+            "from",
+            "backend",
+            "present",
+            "status",
+            "crd_status",
+            "reason",
+            "circuit",
+            "category",
+            "message",
         ],
         false,
     ),
 ];
 
-const COUNTERS: &[&str] = &["probes", "skips", "connections", "reports"];
+const COUNTERS: &[&str] = &[
+    "probes",
+    "skips",
+    "connections",
+    "reports",
+    "calls",
+    "pod_requests",
+    "list_changed",
+    "backend_sessions",
+    "client_sessions",
+];
+
+const OUTCOMES: &[&str] = &[
+    "ok",
+    "tool_error",
+    "rpc_error",
+    "timeout",
+    "transport_error",
+];
 
 /// Parse one `[[expect]]` table.
 pub(super) fn expectation(
@@ -116,6 +185,132 @@ pub(super) fn expectation(
                 after: after.get_ref().clone(),
                 window,
                 condition,
+            }
+        }
+        "call_latency" => {
+            let max = raw
+                .max_latency
+                .as_ref()
+                .ok_or_else(|| needs("max_latency"))?;
+            let window = span_window(ctx, raw.from.as_ref(), raw.to.as_ref(), run)?;
+            ExpectKind::CallLatency {
+                calls: call_filter(ctx, raw, declared)?,
+                window,
+                max: max.get_ref().0,
+            }
+        }
+        "tools" => {
+            let client = client_ref(
+                ctx,
+                raw.client.as_ref().ok_or_else(|| needs("client"))?,
+                declared,
+            )?;
+            let at = raw.at.as_ref().ok_or_else(|| needs("at"))?;
+            let at_value = at.get_ref().0;
+            if at_value > run {
+                return Err(ctx.error(
+                    &at.span(),
+                    format!(
+                        "at ({}) is after the end of the run (duration = {})",
+                        fmt(at_value),
+                        fmt(run)
+                    ),
+                ));
+            }
+            let equals = match &raw.equals {
+                Some(e) => match e.get_ref() {
+                    RawEquals::Names(names) => Some(names.clone()),
+                    RawEquals::Count(_) => {
+                        return Err(ctx.error(
+                            &e.span(),
+                            "kind `tools` takes `equals = [\"name\", ...]` (the listed names), \
+                             not a number",
+                        ));
+                    }
+                },
+                None => None,
+            };
+            let contains = raw
+                .contains
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default();
+            let excludes = raw
+                .excludes
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default();
+            if equals.is_none() && contains.is_empty() && excludes.is_empty() {
+                return Err(ctx.error(
+                    &kind_span,
+                    "kind `tools` needs `contains`, `excludes` or `equals` (lists of tool names)",
+                ));
+            }
+            if let Some(name) = contains.iter().find(|n| excludes.contains(n)) {
+                return Err(ctx.error(
+                    &kind_span,
+                    format!("tool \"{name}\" is in both `contains` and `excludes`"),
+                ));
+            }
+            ExpectKind::Tools {
+                client,
+                window: Window {
+                    from: at_value,
+                    to: at_value,
+                },
+                contains,
+                excludes,
+                equals,
+            }
+        }
+        "notified" => {
+            let client = client_ref(
+                ctx,
+                raw.client.as_ref().ok_or_else(|| needs("client"))?,
+                declared,
+            )?;
+            let within = raw.within.as_ref().ok_or_else(|| needs("within"))?;
+            match (&raw.after, &raw.backend) {
+                (Some(after), None) => {
+                    if let Some(from) = &raw.from {
+                        return Err(ctx.key_error(
+                            &from.span(),
+                            "key `from` is not used with `after` (the event's time starts the \
+                             clock)",
+                        ));
+                    }
+                    let window = within_window(ctx, after, within, run, event_ids)?;
+                    ExpectKind::Notified {
+                        client,
+                        trigger: Trigger::Event(after.get_ref().clone()),
+                        within: within.get_ref().0,
+                        window,
+                    }
+                }
+                (None, Some(_)) => {
+                    let condition = condition(ctx, raw, kind, &kind_span, declared)?;
+                    let window = span_window(ctx, raw.from.as_ref(), None, run)?;
+                    ExpectKind::Notified {
+                        client,
+                        trigger: Trigger::State(condition),
+                        within: within.get_ref().0,
+                        window,
+                    }
+                }
+                (Some(after), Some(_)) => {
+                    return Err(ctx.key_error(
+                        &after.span(),
+                        "kind `notified` is triggered by `after = \"<event id>\"` or by a state \
+                         change (`backend` and a condition), not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(ctx.error(
+                        &kind_span,
+                        "kind `notified` needs a trigger: `after = \"<event id>\"`, or `backend` \
+                         with a condition on its state (status, circuit, ...)",
+                    ));
+                }
             }
         }
         _ => {
@@ -254,8 +449,11 @@ fn subject(expectation: &Expectation) -> Option<&str> {
             Counter::Probes { backend, .. }
             | Counter::Skips { backend, .. }
             | Counter::Connections { backend, .. } => Some(backend),
-            Counter::Reports => None,
+            _ => None,
         },
+        ExpectKind::CallLatency { .. } | ExpectKind::Tools { .. } | ExpectKind::Notified { .. } => {
+            None
+        }
     }
 }
 
@@ -273,8 +471,10 @@ fn set_subject(expectation: &mut Expectation, member: &str) {
             Counter::Probes { backend, .. }
             | Counter::Skips { backend, .. }
             | Counter::Connections { backend, .. } => member.clone_into(backend),
-            Counter::Reports => {}
+            _ => {}
         },
+        ExpectKind::CallLatency { .. } | ExpectKind::Tools { .. } | ExpectKind::Notified { .. } => {
+        }
     }
 }
 
@@ -534,6 +734,57 @@ fn counter(
             ),
         ));
     }
+    let client_keys = [
+        ("client", raw.client.as_ref().map(Spanned::span)),
+        ("tool", raw.tool.as_ref().map(Spanned::span)),
+        ("outcome", raw.outcome.as_ref().map(Spanned::span)),
+        ("method", raw.method.as_ref().map(Spanned::span)),
+        ("authorized", raw.authorized.as_ref().map(Spanned::span)),
+    ];
+    let allowed: &[&str] = match counter {
+        "calls" => &["client", "tool", "outcome"],
+        "pod_requests" => &["method", "authorized"],
+        "list_changed" | "client_sessions" => &["client"],
+        _ => &[],
+    };
+    if let Some((key, Some(span))) = client_keys
+        .iter()
+        .filter(|(key, span)| span.is_some() && !allowed.contains(key))
+        .min_by_key(|(_, span)| span.as_ref().map(|s| s.start))
+    {
+        return Err(ctx.key_error(
+            span,
+            format!("key `{key}` is not used by counter `{counter}`"),
+        ));
+    }
+    if matches!(counter, "calls" | "list_changed" | "client_sessions") {
+        for (key, value) in [("url", &raw.url), ("pod", &raw.pod)] {
+            if let Some(value) = value {
+                return Err(ctx.key_error(
+                    &value.span(),
+                    format!("key `{key}` is not used by counter `{counter}`"),
+                ));
+            }
+        }
+        if counter != "calls" {
+            if let Some(backend) = backend {
+                return Err(ctx.key_error(
+                    &backend.span(),
+                    format!("key `backend` is not used by counter `{counter}` (it is per client)"),
+                ));
+            }
+        }
+        let client = raw
+            .client
+            .as_ref()
+            .map(|c| client_ref(ctx, c, declared))
+            .transpose()?;
+        return Ok(match counter {
+            "calls" => Counter::Calls(call_filter(ctx, raw, declared)?),
+            "list_changed" => Counter::ListChanged { client },
+            _ => Counter::ClientSessions { client },
+        });
+    }
     if counter == "reports" {
         if let Some(backend) = backend {
             return Err(ctx.key_error(
@@ -566,6 +817,45 @@ fn counter(
             format!("key `{key}` is not used by counter `{counter}` ({hint})"),
         )
     };
+    if matches!(counter, "pod_requests" | "backend_sessions") {
+        if let Some(url) = &raw.url {
+            return Err(filter_error(
+                "url",
+                &url.span(),
+                "pods are counted: use `pod`",
+            ));
+        }
+        if declared.clients.is_empty() {
+            return Err(ctx.error(
+                &name.span(),
+                format!(
+                    "counter `{counter}` needs a run with clients (pod requests are logged \
+                     only then): add a [[client]]"
+                ),
+            ));
+        }
+        let pod = raw
+            .pod
+            .as_ref()
+            .map(|p| pod_of(ctx, p, &backend, declared))
+            .transpose()?;
+        return Ok(if counter == "pod_requests" {
+            Counter::PodRequests {
+                backend,
+                pod,
+                method: match &raw.method {
+                    Some(m) if m.get_ref().trim().is_empty() => {
+                        return Err(ctx.error(&m.span(), "method must not be empty"));
+                    }
+                    Some(m) => Some(m.get_ref().clone()),
+                    None => None,
+                },
+                authorized: raw.authorized.as_ref().map(|a| *a.get_ref()),
+            }
+        } else {
+            Counter::BackendSessions { backend, pod }
+        });
+    }
     if counter == "connections" {
         if let Some(url) = &raw.url {
             return Err(filter_error(
@@ -600,6 +890,72 @@ fn counter(
     })
 }
 
+/// A declared client name.
+fn client_ref(ctx: &Ctx<'_>, name: &Spanned<String>, declared: &Declared) -> Result<String> {
+    let value = name.get_ref();
+    if declared.clients.contains(value) {
+        return Ok(value.clone());
+    }
+    let hint = if declared.clients.is_empty() {
+        "(no client is declared)".to_owned()
+    } else {
+        let names: Vec<&str> = declared.clients.iter().map(String::as_str).collect();
+        format!("(declared: {})", names.join(", "))
+    };
+    Err(ctx.error(
+        &name.span(),
+        format!("undeclared client \"{}\" {hint}", value.escape_debug()),
+    ))
+}
+
+/// The call filter of a `calls` counter or a `call_latency` expectation.
+fn call_filter(ctx: &Ctx<'_>, raw: &RawExpect, declared: &Declared) -> Result<CallFilter> {
+    if declared.clients.is_empty() {
+        return Err(ctx.error(
+            &raw.kind.span(),
+            "client calls need a [[client]]: this scenario declares none",
+        ));
+    }
+    let outcome = match &raw.outcome {
+        Some(o) => Some(
+            CallOutcome::ALL
+                .into_iter()
+                .find(|c| c.as_str() == o.get_ref())
+                .ok_or_else(|| {
+                    ctx.error(
+                        &o.span(),
+                        format!(
+                            "invalid outcome \"{}\": expected one of {}",
+                            o.get_ref().escape_debug(),
+                            one_of(OUTCOMES)
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    Ok(CallFilter {
+        client: raw
+            .client
+            .as_ref()
+            .map(|c| client_ref(ctx, c, declared))
+            .transpose()?,
+        tool: match &raw.tool {
+            Some(t) if t.get_ref().trim().is_empty() => {
+                return Err(ctx.error(&t.span(), "tool must not be empty"));
+            }
+            Some(t) => Some(t.get_ref().clone()),
+            None => None,
+        },
+        backend: raw
+            .backend
+            .as_ref()
+            .map(|b| declared.reference(ctx, b))
+            .transpose()?,
+        outcome,
+    })
+}
+
 fn bounds(
     ctx: &Ctx<'_>,
     raw: &RawExpect,
@@ -613,7 +969,9 @@ fn bounds(
                 "`equals` cannot be combined with `min` or `max`",
             ));
         }
-        let n = *equals.get_ref();
+        let RawEquals::Count(n) = *equals.get_ref() else {
+            return Err(ctx.error(&equals.span(), "kind `count` takes `equals = <number>`"));
+        };
         return Ok(CountBounds {
             min: Some(n),
             max: Some(n),

@@ -11,8 +11,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
-use vmcp_core::config::FailureHandling;
 use vmcp_core::config::duration::HumanDuration;
+use vmcp_core::config::{AggregationConfig, FailureHandling, ServerConfig};
 
 use super::behaviour::Behaviour;
 
@@ -31,8 +31,14 @@ pub(super) struct RawScenario {
     pub fixed_schedule: Option<Spanned<String>>,
     pub vmcp: Option<FailureHandling>,
     pub swarm: Option<Spanned<super::swarm::RawSwarm>>,
+    /// The front end's `server` block (as in the `vmcp` YAML file).
+    pub server: Option<Spanned<ServerConfig>>,
+    /// The front end's `aggregation` block.
+    pub aggregation: Option<Spanned<AggregationConfig>>,
     #[serde(default)]
     pub backend: Vec<Spanned<RawBackend>>,
+    #[serde(default)]
+    pub client: Vec<Spanned<RawClient>>,
     #[serde(default)]
     pub event: Vec<Spanned<RawEvent>>,
     #[serde(default)]
@@ -52,6 +58,34 @@ pub(super) struct RawBackend {
     pub require_auth: Option<bool>,
     pub count: Option<Spanned<i64>>,
     pub shared_host: Option<Spanned<bool>>,
+    pub tools: Option<Spanned<Vec<Spanned<String>>>>,
+    pub unknown_session_status: Option<Spanned<u16>>,
+}
+
+/// One `[[client]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub name: Spanned<String>,
+    pub start: Option<Spanned<HumanDuration>>,
+    pub stream: Option<bool>,
+    pub list_tools: Option<Vec<Spanned<HumanDuration>>>,
+    pub relist_on_change: Option<bool>,
+    pub call_timeout: Option<Spanned<HumanDuration>>,
+    #[serde(default)]
+    pub call: Vec<Spanned<RawCall>>,
+}
+
+/// One `[[client.call]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCall {
+    pub tool: Spanned<String>,
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    pub at: Option<Spanned<HumanDuration>>,
+    pub every: Option<Spanned<HumanDuration>>,
+    pub from: Option<Spanned<HumanDuration>>,
+    pub to: Option<Spanned<HumanDuration>>,
 }
 
 /// `auth = { type = "bearer", token = ... }` or `{ type = "header", name = ..., value = ... }`.
@@ -80,6 +114,7 @@ pub(super) struct RawEvent {
     pub for_: Option<Spanned<HumanDuration>>,
     pub latency: Option<Spanned<HumanDuration>>,
     pub url: Option<Spanned<String>>,
+    pub auth: Option<Spanned<RawAuth>>,
 }
 
 impl RawEvent {
@@ -93,6 +128,7 @@ impl RawEvent {
         push(&mut keys, "for", &self.for_);
         push(&mut keys, "latency", &self.latency);
         push(&mut keys, "url", &self.url);
+        push(&mut keys, "auth", &self.auth);
         keys
     }
 }
@@ -111,7 +147,7 @@ pub(super) struct RawExpect {
     pub counter: Option<Spanned<String>>,
     pub min: Option<Spanned<u64>>,
     pub max: Option<Spanned<u64>>,
-    pub equals: Option<Spanned<u64>>,
+    pub equals: Option<Spanned<RawEquals>>,
     pub backend: Option<Spanned<String>>,
     pub status: Option<Spanned<String>>,
     pub crd_status: Option<Spanned<String>>,
@@ -124,6 +160,23 @@ pub(super) struct RawExpect {
     pub message: Option<Spanned<String>>,
     pub url: Option<Spanned<String>>,
     pub pod: Option<Spanned<String>>,
+    pub client: Option<Spanned<String>>,
+    pub tool: Option<Spanned<String>>,
+    pub outcome: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub authorized: Option<Spanned<bool>>,
+    pub max_latency: Option<Spanned<HumanDuration>>,
+    pub at: Option<Spanned<HumanDuration>>,
+    pub contains: Option<Spanned<Vec<String>>>,
+    pub excludes: Option<Spanned<Vec<String>>>,
+}
+
+/// `equals`: a count (kind `count`) or a list of tool names (kind `tools`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawEquals {
+    Count(u64),
+    Names(Vec<String>),
 }
 
 impl RawExpect {
@@ -143,6 +196,15 @@ impl RawExpect {
         push(&mut keys, "backend", &self.backend);
         push(&mut keys, "on", &self.on);
         push(&mut keys, "pod", &self.pod);
+        push(&mut keys, "client", &self.client);
+        push(&mut keys, "tool", &self.tool);
+        push(&mut keys, "outcome", &self.outcome);
+        push(&mut keys, "method", &self.method);
+        push(&mut keys, "authorized", &self.authorized);
+        push(&mut keys, "max_latency", &self.max_latency);
+        push(&mut keys, "at", &self.at);
+        push(&mut keys, "contains", &self.contains);
+        push(&mut keys, "excludes", &self.excludes);
         keys.extend(self.backend_condition_keys());
         push(&mut keys, "phase", &self.phase);
         keys

@@ -15,7 +15,7 @@ use vmcp_core::config::FailureHandling;
 use vmcp_core::config::duration::format;
 use vmcp_core::registry::OutgoingAuth;
 
-use super::{EventAction, EventSpec, OldPod, Scenario};
+use super::{CallSchedule, ClientSpec, EventAction, EventSpec, OldPod, Scenario};
 
 /// A TOML string literal (quoted and escaped).
 fn quoted(text: &str) -> String {
@@ -97,6 +97,36 @@ pub fn to_toml(
         if b.shared_host {
             let _ = writeln!(t, "shared_host = true");
         }
+        if let Some(tools) = &b.tools {
+            let names: Vec<String> = tools.iter().map(|n| quoted(n)).collect();
+            let _ = writeln!(t, "tools = [{}]", names.join(", "));
+        }
+        if b.unknown_session_status != 404 {
+            let _ = writeln!(t, "unknown_session_status = {}", b.unknown_session_status);
+        }
+    }
+    if !scenario.clients.is_empty() {
+        // The front end's settings only exist with clients (the parser refuses them otherwise).
+        #[derive(Serialize)]
+        struct Frontend<'a> {
+            server: &'a vmcp_core::config::ServerConfig,
+            aggregation: &'a vmcp_core::config::AggregationConfig,
+        }
+        match toml::to_string(&Frontend {
+            server: &scenario.frontend.server,
+            aggregation: &scenario.frontend.aggregation,
+        }) {
+            Ok(frontend) => {
+                t.push('\n');
+                t.push_str(&frontend);
+            }
+            Err(e) => {
+                let _ = writeln!(t, "# [server]/[aggregation] could not be written ({e})");
+            }
+        }
+        for c in &scenario.clients {
+            t.push_str(&client(c));
+        }
     }
     // An event about a `count` group was expanded into one event per member, all with the
     // group event's id; ids must be unique in a file, and only expectations refer to them (to
@@ -116,6 +146,61 @@ pub fn to_toml(
         t.push_str(expectations);
     }
     t
+}
+
+/// One `[[client]]` table with its `[[client.call]]`s.
+pub fn client(c: &ClientSpec) -> String {
+    let mut t = format!("\n[[client]]\nname = {}\n", quoted(&c.name));
+    let _ = writeln!(t, "start = {}", dur(c.start));
+    let _ = writeln!(t, "stream = {}", c.stream);
+    let times: Vec<String> = c.list_tools.iter().map(|d| dur(*d)).collect();
+    let _ = writeln!(t, "list_tools = [{}]", times.join(", "));
+    let _ = writeln!(t, "relist_on_change = {}", c.relist_on_change);
+    let _ = writeln!(t, "call_timeout = {}", dur(c.call_timeout));
+    for call in &c.calls {
+        let _ = write!(t, "[[client.call]]\ntool = {}\n", quoted(&call.tool));
+        if !call.arguments.is_empty() {
+            match toml::Value::try_from(&call.arguments) {
+                Ok(value) => {
+                    let _ = writeln!(t, "arguments = {value}");
+                }
+                Err(e) => {
+                    let _ = writeln!(t, "# arguments could not be written ({e})");
+                }
+            }
+        }
+        match call.schedule {
+            CallSchedule::At(at) => {
+                let _ = writeln!(t, "at = {}", dur(at));
+            }
+            CallSchedule::Every { every, from, to } => {
+                let _ = writeln!(
+                    t,
+                    "every = {}\nfrom = {}\nto = {}",
+                    dur(every),
+                    dur(from),
+                    dur(to)
+                );
+            }
+        }
+    }
+    t
+}
+
+fn auth_value(auth: &OutgoingAuth) -> String {
+    match auth {
+        OutgoingAuth::Bearer { token } => {
+            format!(
+                "{{ type = \"bearer\", token = {} }}",
+                quoted(token.expose())
+            )
+        }
+        OutgoingAuth::Header { name, value } => format!(
+            "{{ type = \"header\", name = {}, value = {} }}",
+            quoted(name),
+            quoted(value.expose())
+        ),
+    }
 }
 
 /// One `[[event]]` table.
@@ -155,6 +240,11 @@ pub fn event(e: &EventSpec) -> String {
         EventAction::RegistryChangeUrl { url, .. } => {
             let _ = writeln!(t, "url = {}", quoted(&url.url));
         }
+        EventAction::RegistryChangeAuth { auth, .. } | EventAction::SetPodAuth { auth, .. } => {
+            if let Some(auth) = auth {
+                let _ = writeln!(t, "auth = {}", auth_value(auth));
+            }
+        }
         _ => {}
     }
     t
@@ -163,6 +253,7 @@ pub fn event(e: &EventSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Location;
 
     /// Every library scenario survives the round trip: header, config, backends and events
     /// parse back equal (locations aside; expectations are not written).
@@ -190,6 +281,21 @@ mod tests {
             assert_eq!(back.reproduces_bug, original.reproduces_bug);
             assert_eq!(back.fixed_schedule, original.fixed_schedule);
             assert_eq!(back.vmcp, original.vmcp, "{}", file.display());
+            assert_eq!(back.frontend, original.frontend, "{}", file.display());
+            let clients = |s: &Scenario| {
+                s.clients
+                    .iter()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        c.location = Location { line: 0, column: 0 };
+                        for call in &mut c.calls {
+                            call.location = c.location;
+                        }
+                        c
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(clients(&back), clients(&original), "{}", file.display());
             let strip = |s: &Scenario| {
                 (
                     s.backends
@@ -204,6 +310,8 @@ mod tests {
                                 b.auth.clone(),
                                 b.require_auth,
                                 b.shared_host,
+                                b.tools.clone(),
+                                b.unknown_session_status,
                             )
                         })
                         .collect::<Vec<_>>(),

@@ -100,6 +100,21 @@ pub(crate) struct Story {
     pub(crate) faults: Vec<Fault>,
     /// `vmcp` (re)starts: the first is at 0 in every run; later ones follow a crash.
     pub(crate) vmcp_starts: Vec<u64>,
+    /// Every finished client call, in time order (the client-calls lane).
+    pub(crate) calls: Vec<CallMark>,
+}
+
+/// One finished client call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CallMark {
+    /// When it finished.
+    pub(crate) at_ms: u64,
+    /// Which client, which tool, routed where.
+    pub(crate) label: String,
+    /// How it ended.
+    pub(crate) outcome: crate::trace::CallOutcome,
+    /// How long it took.
+    pub(crate) latency_ms: u64,
 }
 
 /// Open spans and the probe in flight, while the trace is read.
@@ -153,6 +168,26 @@ impl Story {
                     }
                 }
                 TraceEvent::Report { .. } => {}
+                TraceEvent::CallFinished {
+                    client,
+                    tool,
+                    backend,
+                    pod,
+                    outcome,
+                    latency_ms,
+                    ..
+                } => story.calls.push(CallMark {
+                    at_ms: at,
+                    label: format!(
+                        "{client}: {tool}{}",
+                        pod.as_deref()
+                            .or(backend.as_deref())
+                            .map(|p| format!(" ({p})"))
+                            .unwrap_or_default()
+                    ),
+                    outcome: *outcome,
+                    latency_ms: *latency_ms,
+                }),
                 event => {
                     let Some(name) = event.backend() else {
                         continue;
@@ -275,5 +310,15 @@ fn read_backend_event(lane: &mut BackendStory, o: &mut Open, at: u64, event: &Tr
         | TraceEvent::Report { .. }
         | TraceEvent::Fault { .. }
         | TraceEvent::Registry { .. } => {}
+        // Client traffic has its own lane (`Story::calls`); pod requests are not drawn.
+        TraceEvent::ClientSession { .. }
+        | TraceEvent::ToolsListed { .. }
+        | TraceEvent::ListChanged { .. }
+        | TraceEvent::CallStarted { .. }
+        | TraceEvent::CallFinished { .. }
+        | TraceEvent::BackendSession { .. }
+        | TraceEvent::CallForwarded { .. }
+        | TraceEvent::CallEnded { .. }
+        | TraceEvent::PodRequest { .. } => {}
     }
 }

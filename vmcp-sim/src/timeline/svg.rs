@@ -13,7 +13,7 @@ use vmcp_core::status::Phase;
 use super::Picture;
 use super::layout::{self, LaneMode, PxSpan, Scale, label_rows, px_spans, text_w};
 use super::palette;
-use super::story::{BackendStory, Probe, ProbeResult, Story};
+use super::story::{BackendStory, CallMark, Probe, ProbeResult, Story};
 use crate::trace::{TimedReport, format_ms};
 
 /// At most this many fault label rows; later labels share the last row.
@@ -175,9 +175,13 @@ pub(crate) fn render(picture: &Picture<'_>) -> String {
     let lanes_top = report_top + REPORT_LANE_H;
     let lane_h = mode.lane_h();
     let folded_h = if folded.is_empty() { 0.0 } else { lane_h };
-    // Extension point (DESIGN §4.6): when the trace records client calls, their lanes go here,
-    // below the backend lanes, and `plot_bottom` moves down by their height.
-    let plot_bottom = lanes_top + lanes.len() as f64 * lane_h + folded_h;
+    // The client-calls lane (DESIGN §4.7), below the backend lanes, when the run had clients.
+    let calls_h = if story.calls.is_empty() {
+        0.0
+    } else {
+        CALLS_LANE_H
+    };
+    let plot_bottom = lanes_top + lanes.len() as f64 * lane_h + folded_h + calls_h;
 
     draw_axis(&mut body, &scale, axis_y, plot_bottom);
     draw_report_lane(&mut body, &scale, picture.reports, report_top);
@@ -186,7 +190,16 @@ pub(crate) fn render(picture: &Picture<'_>) -> String {
         draw_backend_lane(&mut body, &scale, mode, name, lane, picture.reports, y, i);
     }
     if !folded.is_empty() {
-        draw_folded_lane(&mut body, &scale, &folded, plot_bottom - folded_h, lane_h);
+        draw_folded_lane(
+            &mut body,
+            &scale,
+            &folded,
+            plot_bottom - calls_h - folded_h,
+            lane_h,
+        );
+    }
+    if !story.calls.is_empty() {
+        draw_calls_lane(&mut body, &scale, &story.calls, plot_bottom - calls_h);
     }
     draw_faults(
         &mut body,
@@ -526,6 +539,71 @@ fn report_title(r: &TimedReport) -> String {
         );
     }
     text
+}
+
+/// Height of the client-calls lane.
+const CALLS_LANE_H: f64 = 28.0;
+
+/// Colour of a call outcome: ok green, refusals and errors orange/red, timeouts purple.
+fn call_colour(outcome: crate::trace::CallOutcome) -> &'static str {
+    use crate::trace::CallOutcome;
+    match outcome {
+        CallOutcome::Ok => "#2f9e44",
+        CallOutcome::ToolError => "#f08c00",
+        CallOutcome::RpcError => "#e03131",
+        CallOutcome::Timeout => "#7048e8",
+        CallOutcome::TransportError => "#862e9c",
+    }
+}
+
+/// One mark per pixel bucket of finished calls, coloured by the worst outcome in it.
+fn draw_calls_lane(out: &mut String, scale: &Scale, calls: &[CallMark], top: f64) {
+    let mid = top + CALLS_LANE_H / 2.0;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane calls-lane\"><rect x=\"0\" y=\"{}\" width=\"{}\" height=\"{}\" \
+         fill=\"#f8f9fa\"/><text x=\"12\" y=\"{}\" font-size=\"12\" font-weight=\"bold\" \
+         fill=\"#212529\">client calls</text><text x=\"100\" y=\"{}\" font-size=\"10\" \
+         fill=\"#868e96\">{} finished</text>",
+        n(top),
+        n(scale.width()),
+        n(CALLS_LANE_H),
+        n(mid + 4.0),
+        n(mid + 4.0),
+        calls.len()
+    );
+    for bucket in layout::buckets(calls, scale, |c| c.at_ms) {
+        let Some(worst) = bucket.iter().map(|&i| &calls[i]).max_by_key(|c| c.outcome) else {
+            continue;
+        };
+        let first = &calls[bucket[0]];
+        let mut title = format!(
+            "{} {} {} ({} ms)",
+            format_ms(worst.at_ms),
+            worst.label,
+            worst.outcome,
+            worst.latency_ms
+        );
+        if bucket.len() > 1 {
+            title = format!(
+                "{} calls from {} (the worst shown)\n{title}",
+                bucket.len(),
+                format_ms(first.at_ms)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<rect class=\"call\" data-outcome=\"{}\" data-at-ms=\"{}\" x=\"{}\" y=\"{}\" \
+             width=\"2\" height=\"12\" fill=\"{}\"><title>{}</title></rect>",
+            worst.outcome,
+            worst.at_ms,
+            n(scale.x(first.at_ms)),
+            n(mid - 6.0),
+            call_colour(worst.outcome),
+            esc(&title)
+        );
+    }
+    out.push_str("</g>\n");
 }
 
 fn draw_report_lane(out: &mut String, scale: &Scale, reports: &[TimedReport], top: f64) {

@@ -1,0 +1,287 @@
+//! One client's HTTP side of MCP Streamable HTTP: JSON-RPC requests as `POST`s (answers in JSON
+//! or as an SSE stream, parsed with the core's [`SseParser`]), the GET stream, the session and
+//! protocol-version headers.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde_json::{Value, json};
+use vmcp_core::client::SseParser;
+
+use super::connect::DirectConnector;
+
+/// The largest answer a simulated client reads (an SSE event or a JSON body).
+const MAX_BODY: u64 = 4 * 1024 * 1024;
+
+/// The session header.
+const SESSION: &str = "mcp-session-id";
+/// The protocol-version header.
+const VERSION: &str = "mcp-protocol-version";
+/// The revision the clients ask for.
+pub(crate) const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// Why a request got no JSON-RPC answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// 404 for the session id sent: the server does not know the session (any more).
+    #[error("the server does not know the session")]
+    SessionUnknown,
+    /// Another HTTP error status.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// The connection failed or broke.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The answer was not what MCP prescribes.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+}
+
+/// A JSON-RPC answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// The `result` member.
+    Result(Value),
+    /// The `error` member.
+    Error(Value),
+}
+
+/// A client's HTTP connection pool and request ids.
+pub(super) struct Wire {
+    http: Client<DirectConnector, Full<Bytes>>,
+    url: String,
+    next_id: AtomicI64,
+}
+
+impl Wire {
+    pub(super) fn new(url: String) -> Self {
+        Self {
+            http: Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .build(DirectConnector),
+            url,
+            next_id: AtomicI64::new(1),
+        }
+    }
+
+    fn post(
+        &self,
+        session: Option<(&str, &str)>,
+        body: &Value,
+    ) -> Result<Request<Full<Bytes>>, WireError> {
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|e| WireError::Malformed(format!("bad url: {e}")))?;
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream");
+        if let Some((id, version)) = session {
+            builder = builder.header(SESSION, id).header(VERSION, version);
+        }
+        builder
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| WireError::Malformed(e.to_string()))
+    }
+
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, WireError> {
+        self.http
+            .request(request)
+            .await
+            .map_err(|e| WireError::Transport(e.to_string()))
+    }
+
+    /// `initialize` then `notifications/initialized`: the new session's id and the negotiated
+    /// protocol version.
+    pub(super) async fn initialize(&self) -> Result<(String, String), WireError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "vmcp-sim-client", "version": env!("CARGO_PKG_VERSION")},
+            },
+        });
+        let response = self.send(self.post(None, &body)?).await?;
+        let session = response
+            .headers()
+            .get(SESSION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let answer = read_answer(response, false, id).await?;
+        let Answer::Result(result) = answer else {
+            return Err(WireError::Malformed(
+                "initialize answered an error".to_owned(),
+            ));
+        };
+        let session =
+            session.ok_or_else(|| WireError::Malformed("no Mcp-Session-Id".to_owned()))?;
+        let version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(PROTOCOL_VERSION)
+            .to_owned();
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let response = self
+            .send(self.post(Some((&session, &version)), &note)?)
+            .await?;
+        let status = response.status();
+        drain(response).await;
+        if !status.is_success() {
+            return Err(WireError::Status(status.as_u16()));
+        }
+        Ok((session, version))
+    }
+
+    /// One request on session `id`.
+    pub(super) async fn request(
+        &self,
+        session: &str,
+        version: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Answer, WireError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let response = self
+            .send(self.post(Some((session, version)), &body)?)
+            .await?;
+        read_answer(response, true, id).await
+    }
+
+    /// Open the GET stream of session `id`.
+    pub(super) async fn open_stream(
+        &self,
+        session: &str,
+        version: &str,
+    ) -> Result<EventStream, WireError> {
+        let uri: Uri = self
+            .url
+            .parse()
+            .map_err(|e| WireError::Malformed(format!("bad url: {e}")))?;
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(header::ACCEPT, "text/event-stream")
+            .header(SESSION, session)
+            .header(VERSION, version)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        let response = self.send(request).await?;
+        check_status(&response, true)?;
+        Ok(EventStream {
+            body: response.into_body(),
+            parser: SseParser::new(MAX_BODY),
+            ready: Vec::new(),
+        })
+    }
+}
+
+fn check_status(response: &http::Response<Incoming>, with_session: bool) -> Result<(), WireError> {
+    let status = response.status();
+    if status == StatusCode::NOT_FOUND && with_session {
+        return Err(WireError::SessionUnknown);
+    }
+    if !status.is_success() {
+        return Err(WireError::Status(status.as_u16()));
+    }
+    Ok(())
+}
+
+async fn drain(response: http::Response<Incoming>) {
+    let _ = response.into_body().collect().await;
+}
+
+fn is_sse(response: &http::Response<Incoming>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// The JSON-RPC answer to request `id`, from a JSON body or an SSE stream.
+async fn read_answer(
+    response: http::Response<Incoming>,
+    with_session: bool,
+    id: i64,
+) -> Result<Answer, WireError> {
+    check_status(&response, with_session)?;
+    if is_sse(&response) {
+        let mut stream = EventStream {
+            body: response.into_body(),
+            parser: SseParser::new(MAX_BODY),
+            ready: Vec::new(),
+        };
+        while let Some(message) = stream.next().await {
+            if message.get("id").and_then(Value::as_i64) == Some(id) {
+                return answer_of(message);
+            }
+        }
+        return Err(WireError::Malformed(
+            "the SSE stream ended without the answer".to_owned(),
+        ));
+    }
+    let bytes = http_body_util::Limited::new(response.into_body(), MAX_BODY as usize)
+        .collect()
+        .await
+        .map_err(|e| WireError::Transport(e.to_string()))?
+        .to_bytes();
+    let message: Value =
+        serde_json::from_slice(&bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    answer_of(message)
+}
+
+fn answer_of(message: Value) -> Result<Answer, WireError> {
+    if let Some(result) = message.get("result") {
+        return Ok(Answer::Result(result.clone()));
+    }
+    if let Some(error) = message.get("error") {
+        return Ok(Answer::Error(error.clone()));
+    }
+    Err(WireError::Malformed(
+        "neither result nor error in the answer".to_owned(),
+    ))
+}
+
+/// JSON-RPC messages arriving on an SSE body.
+pub(super) struct EventStream {
+    body: Incoming,
+    parser: SseParser,
+    ready: Vec<Value>,
+}
+
+impl EventStream {
+    /// The next JSON message; `None` when the stream ended or broke.
+    pub(super) async fn next(&mut self) -> Option<Value> {
+        loop {
+            if !self.ready.is_empty() {
+                return Some(self.ready.remove(0));
+            }
+            let frame = self.body.frame().await?.ok()?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let events = self.parser.feed(&data).ok()?;
+            self.ready.extend(
+                events
+                    .into_iter()
+                    .filter(|e| e.is_message() && !e.data.is_empty())
+                    .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok()),
+            );
+        }
+    }
+}
