@@ -209,10 +209,15 @@ impl<C: BackendConnector> Frontend<C> {
         if !upstream.backend().endpoint_differs(current) {
             return Ok(upstream);
         }
-        // The old session is dropped, not closed: a DELETE would go to the old endpoint or
-        // carry the old credentials after the change (ToolHive #6509), and the backend expires
-        // the session on its own.
-        let _dropped = session.forget_upstream(&current.name);
+        // Only the URL moved: the old backend session is closed (DELETE with the credentials it
+        // was opened with, which are still the configured ones). Credentials changed: it is
+        // dropped without a word, since a DELETE would carry the old credential after the
+        // change (ToolHive #6509); the backend expires it on its own.
+        if let Some(old) = session.forget_upstream(&current.name) {
+            if old.backend().auth == current.auth {
+                close_soon(vec![old]);
+            }
+        }
         session.upstream(&current.name, open)
     }
 }
