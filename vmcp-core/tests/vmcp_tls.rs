@@ -181,8 +181,8 @@ fn an_unreadable_ca_file_exits_2_naming_the_key() {
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "vmcp: invalid config: {}: operational.tls.ca_file: cannot read /dev/zero: is not a \
-             regular file",
+            "vmcp: invalid config: {}: operational.tls.ca_file: /dev/zero is a character device, \
+             not a regular file",
             config.display()
         )
     );

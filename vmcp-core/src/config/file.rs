@@ -69,8 +69,9 @@ impl FileError {
     }
 }
 
-/// Read `path` as UTF-8 text under the rules of this module.
-pub fn read_text_file(path: &Path) -> Result<String, FileError> {
+/// Read `path` as bytes under the rules of this module (regular file, at most
+/// [`MAX_FILE_BYTES`]), for inputs that are not text (a PEM bundle is checked by its parser).
+pub fn read_file_bytes(path: &Path) -> Result<Vec<u8>, FileError> {
     let io_error = |source| FileError::Io {
         path: path.to_owned(),
         source,
@@ -94,6 +95,12 @@ pub fn read_text_file(path: &Path) -> Result<String, FileError> {
             path: path.to_owned(),
         });
     }
+    Ok(bytes)
+}
+
+/// Read `path` as UTF-8 text under the rules of this module.
+pub fn read_text_file(path: &Path) -> Result<String, FileError> {
+    let bytes = read_file_bytes(path)?;
     String::from_utf8(bytes).map_err(|err| {
         let offset = err.utf8_error().valid_up_to();
         let (line, column) = line_column(&err.as_bytes()[..offset]);

@@ -17,17 +17,16 @@
 //! `ca_file` and `https://` backends with an error that names the feature.
 
 use std::fmt;
-#[cfg(feature = "tls")]
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
-/// Largest accepted `ca_file`: a bundle of every public root is about 200 KiB, so 1 MiB leaves
-/// room while keeping a wrong path (a log file, `/dev/zero`) from filling memory.
-pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest accepted `ca_file`: the limit of every input file ([`super::file::MAX_FILE_BYTES`]); a
+/// bundle of every public root is about 200 KiB, so 1 MiB leaves room while keeping a wrong path
+/// (a log file, `/dev/zero`) from filling memory.
+pub const MAX_CA_FILE_BYTES: u64 = super::file::MAX_FILE_BYTES;
 
 /// The `operational.tls` block as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,39 +85,6 @@ impl fmt::Debug for CaBundle {
     }
 }
 
-/// Why a file could not be read under the config-file rules.
-#[cfg(feature = "tls")]
-#[derive(Debug, thiserror::Error)]
-enum FileError {
-    #[error("is not a regular file")]
-    NotRegular,
-    #[error("is larger than the {} MiB limit", MAX_CA_FILE_BYTES / (1024 * 1024))]
-    TooLarge,
-    #[error("{0}")]
-    Io(#[from] io::Error),
-}
-
-/// Read a regular file of at most [`MAX_CA_FILE_BYTES`]. The type is checked before opening, so
-/// a FIFO is refused instead of blocking the open until someone writes, and the read stops one
-/// byte past the cap, so a device such as `/dev/zero` cannot grow memory.
-#[cfg(feature = "tls")]
-fn read_capped_regular_file(path: &Path) -> Result<Vec<u8>, FileError> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(FileError::NotRegular);
-    }
-    let file = std::fs::File::open(path)?;
-    // The file may have been swapped between the two calls; check what was actually opened.
-    if !file.metadata()?.is_file() {
-        return Err(FileError::NotRegular);
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CA_FILE_BYTES {
-        return Err(FileError::TooLarge);
-    }
-    Ok(bytes)
-}
-
 #[cfg(feature = "tls")]
 fn load_ca_bundle(key: &str, path: &Path) -> Result<CaBundle, ConfigError> {
     use rustls::pki_types::CertificateDer;
@@ -129,8 +95,8 @@ fn load_ca_bundle(key: &str, path: &Path) -> Result<CaBundle, ConfigError> {
         key: key.to_owned(),
         message,
     };
-    let bytes =
-        read_capped_regular_file(path).map_err(|e| invalid(format!("cannot read {shown}: {e}")))?;
+    // The input-file rules of every config file (regular file, 1 MiB); the error names the path.
+    let bytes = super::file::read_file_bytes(path).map_err(|e| invalid(e.to_string()))?;
     let mut certificates = Vec::new();
     for (index, cert) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
         let cert = cert.map_err(|e| {

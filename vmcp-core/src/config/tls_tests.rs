@@ -143,16 +143,16 @@ mod with_tls {
             ),
             (
                 dir.0.clone(),
-                format!("cannot read {}: is not a regular file", dir.0.display()),
+                format!("{} is a directory, not a regular file", dir.0.display()),
             ),
             (
                 PathBuf::from("/dev/zero"),
-                "cannot read /dev/zero: is not a regular file".to_owned(),
+                "/dev/zero is a character device, not a regular file".to_owned(),
             ),
             (
                 big.clone(),
                 format!(
-                    "cannot read {}: is larger than the 1 MiB limit",
+                    "{} is larger than 1 MiB (the limit for input files)",
                     big.display()
                 ),
             ),
@@ -206,7 +206,7 @@ mod with_tls {
         assert_eq!(
             err,
             format!(
-                "t.yaml: operational.tls.ca_file: cannot read {}: is not a regular file",
+                "t.yaml: operational.tls.ca_file: {} is a FIFO, not a regular file",
                 fifo.display()
             )
         );
