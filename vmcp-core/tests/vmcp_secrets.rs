@@ -23,9 +23,9 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Every secret planted below; none may appear in any output.
-const SECRETS: [&str; 12] = [
-    "LEAKA1", "LEAKA2", "LEAKA3", "LEAKA4", "LEAKA5", "LEAKA6", "LEAKV1", "LEAKV2", "LEAKV3",
-    "LEAKV4", "LEAKV5", "LEAKV6",
+const SECRETS: [&str; 14] = [
+    "LEAKA1", "LEAKA2", "LEAKA3", "LEAKA4", "LEAKA5", "LEAKA6", "LEAKA7", "LEAKV1", "LEAKV2",
+    "LEAKV3", "LEAKV4", "LEAKV5", "LEAKV6", "LEAKV7",
 ];
 
 /// URLs the config refuses, each carrying secrets.
@@ -37,6 +37,7 @@ fn invalid_urls() -> Vec<String> {
         "http://user:LEAKA4@h:1/mcp".to_owned(),
         "http://h:1/m cp?api%5Fkey=LEAKA5".to_owned(),
         "http://h:1/mcp?apikey;token=LEAKA6#LEAKA6".to_owned(),
+        "https://h:99999/mcp?access_token=LEAKA7".to_owned(),
     ]
 }
 
@@ -108,6 +109,8 @@ fn secrets_in_urls_appear_in_no_output_of_a_running_vmcp() {
         format!("http://127.0.0.1:{port}/mcp?api_key=LEAKV1&private_token=LEAKV2"),
         format!("http://127.0.0.1:{port}/mcp?X-Amz-Signature=LEAKV3&api%5Fkey=LEAKV4"),
         format!("http://127.0.0.1:{port}/mcp?apikey;token=LEAKV5&code=LEAKV6"),
+        // TLS to a plain-HTTP server: the handshake fails, and its `tls` error names the URL.
+        format!("https://127.0.0.1:{port}/mcp?access_token=LEAKV7"),
     ];
     let config = dir.join("vmcp.yaml");
     let mut text = String::from("backends:\n");
@@ -129,16 +132,17 @@ fn secrets_in_urls_appear_in_no_output_of_a_running_vmcp() {
         Stdio::null(),
         &log,
     );
-    // Every backend probed and failed (the echo is a 500 carrying the request line).
+    // Every backend probed and failed (the echo is a 500 carrying the request line; the https
+    // one fails its handshake).
     vmcp.wait_for(
         Bound::new(
             Duration::from_millis(400),
             "interval (200ms) + timeout (100ms) + registry_poll_interval (100ms)",
         ),
-        "all three backends unhealthy with an error in /status",
+        "every backend unhealthy with an error in /status",
         || {
             let (_, body) = get(addr, "/status")?;
-            (body.matches("\"health\":\"unhealthy\"").count() == 3).then_some(())
+            (body.matches("\"health\":\"unhealthy\"").count() == valid.len()).then_some(())
         },
     );
     // Reloads with each invalid URL: refused and logged, never echoed.
@@ -172,6 +176,12 @@ fn secrets_in_urls_appear_in_no_output_of_a_running_vmcp() {
         assert!(body.contains("b0"), "{what} names the backends: {body}");
         assert_no_secret(what, body);
     }
+    // The https backend failed in its TLS handshake, so the `tls` error path was exercised.
+    assert!(
+        outputs[0].1.contains("\"errorCategory\":\"tls\""),
+        "{}",
+        outputs[0].1
+    );
     // The reports show the redacted URLs (keys kept, values gone).
     assert!(
         outputs[0].1.contains("api_key=<redacted>"),
