@@ -9,7 +9,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -29,13 +29,7 @@ use crate::client::target::Target;
 use crate::client::transport::{classify_body_error, classify_request_error};
 use crate::error::{BackendError, ProbeStep, UnavailableCause};
 
-/// `Mcp-Session-Id`.
-pub(crate) static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
-/// `MCP-Protocol-Version`.
-pub(crate) static MCP_PROTOCOL_VERSION: HeaderName =
-    HeaderName::from_static("mcp-protocol-version");
-/// What a Streamable-HTTP client must accept.
-const ACCEPT: &str = "application/json, text/event-stream";
+pub(crate) use crate::client::target::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 
 /// The protocol version the probe asks for: the newest one that still has an `initialize`
 /// handshake (later revisions moved the lifecycle into per-request metadata).
@@ -381,28 +375,12 @@ impl<'a, C: BackendConnector> Session<'a, C> {
     }
 
     fn build(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
-        let is_post = method == Method::POST;
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method;
-        *request.uri_mut() = self.target.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        if is_post {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        if let Some((name, value)) = &self.target.auth {
-            headers.insert(name.clone(), value.clone());
-        }
-        if let Some(session) = &self.session_id {
-            headers.insert(MCP_SESSION_ID.clone(), session.clone());
-        }
-        if let Some(version) = &self.protocol_version {
-            headers.insert(MCP_PROTOCOL_VERSION.clone(), version.clone());
-        }
-        request
+        self.target.request(
+            method,
+            body,
+            self.session_id.as_ref(),
+            self.protocol_version.as_ref(),
+        )
     }
 
     /// Send one request and check the status.

@@ -5,8 +5,10 @@
 
 use std::fmt;
 
-use http::Uri;
+use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::Full;
 
 use crate::error::BackendError;
 use crate::registry::{Backend, OutgoingAuth};
@@ -52,7 +54,49 @@ impl Target {
         };
         Ok(Self { uri, auth })
     }
+
+    /// One Streamable-HTTP request to this endpoint: `Accept` for JSON and SSE, a JSON
+    /// `Content-Type` on POST, the credential, and the session headers when a session exists.
+    /// The one request builder of the probe's session and the front end's backend sessions.
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        body: Bytes,
+        session_id: Option<&HeaderValue>,
+        protocol_version: Option<&HeaderValue>,
+    ) -> Request<Full<Bytes>> {
+        let is_post = method == Method::POST;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        if is_post {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some((name, value)) = &self.auth {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(id) = session_id {
+            headers.insert(MCP_SESSION_ID.clone(), id.clone());
+        }
+        if let Some(version) = protocol_version {
+            headers.insert(MCP_PROTOCOL_VERSION.clone(), version.clone());
+        }
+        request
+    }
 }
+
+/// What a Streamable-HTTP client must accept.
+const ACCEPT: &str = "application/json, text/event-stream";
+/// `Mcp-Session-Id`.
+pub(crate) static MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+/// `MCP-Protocol-Version`.
+pub(crate) static MCP_PROTOCOL_VERSION: HeaderName =
+    HeaderName::from_static("mcp-protocol-version");
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

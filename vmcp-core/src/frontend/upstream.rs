@@ -10,24 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
-use http::{Method, Request, Response};
-use http_body_util::Full;
+use http::header::HeaderValue;
+use http::{Method, Response};
 use hyper::body::Incoming;
 use rmcp::model::{JsonObject, ProtocolVersion, RequestId};
 use serde_json::{Value, json};
 
 use crate::client::McpClient;
 use crate::client::connector::{self, BackendConnector};
-use crate::client::session::{
-    self as wire, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, RpcReply, requested_protocol_version,
-};
+use crate::client::session::{self as wire, MCP_SESSION_ID, RpcReply, requested_protocol_version};
 use crate::client::target::Target;
 use crate::error::{BackendError, ProbeStep};
 use crate::registry::Backend;
-
-/// What a Streamable-HTTP client must accept.
-const ACCEPT: &str = "application/json, text/event-stream";
 
 /// An established backend session.
 #[derive(Clone, Debug)]
@@ -334,31 +328,13 @@ impl<C: BackendConnector> Upstream<C> {
         body: Bytes,
         established: Option<&Established>,
     ) -> Result<Response<Incoming>, BackendError> {
-        let is_post = method == Method::POST;
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method;
-        *request.uri_mut() = self.target.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        if is_post {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-        if let Some((name, value)) = &self.target.auth {
-            headers.insert(name.clone(), value.clone());
-        }
         let sent_session = established.is_some_and(|e| e.session_id.is_some());
-        if let Some(established) = established {
-            if let Some(id) = &established.session_id {
-                headers.insert(MCP_SESSION_ID.clone(), id.clone());
-            }
-            headers.insert(
-                MCP_PROTOCOL_VERSION.clone(),
-                established.protocol_version.clone(),
-            );
-        }
+        let request = self.target.request(
+            method,
+            body,
+            established.and_then(|e| e.session_id.as_ref()),
+            established.map(|e| &e.protocol_version),
+        );
         let lease = self.client.lease(&self.backend.name);
         let response = match lease.client.request(request).await {
             Ok(response) => response,
