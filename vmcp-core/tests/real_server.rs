@@ -8,7 +8,7 @@
 
 mod process;
 
-use process::{Bound, Proc, SLACK, get, spawn_logged_to, start_vmcp, test_python};
+use process::{Bound, Proc, SLACK, backend, get, spawn_logged_to, start_vmcp, status, test_python};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -74,18 +74,6 @@ fn start_server(python: &Path, dir: &Path, port: u16, token: Option<&str>, tag: 
 struct Server {
     proc: Proc,
     port: u16,
-}
-
-fn status(addr: SocketAddr) -> Option<serde_json::Value> {
-    let (code, body) = get(addr, "/status")?;
-    (code == 200).then(|| serde_json::from_str(&body).expect("/status is JSON"))
-}
-
-fn backend<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["discoveredBackends"]
-        .as_array()
-        .and_then(|list| list.iter().find(|b| b["name"] == name))
-        .unwrap_or_else(|| panic!("backend {name} not in report {report}"))
 }
 
 fn wait_for_backend(

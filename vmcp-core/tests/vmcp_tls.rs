@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use process::{Bound, Proc, get, start_vmcp};
+use process::{Bound, Proc, backend, start_vmcp, status};
 use support::mcp_server::McpTestServer;
 use support::tls::TestCa;
 
@@ -35,18 +35,6 @@ const FIRST_VERDICT: Bound = Bound::new(
     Duration::from_millis(1_100),
     "timeout (400ms) + interval (500ms) + registry_poll_interval (200ms)",
 );
-
-fn status(addr: SocketAddr) -> Option<serde_json::Value> {
-    let (code, body) = get(addr, "/status")?;
-    (code == 200).then(|| serde_json::from_str(&body).expect("/status is JSON"))
-}
-
-fn backend<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["discoveredBackends"]
-        .as_array()
-        .and_then(|list| list.iter().find(|b| b["name"] == name))
-        .unwrap_or_else(|| panic!("backend {name} not in report {report}"))
-}
 
 /// Wait until every backend has its expected fine health; return that report.
 fn wait_for_health(

@@ -215,6 +215,20 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     ))
 }
 
+/// `/status` as JSON, or `None` while nothing answers 200.
+pub fn status(addr: SocketAddr) -> Option<serde_json::Value> {
+    let (code, body) = get(addr, "/status")?;
+    (code == 200).then(|| serde_json::from_str(&body).expect("/status is JSON"))
+}
+
+/// The entry of backend `name` in a `/status` report (panics, naming the report, if absent).
+pub fn backend<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["discoveredBackends"]
+        .as_array()
+        .and_then(|list| list.iter().find(|b| b["name"] == name))
+        .unwrap_or_else(|| panic!("backend {name} not in report {report}"))
+}
+
 /// Poll `check` every 50 ms until it yields a value, at most `bound.limit()`; `None` on timeout.
 #[allow(
     clippy::disallowed_methods,
