@@ -54,7 +54,8 @@ pub enum Answer {
 /// A client's HTTP connection pool and request ids.
 pub(super) struct Wire {
     http: Client<DirectConnector, Full<Bytes>>,
-    url: String,
+    /// The front end's URL, parsed once (every request is sent to it).
+    uri: Result<Uri, String>,
     next_id: AtomicI64,
 }
 
@@ -64,9 +65,13 @@ impl Wire {
             http: Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .build(DirectConnector::default()),
-            url,
+            uri: url.parse().map_err(|e| format!("bad url: {e}")),
             next_id: AtomicI64::new(1),
         }
+    }
+
+    fn uri(&self) -> Result<Uri, WireError> {
+        self.uri.clone().map_err(WireError::Malformed)
     }
 
     fn post(
@@ -74,10 +79,7 @@ impl Wire {
         session: Option<(&str, &str)>,
         body: &Value,
     ) -> Result<Request<Full<Bytes>>, WireError> {
-        let uri: Uri = self
-            .url
-            .parse()
-            .map_err(|e| WireError::Malformed(format!("bad url: {e}")))?;
+        let uri = self.uri()?;
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -87,7 +89,9 @@ impl Wire {
             builder = builder.header(SESSION, id).header(VERSION, version);
         }
         builder
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(Bytes::from(
+                serde_json::to_vec(body).map_err(|e| WireError::Malformed(e.to_string()))?,
+            )))
             .map_err(|e| WireError::Malformed(e.to_string()))
     }
 
@@ -168,10 +172,7 @@ impl Wire {
         session: &str,
         version: &str,
     ) -> Result<EventStream, WireError> {
-        let uri: Uri = self
-            .url
-            .parse()
-            .map_err(|e| WireError::Malformed(format!("bad url: {e}")))?;
+        let uri = self.uri()?;
         let request = Request::builder()
             .method(Method::GET)
             .uri(uri)
