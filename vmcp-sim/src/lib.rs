@@ -26,7 +26,9 @@
 //! Private modules, re-exported above: `world`, `service` (routing, connection log), `shared_host`
 //! (one turmoil host serving many pods: turmoil's cost per step is cubic in hosts), `net` (the
 //! connector), `pod` (simulated MCP Streamable-HTTP servers with runtime-switchable behaviour)
-//! and `clock`. The turmoil `Sim` itself stays inside [`World`].
+//! `clock` and `teardown` (a crashed host closes its sockets in creation order, so tokio's
+//! process-global task ids never reach the schedule). The turmoil `Sim` itself stays inside
+//! [`World`].
 
 pub mod client;
 mod clock;
@@ -38,8 +40,8 @@ pub mod runner;
 pub mod scenario;
 mod service;
 mod shared_host;
-mod teardown;
 pub mod swarm;
+mod teardown;
 pub mod timeline;
 pub mod trace;
 mod world;

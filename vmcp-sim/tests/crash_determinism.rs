@@ -81,7 +81,10 @@ fn replays_whatever_ran_before(file: &str, seeds: &[u64]) {
 /// its server-side connections). Seeds 95, 97 and 115 diverged before the fix.
 #[test]
 fn a_terminated_pod_closes_its_connections_in_a_fixed_order() {
-    replays_whatever_ran_before("client-session-lost-404.toml", &[95, 97, 115, 117, 128, 170]);
+    replays_whatever_ran_before(
+        "client-session-lost-404.toml",
+        &[95, 97, 115, 117, 128, 170],
+    );
 }
 
 /// The `vmcp` host crashes with client connections, backend connections and calls in flight,

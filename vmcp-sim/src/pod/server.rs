@@ -118,11 +118,7 @@ async fn wait_for_change(
 }
 
 /// Serves one connection with hyper until the peer closes it or the process goes down.
-async fn serve_connection(
-    handle: PodHandle,
-    inc: Arc<Incarnation>,
-    stream: OrderedStream,
-) {
+async fn serve_connection(handle: PodHandle, inc: Arc<Incarnation>, stream: OrderedStream) {
     let mut rx = handle.shared.control.subscribe();
     let start = inc.start;
     let service = service_fn(move |req| mcp::handle(handle.clone(), inc.clone(), req));

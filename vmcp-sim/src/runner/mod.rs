@@ -592,9 +592,8 @@ fn apply(
             let old = current_pod(world, backend)?;
             let (new_behaviour, reply) = to_pod(*behaviour);
             let old_mode = pod_retirement(old_pod);
-            let new = recorder.in_fixed_order(|| {
-                world.replace_pod(backend, new_behaviour, old_mode.clone())
-            })?;
+            let new = recorder
+                .in_fixed_order(|| world.replace_pod(backend, new_behaviour, old_mode.clone()))?;
             world.set_reply_mode(&new, reply)?;
             format!("{backend}: {old} -> {new} (old pod: {old_mode:?}; new pod: {behaviour})")
         }
