@@ -96,7 +96,8 @@ fn ends(text: &str) -> Vec<String> {
         .collect()
 }
 
-const HEAD: &str = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"60s\"\n\
+// A tick that divides every event instant below, so events apply exactly at their `at`.
+const HEAD: &str = "name = \"t\"\ndescription = \"d\"\nseed = 1\nduration = \"60s\"\ntick = \"20ms\"\n\
                     [vmcp]\nhealth_check_interval = \"2s\"\nhealth_check_timeout = \"1s\"\n\
                     connect_timeout = \"500ms\"\n[[backend]]\nname = \"a\"\n";
 

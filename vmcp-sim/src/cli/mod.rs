@@ -47,6 +47,10 @@ enum Command {
         /// directory (one `<stem>.html` per scenario) for several, or if it is one or ends in `/`.
         #[arg(long, value_name = "OUT")]
         html: Option<PathBuf>,
+        /// Scenarios run in parallel on this many threads (default: the number of CPUs). The
+        /// output keeps the file order and results do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Validate scenario files without running them.
     Check {
@@ -140,7 +144,15 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             trace,
             json,
             html,
-        } => run::run(&paths, seed, trace, json, html.as_deref()),
+            jobs,
+        } => run::run(
+            &paths,
+            seed,
+            trace,
+            json,
+            html.as_deref(),
+            jobs.unwrap_or_else(default_jobs),
+        ),
         Command::Check { paths } => check(&paths),
         Command::Explore {
             file,
@@ -158,9 +170,7 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             out_dir,
             html_dir,
         } => {
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-            });
+            let jobs = jobs.unwrap_or_else(default_jobs);
             let options = explore::Options {
                 seeds,
                 start,
@@ -181,6 +191,11 @@ pub(crate) fn execute(cli: Cli) -> u8 {
             explore::explore(&file, &options)
         }
     }
+}
+
+/// Threads for `run` and `explore` when `--jobs` is not given: the number of CPUs.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Load every scenario under `paths`; the first invalid file is the error.

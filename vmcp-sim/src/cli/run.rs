@@ -1,6 +1,9 @@
 //! `vmcp-sim run`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -25,6 +28,7 @@ pub(super) fn run(
     trace: bool,
     json_out: bool,
     html: Option<&Path>,
+    jobs: usize,
 ) -> u8 {
     let scenarios = match load_all(paths) {
         Ok(s) => s,
@@ -35,24 +39,10 @@ pub(super) fn run(
     };
     let mut pictures = html.map(|out| RunTarget::new(out, scenarios.len()));
     let mut picture_failed = false;
-    let mut rows = Vec::new();
-    for scenario in &scenarios {
-        let seed = seed.unwrap_or(scenario.seed);
-        // Wall time is reported, never used by the simulation.
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "the wall-time column measures the host, outside the simulation; it never feeds the run"
-        )]
-        let started = Instant::now();
-        let result = runner::run_catching_panics(scenario, seed);
-        let wall_ms = started.elapsed().as_millis();
-        let row = Row {
-            name: scenario.name.clone(),
-            file: scenario.file.clone(),
-            seed,
-            result,
-            wall_ms,
-        };
+    let mut rows = Vec::with_capacity(scenarios.len());
+    // The runs go in parallel (each is an independent single-threaded simulation, so a result
+    // never depends on `jobs`); everything printed or written follows the file order.
+    run_parallel(&scenarios, seed, jobs, |row| {
         // The timeline picture (--html), for every run that produced an outcome.
         let written = match (&mut pictures, &row.result) {
             (Some(target), Ok(outcome)) => {
@@ -86,7 +76,7 @@ pub(super) fn run(
             }
         }
         rows.push(row);
-    }
+    });
     if !json_out {
         print!("{}", summary_table(&rows));
     }
@@ -104,6 +94,62 @@ pub(super) fn run(
     } else {
         EXIT_FAILED
     }
+}
+
+/// Run every scenario on up to `jobs` threads and hand each finished [`Row`] to `emit` on the
+/// calling thread, in the order of `scenarios` (a row waits until every earlier one is done).
+fn run_parallel(
+    scenarios: &[vmcp_sim::scenario::Scenario],
+    seed: Option<u64>,
+    jobs: usize,
+    mut emit: impl FnMut(Row),
+) {
+    let next = AtomicUsize::new(0);
+    let (done, finished) = mpsc::channel::<(usize, Row)>();
+    let jobs = jobs.clamp(1, scenarios.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let done = done.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(scenario) = scenarios.get(i) else {
+                        break;
+                    };
+                    let seed = seed.unwrap_or(scenario.seed);
+                    // Wall time is reported, never used by the simulation.
+                    #[allow(
+                        clippy::disallowed_methods,
+                        reason = "the wall-time column measures the host, outside the simulation; it never feeds the run"
+                    )]
+                    let started = Instant::now();
+                    let result = runner::run_catching_panics(scenario, seed);
+                    let row = Row {
+                        name: scenario.name.clone(),
+                        file: scenario.file.clone(),
+                        seed,
+                        result,
+                        wall_ms: started.elapsed().as_millis(),
+                    };
+                    if done.send((i, row)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        // Rows arrive in completion order; emit them in file order.
+        let mut waiting = BTreeMap::new();
+        let mut upcoming = 0;
+        for (i, row) in finished {
+            waiting.insert(i, row);
+            while let Some(row) = waiting.remove(&upcoming) {
+                emit(row);
+                upcoming += 1;
+            }
+        }
+    });
 }
 
 fn json_line(row: &Row) -> String {

@@ -383,6 +383,19 @@ fn describe_state(at: Duration, value: Option<&BackendState>, condition: &Condit
     text
 }
 
+/// `window` (opened by an event at `window.from`) moved to start where the runner applied the
+/// event: the first multiple of `tick` at or after `window.from`; it keeps its length.
+fn from_applied(window: Window, tick: Duration) -> Window {
+    let tick_ns = tick.as_nanos().max(1);
+    let from_ns = window.from.as_nanos();
+    let late_ns = (tick_ns - from_ns % tick_ns) % tick_ns;
+    let late = Duration::from_nanos(u64::try_from(late_ns).unwrap_or(u64::MAX));
+    Window {
+        from: window.from.saturating_add(late),
+        to: window.to.saturating_add(late),
+    }
+}
+
 fn check(
     scenario: &Scenario,
     expectation: &Expectation,
@@ -390,7 +403,12 @@ fn check(
 ) -> Option<ExpectationFailure> {
     let kind = &expectation.kind;
     let on = expectation.on;
-    let window = kind.window();
+    let window = match kind {
+        // The event takes effect at the end of the first step at or past its instant (the
+        // runner applies events between steps), so its reaction window opens then.
+        ExpectKind::Within { window, .. } => from_applied(*window, super::tick_of(scenario)),
+        _ => kind.window(),
+    };
     let fail = |message: String, backend: Option<String>| ExpectationFailure {
         location: scenario.position(expectation.location),
         kind: kind.name(),
@@ -789,6 +807,30 @@ mod tests {
     use vmcp_core::status::{DiscoveredBackend, Phase, StatusReport};
 
     use super::*;
+
+    /// A `within` window opens where the runner applied its event: the first step boundary at
+    /// or after the event's instant (62 s with a 30 ms tick is step 2 067, 62.010 s).
+    #[test]
+    fn a_within_window_opens_at_the_step_that_applied_the_event() {
+        let ms = Duration::from_millis;
+        let window = |from, to| Window {
+            from: ms(from),
+            to: ms(to),
+        };
+        assert_eq!(
+            from_applied(window(62_000, 64_000), ms(30)),
+            window(62_010, 64_010)
+        );
+        assert_eq!(
+            from_applied(window(60_000, 62_000), ms(30)),
+            window(60_000, 62_000),
+            "on a boundary: unchanged"
+        );
+        assert_eq!(
+            from_applied(window(62_000, 64_000), ms(20)),
+            window(62_000, 64_000)
+        );
+    }
     use crate::trace::TraceEntry;
 
     fn report(at_s: u64, health: HealthStatus) -> TimedReport {

@@ -64,7 +64,7 @@ pub fn choose(scenario: &Scenario, seed: u64) -> Choice {
     let enabled = enable(&scenario.swarm, &mut rng);
     let interval = scenario.vmcp.health_check_interval;
     let slot = (interval * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));
-    let tick = scenario.tick.unwrap_or(crate::runner::DEFAULT_TICK);
+    let tick = crate::runner::tick_of(scenario);
     let margin = tick * 2;
     let mut scheduled = Vec::new();
     for backend in &scenario.backends {

@@ -60,7 +60,7 @@ fn host(url: &str) -> &str {
 /// The liveness phase of `scenario` run with `events` (its own and the perturbations').
 pub fn phase(scenario: &Scenario, events: &[EventSpec], perturbations: &[Scheduled]) -> Phase {
     let c = &scenario.vmcp;
-    let tick = scenario.tick.unwrap_or(crate::runner::DEFAULT_TICK);
+    let tick = crate::runner::tick_of(scenario);
     let max_latency = scenario.latency.map_or(Duration::from_millis(5), |l| l.max);
     let slack = Duration::from_secs(1) + max_latency * 16 + tick * 4;
     let breaker = &c.circuit_breaker;
