@@ -12,6 +12,7 @@
 //! * upstream: one backend session per (client session, backend), re-initialized once.
 //! * notify: `notifications/*/list_changed` once per change burst, session expiry sweeps.
 //! * body: the response body type (whole JSON, or an SSE stream).
+//! * raw_reply: a backend's reply read in one pass, its `result` kept as raw JSON for the client.
 //!
 //! Client `initialize` and `*/list` are answered from the capability cache the probe fills
 //! and never wait on a backend.
@@ -19,6 +20,7 @@
 mod aggregate;
 mod body;
 mod notify;
+mod raw_reply;
 mod routing;
 mod server;
 mod session;
