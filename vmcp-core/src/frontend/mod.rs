@@ -181,9 +181,11 @@ impl<C: BackendConnector> Frontend<C> {
         self.observer.set(observer).is_ok()
     }
 
-    fn emit(&self, event: FrontendEvent) {
+    /// Report the event `make` builds, built only when an observer listens (the event owns
+    /// strings: no allocation per call in a deployment without an observer).
+    fn emit(&self, make: impl FnOnce() -> FrontendEvent) {
         if let Some(observer) = self.observer.get() {
-            observer.on_frontend_event(&event);
+            observer.on_frontend_event(&make());
         }
     }
 
@@ -230,6 +232,10 @@ impl<C: BackendConnector> Frontend<C> {
 
     fn bulkhead(&self, backend: &str) -> Arc<Semaphore> {
         let mut bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bulkhead) = bulkheads.get(backend) {
+            // The common case: no key allocated per call.
+            return Arc::clone(bulkhead);
+        }
         let permits = usize::try_from(self.config.server.max_concurrent_calls).unwrap_or(1);
         Arc::clone(
             bulkheads

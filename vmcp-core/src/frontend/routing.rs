@@ -124,7 +124,7 @@ impl<C: BackendConnector> Frontend<C> {
         let upstream_id = upstream.next_request_id();
         let timeout = self.config.server.call_timeout;
         let forwarded_at = crate::clock::monotonic_now();
-        self.emit(FrontendEvent::CallForwarded {
+        self.emit(|| FrontendEvent::CallForwarded {
             backend: entry.backend.clone(),
         });
         let _ended = CallEndGuard {
@@ -232,7 +232,7 @@ struct CallEndGuard<'a, C: BackendConnector> {
 
 impl<C: BackendConnector> Drop for CallEndGuard<'_, C> {
     fn drop(&mut self) {
-        self.frontend.emit(FrontendEvent::CallEnded {
+        self.frontend.emit(|| FrontendEvent::CallEnded {
             backend: self.backend.to_owned(),
             elapsed: crate::clock::monotonic_now().saturating_duration_since(self.since),
         });

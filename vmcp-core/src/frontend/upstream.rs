@@ -57,6 +57,8 @@ pub(crate) enum Forwarded {
 /// The backend session of one (client session, backend) pair.
 pub(crate) struct Upstream<C> {
     backend: Backend,
+    /// The backend's name for connection attribution, shared instead of copied per call.
+    attribution: Arc<str>,
     target: Target,
     client: Arc<McpClient<C>>,
     max_body_bytes: u64,
@@ -83,6 +85,7 @@ impl<C: BackendConnector> Upstream<C> {
     ) -> Result<Self, BackendError> {
         let target = Target::new(&backend)?;
         Ok(Self {
+            attribution: Arc::from(backend.name.as_str()),
             backend,
             target,
             client,
@@ -122,8 +125,7 @@ impl<C: BackendConnector> Upstream<C> {
                 params: params.as_ref(),
             },
         )?;
-        let name: Arc<str> = Arc::from(self.backend.name.as_str());
-        connector::attribute_to(name, async {
+        connector::attribute_to(Arc::clone(&self.attribution), async {
             let established = self.established(None).await?;
             match self.send_request(&established, id, body.clone()).await {
                 Err(err) if forgot_session(&err, &established) => {
