@@ -110,7 +110,8 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     jsonrpc = Some(map.next_value()?);
                 }
                 Field::Method => {
-                    once(&method, "method")?;
+                    // Only its presence counts; rmcp keeps a request's or notification's
+                    // method in a map, where a repeated key is no error.
                     method = Some(map.next_value()?);
                 }
                 Field::Id => {
