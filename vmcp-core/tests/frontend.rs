@@ -269,7 +269,7 @@ async fn merged_tools_are_prefixed_sorted_and_routed_with_the_original_name() {
 #[tokio::test(start_paused = true)]
 async fn forwarded_replies_keep_the_client_id_and_pass_results_and_errors_through() {
     let alpha = MemBackend::new("alpha", &["echo", "other"]);
-    let h = start(&[alpha.clone()]).await;
+    let h = start(std::slice::from_ref(&alpha)).await;
     let client = Client::connect(&h).await;
     let id = json!("call-\u{3b1}-1 \"quoted\"");
     let (status, body) = client
