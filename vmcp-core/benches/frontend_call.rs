@@ -20,11 +20,12 @@
 //! Run: `cargo bench -p vmcp-core --bench frontend_call`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{
-    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+    BenchmarkGroup, Criterion, SamplingMode, criterion_group, criterion_main, measurement::WallTime,
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -52,8 +53,35 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 /// Concurrent calls per throughput iteration.
 const BATCH: usize = 16;
 
-/// One JSON-RPC POST; returns the session id header (if any) and the JSON body.
+/// The longest any one request of the bench may take: a target that stops answering fails the
+/// bench loudly instead of hanging it (FastMCP's proxy once stalled for ten minutes).
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// JSON-RPC ids, unique across the whole bench: the 16 concurrent calls of a throughput
+/// iteration share one session, and a server keys its in-flight requests by id (duplicate ids
+/// are a client bug that the Python SDK's server answers by mixing up or losing responses).
+static NEXT_ID: AtomicI64 = AtomicI64::new(1);
+
+fn next_id() -> i64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One JSON-RPC POST; returns the session id header (if any) and the JSON body (the first
+/// `data:` line of an SSE reply). Panics after [`CALL_TIMEOUT`].
 async fn post(
+    client: &HttpClient,
+    url: &str,
+    session: Option<&str>,
+    body: Value,
+) -> (Option<String>, Value) {
+    let what = format!("{} to {url}", body["method"]);
+    match tokio::time::timeout(CALL_TIMEOUT, post_unbounded(client, url, session, body)).await {
+        Ok(reply) => reply,
+        Err(_) => panic!("{what} did not answer within {CALL_TIMEOUT:?}"),
+    }
+}
+
+async fn post_unbounded(
     client: &HttpClient,
     url: &str,
     session: Option<&str>,
@@ -63,7 +91,9 @@ async fn post(
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream");
     if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
     }
     let request = request
         .body(Full::new(Bytes::from(body.to_string())))
@@ -80,18 +110,33 @@ async fn post(
         .await
         .expect("body")
         .to_bytes();
-    let value = if bytes.is_empty() {
+    let json = match std::str::from_utf8(&bytes).expect("UTF-8") {
+        text if text.starts_with("event:")
+            || text.starts_with("data:")
+            || text.starts_with("id:") =>
+        {
+            text.lines()
+                .find_map(|line| line.strip_prefix("data:").map(str::trim))
+                .filter(|data| !data.is_empty())
+                .unwrap_or_default()
+        }
+        text => text,
+    };
+    let value = if json.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).expect("json")
+        serde_json::from_str(json).expect("json")
     };
     (session, value)
 }
 
+/// The revision the bench's client asks for (all three targets speak it).
+const PROTOCOL_VERSION: &str = "2025-06-18";
+
 /// Initialize a session at `url`; returns its id.
 async fn session(client: &HttpClient, url: &str) -> String {
-    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
+    let init = json!({"jsonrpc": "2.0", "id": next_id(), "method": "initialize", "params": {
+        "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
     let (session, _) = post(client, url, None, init).await;
     let session = session.expect("a session id");
     post(
@@ -109,7 +154,7 @@ async fn call(client: &HttpClient, url: &str, session: &str, tool: &str) {
         client,
         url,
         Some(session),
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": {"text": "hi"}}}),
+        json!({"jsonrpc": "2.0", "id": next_id(), "method": "tools/call", "params": {"name": tool, "arguments": {"text": "hi"}}}),
     )
     .await;
     assert_eq!(reply["result"]["content"][0]["text"], "hi", "{reply}");
@@ -319,6 +364,14 @@ fn as_deployed(c: &mut Criterion) {
     bench_target(&mut group, &rt, &client, "direct", &direct_url, "echo");
     bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
     if let Some(peer) = Peer::start(&rt, &direct_url) {
+        // Tens of milliseconds per call: few samples, flat sampling, so the peer's figures
+        // take a bounded time (criterion's default of 100 linear samples would need thousands
+        // of iterations).
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(10));
         bench_target(
             &mut group,
             &rt,

@@ -263,6 +263,67 @@ async fn merged_tools_are_prefixed_sorted_and_routed_with_the_original_name() {
     h.runtime.stop().await;
 }
 
+/// The backend's answer reaches the client as the backend gave it (vmcp forwards the `result`
+/// as raw JSON), under the client's own JSON-RPC id, never the one vmcp used upstream; a
+/// backend's JSON-RPC error is passed through the same way, and batch replies keep their order.
+#[tokio::test(start_paused = true)]
+async fn forwarded_replies_keep_the_client_id_and_pass_results_and_errors_through() {
+    let alpha = MemBackend::new("alpha", &["echo", "other"]);
+    let h = start(std::slice::from_ref(&alpha)).await;
+    let client = Client::connect(&h).await;
+    let id = json!("call-\u{3b1}-1 \"quoted\"");
+    let (status, body) = client
+        .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "alpha_echo", "arguments": {"q": [1, {"deep": "x"}]}}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"jsonrpc": "2.0", "id": id, "result": {"content": [
+            {"type": "text", "text": "alpha:echo:{\"q\":[1,{\"deep\":\"x\"}]}"}]}})
+    );
+    let upstream_ids = alpha.with(|s| s.call_ids.clone());
+    assert_eq!(upstream_ids.len(), 1);
+    assert!(
+        upstream_ids[0].is_i64(),
+        "vmcp numbers its own upstream requests: {upstream_ids:?}"
+    );
+
+    // The backend dropped `echo` (the cached catalog still has it): its JSON-RPC error is the
+    // client's answer, with the client's id.
+    alpha.with(|s| s.tools = vec!["other".into()]);
+    let (status, body) = client
+        .post(json!({"jsonrpc": "2.0", "id": 42, "method": "tools/call",
+            "params": {"name": "alpha_echo", "arguments": {}}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"jsonrpc": "2.0", "id": 42, "error": {"code": -32602, "message": "no tool echo"}})
+    );
+
+    // A batch (2025-03-26): one reply per request, in order, each with its own id.
+    let old = Client::connect_version(&h, "2025-03-26").await;
+    let (status, body) = old
+        .post(json!([
+            {"jsonrpc": "2.0", "id": "b", "method": "tools/call", "params": {"name": "alpha_other", "arguments": {"n": 2}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "alpha_echo", "arguments": {}}},
+            {"jsonrpc": "2.0", "id": 4, "method": "ping"},
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!([
+            {"jsonrpc": "2.0", "id": "b", "result": {"content": [{"type": "text", "text": "alpha:other:{\"n\":2}"}]}},
+            {"jsonrpc": "2.0", "id": 3, "error": {"code": -32602, "message": "no tool echo"}},
+            {"jsonrpc": "2.0", "id": 4, "result": {}},
+        ])
+    );
+    h.runtime.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_backend_is_hidden_and_its_calls_fast_fail_without_traffic() {
     let good = MemBackend::new("good", &["a"]);

@@ -546,10 +546,21 @@ pub(crate) fn find_reply(
 /// Read an SSE reply until the response to `id`.
 pub(crate) async fn read_sse_reply(
     step: ProbeStep,
-    mut body: Incoming,
+    body: Incoming,
     limit: u64,
     id: &RequestId,
 ) -> Result<RpcReply, BackendError> {
+    read_sse_reply_with(step, body, limit, |data| find_reply(step, data, id)).await
+}
+
+/// Read an SSE reply until `find` recognizes an event's data as the answer (the front end
+/// passes a parser that keeps the result as raw JSON).
+pub(crate) async fn read_sse_reply_with<R>(
+    step: ProbeStep,
+    mut body: Incoming,
+    limit: u64,
+    find: impl Fn(&[u8]) -> Result<Option<R>, BackendError>,
+) -> Result<R, BackendError> {
     let mut parser = SseParser::new(limit);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify_body_error(step, &e))?;
@@ -564,7 +575,7 @@ pub(crate) async fn read_sse_reply(
             if !event.is_message() || event.data.trim().is_empty() {
                 continue;
             }
-            if let Some(reply) = find_reply(step, event.data.as_bytes(), id)? {
+            if let Some(reply) = find(event.data.as_bytes())? {
                 drain_ready(&mut body);
                 return Ok(reply);
             }

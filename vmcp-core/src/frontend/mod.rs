@@ -12,6 +12,7 @@
 //! * upstream: one backend session per (client session, backend), re-initialized once.
 //! * notify: `notifications/*/list_changed` once per change burst, session expiry sweeps.
 //! * body: the response body type (whole JSON, or an SSE stream).
+//! * raw_reply: a backend's reply read in one pass, its `result` kept as raw JSON for the client.
 //!
 //! Client `initialize` and `*/list` are answered from the capability cache the probe fills
 //! and never wait on a backend.
@@ -19,6 +20,7 @@
 mod aggregate;
 mod body;
 mod notify;
+mod raw_reply;
 mod routing;
 mod server;
 mod session;
@@ -179,9 +181,11 @@ impl<C: BackendConnector> Frontend<C> {
         self.observer.set(observer).is_ok()
     }
 
-    fn emit(&self, event: FrontendEvent) {
+    /// Report the event `make` builds, built only when an observer listens (the event owns
+    /// strings: no allocation per call in a deployment without an observer).
+    fn emit(&self, make: impl FnOnce() -> FrontendEvent) {
         if let Some(observer) = self.observer.get() {
-            observer.on_frontend_event(&event);
+            observer.on_frontend_event(&make());
         }
     }
 
@@ -228,6 +232,10 @@ impl<C: BackendConnector> Frontend<C> {
 
     fn bulkhead(&self, backend: &str) -> Arc<Semaphore> {
         let mut bulkheads = self.bulkheads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bulkhead) = bulkheads.get(backend) {
+            // The common case: no key allocated per call.
+            return Arc::clone(bulkhead);
+        }
         let permits = usize::try_from(self.config.server.max_concurrent_calls).unwrap_or(1);
         Arc::clone(
             bulkheads

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use rmcp::model::{ErrorCode, ErrorData, JsonObject, RequestId};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::client::BackendConnector;
@@ -39,18 +40,17 @@ pub(super) const fn call_method(kind: Kind) -> &'static str {
     }
 }
 
-/// What the call path produced: a `result` object or a JSON-RPC error.
-pub(super) type CallReply = Result<JsonObject, ErrorData>;
+/// What the call path produced: a `result` object (raw JSON: the backend's as it wrote it, or
+/// vmcp's own refusal) or a JSON-RPC error.
+pub(super) type CallReply = Result<Box<RawValue>, ErrorData>;
 
 /// A refusal or failure the client sees: an `isError` tool result, or a JSON-RPC error.
 fn refused(kind: Kind, text: String) -> CallReply {
     match kind {
         Kind::Tools => {
             let value = json!({"content": [{"type": "text", "text": text}], "isError": true});
-            match value {
-                Value::Object(object) => Ok(object),
-                _ => Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, text, None)),
-            }
+            serde_json::value::to_raw_value(&value)
+                .map_err(|_| ErrorData::new(ErrorCode::INTERNAL_ERROR, text, None))
         }
         Kind::Resources | Kind::Prompts => {
             Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, text, None))
@@ -124,7 +124,7 @@ impl<C: BackendConnector> Frontend<C> {
         let upstream_id = upstream.next_request_id();
         let timeout = self.config.server.call_timeout;
         let forwarded_at = crate::clock::monotonic_now();
-        self.emit(FrontendEvent::CallForwarded {
+        self.emit(|| FrontendEvent::CallForwarded {
             backend: entry.backend.clone(),
         });
         let _ended = CallEndGuard {
@@ -232,7 +232,7 @@ struct CallEndGuard<'a, C: BackendConnector> {
 
 impl<C: BackendConnector> Drop for CallEndGuard<'_, C> {
     fn drop(&mut self) {
-        self.frontend.emit(FrontendEvent::CallEnded {
+        self.frontend.emit(|| FrontendEvent::CallEnded {
             backend: self.backend.to_owned(),
             elapsed: crate::clock::monotonic_now().saturating_duration_since(self.since),
         });

@@ -24,6 +24,7 @@ use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rmcp::model::{ErrorCode, ErrorData, JsonObject, ProtocolVersion, RequestId};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -67,7 +68,32 @@ fn response(status: StatusCode, body: FrontendBody) -> Response<FrontendBody> {
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response<FrontendBody> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes_response(status, encode(value))
+}
+
+/// Encode a message. Values and raw JSON always encode; the empty fallback is unreachable.
+fn encode<T: serde::Serialize>(message: &T) -> Vec<u8> {
+    serde_json::to_vec(message).unwrap_or_default()
+}
+
+/// A `result` to send: a value built here, or a backend's result as it wrote it.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Payload {
+    Object(JsonObject),
+    Raw(Box<RawValue>),
+}
+
+/// A JSON-RPC response, encoded straight from its parts (no value tree for the result).
+#[derive(serde::Serialize)]
+struct ResultMessage<'a> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    result: &'a Payload,
+}
+
+/// A response with an already encoded JSON body.
+fn bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response<FrontendBody> {
     let mut response = response(status, FrontendBody::full(bytes));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -330,7 +356,7 @@ impl<C: BackendConnector> Frontend<C> {
             Err(response) => return response,
         };
         match self.dispatch(&session, incoming).await {
-            Some(value) => json_response(StatusCode::OK, &value),
+            Some(reply) => bytes_response(StatusCode::OK, reply),
             None => accepted(),
         }
     }
@@ -378,20 +404,29 @@ impl<C: BackendConnector> Frontend<C> {
                             "initialize must be sent alone, not in a batch",
                             None,
                         );
-                        Some(error_value(Some(&id), &error))
+                        Some(encode(&error_value(Some(&id), &error)))
                     }
                     Ok(incoming) => self.dispatch(&session, incoming).await,
-                    Err(error) => Some(error_value(None, &error)),
+                    Err(error) => Some(encode(&error_value(None, &error))),
                 }
             }
         }))
         .await;
-        let replies: Vec<Value> = replies.into_iter().flatten().collect();
+        let replies: Vec<Vec<u8>> = replies.into_iter().flatten().collect();
         if replies.is_empty() {
-            accepted()
-        } else {
-            json_response(StatusCode::OK, &Value::Array(replies))
+            return accepted();
         }
+        // A JSON array of the encoded replies, in the order of the batch.
+        let mut body = Vec::with_capacity(replies.iter().map(|r| r.len() + 1).sum::<usize>() + 1);
+        body.push(b'[');
+        for (i, reply) in replies.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(reply);
+        }
+        body.push(b']');
+        bytes_response(StatusCode::OK, body)
     }
 
     fn initialize(self: &Arc<Self>, id: &Value, params: Option<Value>) -> Response<FrontendBody> {
@@ -445,8 +480,12 @@ impl<C: BackendConnector> Frontend<C> {
         response
     }
 
-    /// Answer one message of a session; `None` for notifications and responses.
-    async fn dispatch(&self, session: &Arc<ClientSession<C>>, incoming: Incoming) -> Option<Value> {
+    /// Answer one message of a session, encoded; `None` for notifications and responses.
+    async fn dispatch(
+        &self,
+        session: &Arc<ClientSession<C>>,
+        incoming: Incoming,
+    ) -> Option<Vec<u8>> {
         match incoming {
             Incoming::Response => None,
             Incoming::Notification { method, params } => {
@@ -456,8 +495,12 @@ impl<C: BackendConnector> Frontend<C> {
             Incoming::Request { id, method, params } => {
                 let reply = self.request(session, &id, &method, params).await;
                 Some(match reply {
-                    Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-                    Err(error) => error_value(Some(&id), &error),
+                    Ok(result) => encode(&ResultMessage {
+                        jsonrpc: "2.0",
+                        id: &id,
+                        result: &result,
+                    }),
+                    Err(error) => encode(&error_value(Some(&id), &error)),
                 })
             }
         }
@@ -487,10 +530,10 @@ impl<C: BackendConnector> Frontend<C> {
         id: &Value,
         method: &str,
         params: Option<Value>,
-    ) -> Result<JsonObject, ErrorData> {
+    ) -> Result<Payload, ErrorData> {
         let params = params_object(params)?;
         let kind = match method {
-            "ping" => return Ok(JsonObject::new()),
+            "ping" => return Ok(Payload::Object(JsonObject::new())),
             "initialize" => {
                 return Err(ErrorData::new(
                     ErrorCode::INVALID_REQUEST,
@@ -498,9 +541,11 @@ impl<C: BackendConnector> Frontend<C> {
                     None,
                 ));
             }
-            "tools/list" => return self.list(Kind::Tools, &params),
-            "resources/list" => return self.list(Kind::Resources, &params),
-            "prompts/list" => return self.list(Kind::Prompts, &params),
+            "tools/list" => return self.list(Kind::Tools, &params).map(Payload::Object),
+            "resources/list" => {
+                return self.list(Kind::Resources, &params).map(Payload::Object);
+            }
+            "prompts/list" => return self.list(Kind::Prompts, &params).map(Payload::Object),
             "tools/call" => Kind::Tools,
             "resources/read" => Kind::Resources,
             "prompts/get" => Kind::Prompts,
@@ -514,6 +559,7 @@ impl<C: BackendConnector> Frontend<C> {
         };
         self.route_call(session, kind, params, &request_id(id))
             .await
+            .map(Payload::Raw)
     }
 
     /// One page of the merged list. The cursor is the last name of the previous page, so pages

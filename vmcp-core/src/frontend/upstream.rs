@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Method, Response};
 use hyper::body::Incoming;
-use rmcp::model::{JsonObject, ProtocolVersion, RequestId};
+use rmcp::model::{ProtocolVersion, RequestId};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::client::McpClient;
@@ -21,6 +22,7 @@ use crate::client::connector::{self, BackendConnector};
 use crate::client::session::{self as wire, MCP_SESSION_ID, RpcReply, requested_protocol_version};
 use crate::client::target::Target;
 use crate::error::{BackendError, ProbeStep};
+use crate::frontend::raw_reply::{RawReply, find_raw_reply};
 use crate::registry::Backend;
 
 /// An established backend session.
@@ -45,8 +47,9 @@ struct OutgoingRequest<'a> {
 /// How a forwarded request ended.
 #[derive(Debug)]
 pub(crate) enum Forwarded {
-    /// The backend's `result`.
-    Result(JsonObject),
+    /// The backend's `result` object, as it wrote it (passed to the client without a parse
+    /// into a value tree and a second encoding).
+    Result(Box<RawValue>),
     /// The backend's JSON-RPC `error` object, passed to the client as is.
     Error(rmcp::model::ErrorData),
 }
@@ -54,6 +57,8 @@ pub(crate) enum Forwarded {
 /// The backend session of one (client session, backend) pair.
 pub(crate) struct Upstream<C> {
     backend: Backend,
+    /// The backend's name for connection attribution, shared instead of copied per call.
+    attribution: Arc<str>,
     target: Target,
     client: Arc<McpClient<C>>,
     max_body_bytes: u64,
@@ -80,6 +85,7 @@ impl<C: BackendConnector> Upstream<C> {
     ) -> Result<Self, BackendError> {
         let target = Target::new(&backend)?;
         Ok(Self {
+            attribution: Arc::from(backend.name.as_str()),
             backend,
             target,
             client,
@@ -119,8 +125,7 @@ impl<C: BackendConnector> Upstream<C> {
                 params: params.as_ref(),
             },
         )?;
-        let name: Arc<str> = Arc::from(self.backend.name.as_str());
-        connector::attribute_to(name, async {
+        connector::attribute_to(Arc::clone(&self.attribution), async {
             let established = self.established(None).await?;
             match self.send_request(&established, id, body.clone()).await {
                 Err(err) if forgot_session(&err, &established) => {
@@ -289,10 +294,31 @@ impl<C: BackendConnector> Upstream<C> {
         let response = self
             .send(step, Method::POST, body, Some(established))
             .await?;
-        match self.read_reply(step, response, id).await? {
-            RpcReply::Result(result) => Ok(Forwarded::Result(result)),
-            RpcReply::Error(error) => Ok(Forwarded::Error(error)),
-        }
+        let find = |bytes: &[u8]| find_raw_reply(step, bytes, id);
+        let reply = match wire::content_type(&response).as_deref() {
+            Some("application/json") => {
+                let bytes =
+                    wire::read_body(step, response.into_body(), self.max_body_bytes).await?;
+                find(&bytes)?.ok_or_else(|| {
+                    BackendError::protocol(step, "the JSON reply holds no response to our request")
+                })?
+            }
+            Some("text/event-stream") => {
+                wire::read_sse_reply_with(step, response.into_body(), self.max_body_bytes, find)
+                    .await?
+            }
+            Some(other) => {
+                return Err(BackendError::protocol(
+                    step,
+                    format!("unexpected content type {other:?}"),
+                ));
+            }
+            None => return Err(BackendError::protocol(step, "reply has no content type")),
+        };
+        Ok(match reply {
+            RawReply::Result(result) => Forwarded::Result(result),
+            RawReply::Error(error) => Forwarded::Error(error),
+        })
     }
 
     async fn read_reply(
