@@ -295,6 +295,29 @@ mod tests {
         );
     }
 
+    /// A `Bearer`/`Basic` token anywhere in free text goes, and only the token: the scheme word,
+    /// the whitespace after it and the rest of the text stay.
+    #[test]
+    fn bearer_and_basic_tokens_are_replaced_in_free_text() {
+        for (input, want) in [
+            (
+                "rejected Bearer abc.def-123 by the backend",
+                "rejected Bearer <redacted> by the backend",
+            ),
+            (
+                "basic\tdXNlcjpwYXNz, retrying",
+                "basic\t<redacted>, retrying",
+            ),
+            ("BEARER  tok/en=+~:x", "BEARER  <redacted>"),
+            // Not a scheme word: inside another word, or without a token after it.
+            ("unbearer abc", "unbearer abc"),
+            ("a bearer", "a bearer"),
+            ("bearer \"quoted\"", "bearer \"quoted\""),
+        ] {
+            assert_eq!(redact(input), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn redacting_twice_changes_nothing() {
         for text in [
