@@ -222,23 +222,37 @@ mod tests {
         use crate::status::test_support::Capture;
         let capture = Arc::new(Capture::default());
         let q = LineQueue::new(1);
-        tracing::subscriber::with_default(capture.clone(), || {
-            for i in 0..10u8 {
-                q.push(vec![i]);
-            }
-        });
-        assert_eq!(q.dropped(), 9);
-        let events = capture.events.lock().unwrap();
-        let logged: Vec<&str> = events
-            .iter()
-            .map(|(level, text)| {
-                assert_eq!(*level, tracing::Level::WARN);
-                text.split_whitespace()
-                    .find_map(|f| f.strip_prefix("dropped_total="))
-                    .unwrap_or("?")
-            })
-            .collect();
-        assert_eq!(logged, ["1", "2", "4", "8"]);
+        // After each push: how many drops so far, and which drop totals have been logged.
+        let mut seen = Vec::new();
+        for i in 0..10u8 {
+            tracing::subscriber::with_default(capture.clone(), || q.push(vec![i]));
+            let events = capture.events.lock().unwrap();
+            let logged: Vec<String> = events
+                .iter()
+                .map(|(level, text)| {
+                    assert_eq!(*level, tracing::Level::WARN);
+                    text.split_whitespace()
+                        .find_map(|f| f.strip_prefix("dropped_total="))
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect();
+            seen.push((q.dropped(), logged.join(",")));
+        }
+        let expected: Vec<(u64, &str)> = vec![
+            (0, ""),
+            (1, "1"), // the very first drop is logged at once
+            (2, "1,2"),
+            (3, "1,2"),
+            (4, "1,2,4"),
+            (5, "1,2,4"),
+            (6, "1,2,4"),
+            (7, "1,2,4"),
+            (8, "1,2,4,8"),
+            (9, "1,2,4,8"),
+        ];
+        let seen: Vec<(u64, &str)> = seen.iter().map(|(d, l)| (*d, l.as_str())).collect();
+        assert_eq!(seen, expected);
     }
 
     #[test]
