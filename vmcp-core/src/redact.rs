@@ -313,6 +313,11 @@ mod tests {
             ("unbearer abc", "unbearer abc"),
             ("a bearer", "a bearer"),
             ("bearer \"quoted\"", "bearer \"quoted\""),
+            // Text that is not ASCII is walked character by character, never split.
+            (
+                "échec: Bearer ok1 — größe ü, basic dXNlcg==",
+                "échec: Bearer <redacted> — größe ü, basic <redacted>",
+            ),
         ] {
             assert_eq!(redact(input), want, "{input:?}");
         }
