@@ -323,6 +323,28 @@ mod tests {
         }
     }
 
+    /// A header-style value goes up to its closing quote when quoted (JSON), to the line end
+    /// when bare; the header name, the separator and what follows stay.
+    #[test]
+    fn header_values_are_replaced_quoted_or_bare() {
+        for (input, want) in [
+            (
+                "{\"authorization\": \"Bearer abc def\", \"x\": 1}",
+                "{\"authorization\": \"<redacted>\", \"x\": 1}",
+            ),
+            (
+                "X-Api-Key=abc123 more\r\nnext line",
+                "X-Api-Key=<redacted>\r\nnext line",
+            ),
+            ("cookie:\tsid=1; theme=dark\nok", "cookie:\t<redacted>\nok"),
+            // A header name without `:`/`=` after it, or inside a longer word, is plain text.
+            ("no authorization here", "no authorization here"),
+            ("my-cookie: keep", "my-cookie: keep"),
+        ] {
+            assert_eq!(redact(input), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn redacting_twice_changes_nothing() {
         for text in [

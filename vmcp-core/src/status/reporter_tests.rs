@@ -32,6 +32,7 @@ fn memory_reporter_keeps_reports_in_order() {
     m.report(&r1).unwrap();
     m.report(&r2).unwrap();
     assert_eq!(m.len(), 2);
+    assert!(!m.is_empty());
     assert_eq!(m.reports(), vec![r1, r2.clone()]);
     assert_eq!(m.last(), Some(r2));
     assert_eq!(m.name(), "memory");
