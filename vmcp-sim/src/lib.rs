@@ -38,6 +38,7 @@ pub mod runner;
 pub mod scenario;
 mod service;
 mod shared_host;
+mod teardown;
 pub mod swarm;
 pub mod timeline;
 pub mod trace;

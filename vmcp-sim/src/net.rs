@@ -33,6 +33,7 @@ use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
 use crate::service::{ConnectOutcome, ConnectionLog, Resolution, ServiceRoutes};
+use crate::teardown::{OrderedStream, Teardown};
 
 /// Why the simulated connector could not open a connection.
 ///
@@ -110,12 +111,25 @@ pub struct ServedBy {
 pub struct TurmoilConnector {
     routes: ServiceRoutes,
     log: ConnectionLog,
+    /// Numbers the streams it opens, so a crash of the host using it closes them in a fixed
+    /// order ([`crate::teardown`]).
+    teardown: Teardown,
 }
 
 impl TurmoilConnector {
     /// A connector resolving through `routes` and recording into `log`.
     pub fn new(routes: ServiceRoutes, log: ConnectionLog) -> Self {
-        Self { routes, log }
+        Self {
+            routes,
+            log,
+            teardown: Teardown::new(),
+        }
+    }
+
+    /// The same connector registering its streams with the world's teardown register.
+    pub(crate) fn with_teardown(mut self, teardown: Teardown) -> Self {
+        self.teardown = teardown;
+        self
     }
 
     /// The connection log this connector records into.
@@ -174,7 +188,7 @@ impl TurmoilConnector {
                     self.log
                         .record(now(), host, Some(&pod), port, ConnectOutcome::Opened);
                 Ok(TurmoilStream {
-                    io: TokioIo::new(stream),
+                    io: TokioIo::new(self.teardown.track(stream)),
                     served_by: ServedBy {
                         service: host.to_owned(),
                         pod,
@@ -250,14 +264,14 @@ impl Service<Uri> for TurmoilConnector {
 /// `Connection` (which a foreign `TokioIo<TcpStream>` cannot, hence the newtype).
 #[derive(Debug)]
 pub struct TurmoilStream {
-    io: TokioIo<turmoil::net::TcpStream>,
+    io: TokioIo<OrderedStream>,
     served_by: ServedBy,
 }
 
 impl TurmoilStream {
     /// A connection opened directly to a host (no service resolution, not logged): what the
     /// simulated MCP clients use to reach the `vmcp` host.
-    pub(crate) fn direct(stream: turmoil::net::TcpStream, host: &str) -> Self {
+    pub(crate) fn direct(stream: OrderedStream, host: &str) -> Self {
         Self {
             io: TokioIo::new(stream),
             served_by: ServedBy {

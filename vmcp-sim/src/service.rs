@@ -175,6 +175,31 @@ impl ConnectionLog {
         seq
     }
 
+    /// Puts the records from position `start` on in a fixed order (time, then content) and
+    /// renumbers them: records written while a crashed host's tasks were dropped (abandoned
+    /// connects) arrive in tokio's drop order, which the seed does not decide.
+    pub(crate) fn order_from(&self, start: usize) {
+        let mut log = lock(&self.inner);
+        let Some(tail) = log.get_mut(start..) else {
+            return;
+        };
+        if tail.len() < 2 {
+            return;
+        }
+        tail.sort_by(|a, b| {
+            (a.at, &a.service, &a.pod, a.port, format!("{:?}", a.outcome)).cmp(&(
+                b.at,
+                &b.service,
+                &b.pod,
+                b.port,
+                format!("{:?}", b.outcome),
+            ))
+        });
+        for (offset, record) in log.iter_mut().enumerate().skip(start) {
+            record.seq = u64::try_from(offset).unwrap_or(u64::MAX);
+        }
+    }
+
     /// A copy of every record so far.
     pub fn records(&self) -> Vec<ConnectionRecord> {
         lock(&self.inner).clone()

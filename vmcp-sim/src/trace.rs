@@ -509,6 +509,19 @@ impl TraceRecorder {
         self.record_at(sim_now(), event);
     }
 
+    /// Runs `teardown` (a crash or restart of a host) and puts what it recorded in a fixed order
+    /// (time, then content): a crashed host's tasks are dropped in tokio's order, which the seed
+    /// does not decide, and a dropped call still reports its end ([`crate::teardown`]).
+    pub(crate) fn in_fixed_order<T>(&self, teardown: impl FnOnce() -> T) -> T {
+        let start = self.lock().entries.len();
+        let result = teardown();
+        let mut state = self.lock();
+        if let Some(tail) = state.entries.get_mut(start..) {
+            tail.sort_by_cached_key(|e| (e.at_ms, format!("{:?}", e.event)));
+        }
+        result
+    }
+
     /// Every report published so far, in order.
     pub fn reports(&self) -> Vec<TimedReport> {
         self.lock().reports.clone()

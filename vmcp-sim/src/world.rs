@@ -56,6 +56,7 @@ use crate::pod::{
 use crate::rng::Fingerprint;
 use crate::service::{ConnectionLog, ServiceRoutes};
 use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
+use crate::teardown::Teardown;
 
 /// Unix seconds of the default epoch, 2026-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH_UNIX_SECS: u64 = 1_767_225_600;
@@ -244,10 +245,22 @@ pub struct World {
     shared: Option<SharedPods>,
     /// Every pod, now and later, logs its requests here once [`World::log_requests`] was called.
     requests: Option<RequestLog>,
+    /// Numbers every stream the hosts open or accept, so a crashed host closes them in a fixed
+    /// order ([`crate::teardown`]).
+    teardown: Teardown,
 }
 
 /// Mixed into the seed of the world's own RNG so its stream differs from turmoil's.
 const WORLD_RNG_SALT: u64 = 0x766d_6370_2d73_696d; // "vmcp-sim"
+
+/// How [`World::tear_down`] stops a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// `Sim::crash`: the software stays down.
+    Crash,
+    /// `Sim::bounce`: the software starts again at once.
+    Restart,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HostKind {
@@ -282,6 +295,7 @@ impl World {
             config,
             shared: None,
             requests: None,
+            teardown: Teardown::new(),
         }
     }
 
@@ -338,6 +352,13 @@ impl World {
     /// A connector for hyper-util clients running inside the simulation (normally in `vmcp`).
     pub fn connector(&self) -> TurmoilConnector {
         TurmoilConnector::new(self.routes.clone(), self.log.clone())
+            .with_teardown(self.teardown.clone())
+    }
+
+    /// The register the hosts' streams are numbered in: a host's software that accepts
+    /// connections itself (the front end's listener) tracks them here.
+    pub(crate) fn teardown(&self) -> &Teardown {
+        &self.teardown
     }
 
     /// The URL of a backend's MCP endpoint as the core should be configured with it.
@@ -410,18 +431,19 @@ impl World {
         let rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(self.rng.next_u64())));
         self.vmcp_rng = Some(Arc::clone(&rng));
         let (base, spread) = (self.config.pod_start_offset, self.config.vmcp_start_delay);
+        let teardown = self.teardown.clone();
         self.sim.host(name.as_str(), move || {
             let delay = {
                 let mut rng = rng.lock().unwrap_or_else(|p| p.into_inner());
                 base + crate::pod::draw_up_to(&mut rng, spread)
             };
             let started = software();
-            async move {
+            teardown.drained(async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
                 started.await
-            }
+            })
         });
         Ok(())
     }
@@ -444,7 +466,8 @@ impl World {
         Fut: Future<Output = turmoil::Result> + 'static,
     {
         self.claim_name(name, HostKind::Client)?;
-        self.sim.host(name, software);
+        let teardown = self.teardown.clone();
+        self.sim.host(name, move || teardown.drained(software()));
         Ok(())
     }
 
@@ -593,9 +616,14 @@ impl World {
         if let Some(log) = &self.requests {
             handle.log_requests(log.clone());
         }
+        handle.set_teardown(self.teardown.clone());
         match shared_port {
             Some(internal) => self.add_to_shared_host(&name, internal, &handle)?,
-            None => self.sim.host(name.as_str(), handle.software()),
+            None => {
+                let (software, teardown) = (handle.software(), self.teardown.clone());
+                self.sim
+                    .host(name.as_str(), move || teardown.drained(software()));
+            }
         }
         if let Some(state) = self.backends.get_mut(backend) {
             state.pods.push(name.clone());
@@ -620,7 +648,9 @@ impl World {
         if !self.hosts.contains_key(SHARED_POD_HOST) {
             self.claim_name(SHARED_POD_HOST, HostKind::Pod)?;
             let software = self.shared.get_or_insert_with(SharedPods::new).software();
-            self.sim.host(SHARED_POD_HOST, software);
+            let teardown = self.teardown.clone();
+            self.sim
+                .host(SHARED_POD_HOST, move || teardown.drained(software()));
         }
         if let Some(pods) = &self.shared {
             pods.push(handle.clone());
@@ -701,7 +731,7 @@ impl World {
         if let Some(previous) = previous {
             let now = self.sim.elapsed();
             match old {
-                PodRetirement::Terminate => self.sim.crash(previous.as_str()),
+                PodRetirement::Terminate => self.tear_down(&previous, Stop::Crash)?,
                 PodRetirement::Stale(b) => self.pod_entry(&previous)?.handle.retire(b, now),
                 PodRetirement::Blackhole => {
                     let handle = &self.pod_entry(&previous)?.handle;
@@ -731,28 +761,52 @@ impl World {
     /// until [`World::restart_pod`]. Routing is unchanged.
     pub fn crash_pod(&mut self, pod: &str) -> Result<(), WorldError> {
         self.own_host(pod, "crash_pod")?;
-        self.sim.crash(pod);
-        Ok(())
+        self.tear_down(pod, Stop::Crash)
     }
 
     /// Restarts a pod's software (crashed or not): a fresh incarnation with no sessions.
     pub fn restart_pod(&mut self, pod: &str) -> Result<(), WorldError> {
         self.own_host(pod, "restart_pod")?;
-        self.sim.bounce(pod);
-        Ok(())
+        self.tear_down(pod, Stop::Restart)
     }
 
     /// Crashes the `vmcp` host.
     pub fn crash_vmcp(&mut self) -> Result<(), WorldError> {
         let vmcp = self.vmcp_host()?.to_owned();
-        self.sim.crash(vmcp.as_str());
-        Ok(())
+        self.tear_down(&vmcp, Stop::Crash)
     }
 
     /// Restarts the `vmcp` host's software.
     pub fn restart_vmcp(&mut self) -> Result<(), WorldError> {
         let vmcp = self.vmcp_host()?.to_owned();
-        self.sim.bounce(vmcp.as_str());
+        self.tear_down(&vmcp, Stop::Restart)
+    }
+
+    /// Crashes or restarts `host` with its sockets closed in creation order and the connection
+    /// attempts its crash abandons logged in a fixed order, whatever order tokio drops the
+    /// host's tasks in ([`crate::teardown`]).
+    fn tear_down(&mut self, host: &str, stop: Stop) -> Result<(), WorldError> {
+        // A host whose software has ended is not torn down by a crash, and on a restart has no
+        // software future left to close the parked sockets: nothing to order then.
+        let running = self.sim.is_host_running(host);
+        if running {
+            self.teardown.begin();
+        }
+        let logged = self.log.len();
+        match stop {
+            Stop::Crash => self.sim.crash(host),
+            Stop::Restart => self.sim.bounce(host),
+        }
+        self.log.order_from(logged);
+        let unclosed = self.teardown.end();
+        if unclosed > 0 {
+            return Err(WorldError::Simulation {
+                at: self.sim.elapsed(),
+                message: format!(
+                    "the teardown of `{host}` left {unclosed} sockets unclosed (its software                      future was not dropped with it)"
+                ),
+            });
+        }
         Ok(())
     }
 

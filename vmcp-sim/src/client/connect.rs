@@ -10,10 +10,14 @@ use http::Uri;
 use tower_service::Service;
 
 use crate::net::TurmoilStream;
+use crate::teardown::Teardown;
 
 /// A hyper-util connector for the simulated MCP clients.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DirectConnector;
+#[derive(Clone, Debug, Default)]
+pub struct DirectConnector {
+    /// Numbers the streams (client hosts are never crashed, so nothing ever parks here).
+    teardown: Teardown,
+}
 
 impl Service<Uri> for DirectConnector {
     type Response = TurmoilStream;
@@ -25,6 +29,7 @@ impl Service<Uri> for DirectConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
+        let teardown = self.teardown.clone();
         Box::pin(async move {
             let host = uri
                 .host()
@@ -32,7 +37,7 @@ impl Service<Uri> for DirectConnector {
                 .to_owned();
             let port = uri.port_u16().unwrap_or(80);
             let stream = turmoil::net::TcpStream::connect((host.as_str(), port)).await?;
-            Ok(TurmoilStream::direct(stream, &host))
+            Ok(TurmoilStream::direct(teardown.track(stream), &host))
         })
     }
 }

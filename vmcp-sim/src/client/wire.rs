@@ -63,7 +63,7 @@ impl Wire {
         Self {
             http: Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
-                .build(DirectConnector),
+                .build(DirectConnector::default()),
             url,
             next_id: AtomicI64::new(1),
         }

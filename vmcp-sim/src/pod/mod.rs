@@ -32,6 +32,7 @@ pub(crate) use server::PodFuture;
 pub use stats::PodStats;
 
 use crate::service::lock;
+use crate::teardown::{OrderedStream, Teardown};
 
 /// The pod's control state as the software sees it: a snapshot of what the world last set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +129,9 @@ pub(crate) struct PodShared {
     pub(crate) schedule: PodSchedule,
     /// Where every request is logged with its time, when the run asks for it.
     pub(crate) log: Mutex<Option<RequestLog>>,
+    /// Numbers the connections the pod accepts, so a crash closes them in a fixed order (the
+    /// world's register once the pod is in a world; [`crate::teardown`]).
+    pub(crate) teardown: Mutex<Teardown>,
 }
 
 /// A shared handle to one simulated pod: its name, runtime behaviour switches and counters.
@@ -176,6 +180,7 @@ impl PodHandle {
                 }),
                 schedule,
                 log: Mutex::new(None),
+                teardown: Mutex::new(Teardown::new()),
             }),
         }
     }
@@ -219,6 +224,16 @@ impl PodHandle {
         self.shared
             .control
             .send_modify(|c| c.unknown_session = status);
+    }
+
+    /// Register the connections the pod accepts from now on with `teardown` (the world's).
+    pub(crate) fn set_teardown(&self, teardown: Teardown) {
+        *lock(&self.shared.teardown) = teardown;
+    }
+
+    /// An accepted connection, numbered in the pod's teardown register.
+    pub(crate) fn track(&self, stream: turmoil::net::TcpStream) -> OrderedStream {
+        lock(&self.shared.teardown).track(stream)
     }
 
     /// Log every request from now on into `log` (with its simulated time).

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::{Control, PodHandle, mcp};
 use crate::clock::sim_now;
+use crate::teardown::OrderedStream;
 
 /// The boxed future of one pod incarnation, as `turmoil::Sim::host` wants it.
 pub(crate) type PodFuture = Pin<Box<dyn Future<Output = turmoil::Result>>>;
@@ -85,7 +86,7 @@ async fn listen(
             accepted = listener.accept() => {
                 let (stream, _peer) = accepted?;
                 handle.with_stats(|s| s.connections_accepted += 1);
-                tokio::spawn(serve_connection(handle.clone(), inc.clone(), stream));
+                tokio::spawn(serve_connection(handle.clone(), inc.clone(), handle.track(stream)));
             }
         }
     }
@@ -120,7 +121,7 @@ async fn wait_for_change(
 async fn serve_connection(
     handle: PodHandle,
     inc: Arc<Incarnation>,
-    stream: turmoil::net::TcpStream,
+    stream: OrderedStream,
 ) {
     let mut rx = handle.shared.control.subscribe();
     let start = inc.start;

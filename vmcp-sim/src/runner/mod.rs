@@ -453,6 +453,7 @@ fn add_vmcp_host(
     recorder: &TraceRecorder,
 ) -> Result<(), WorldError> {
     let connector = world.connector();
+    let teardown = world.teardown().clone();
     let rng = rng.clone();
     let core_seeds = Arc::clone(core_seeds);
     let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -468,6 +469,7 @@ fn add_vmcp_host(
         let registry = Arc::clone(&registry);
         let recorder = recorder.clone();
         let frontend = frontend.clone();
+        let teardown = teardown.clone();
         // A restarted vMCP is a new process: its jitter seed is a fresh draw from the run's
         // stream (the first start keeps the run's seed).
         let rng_seed = if starts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
@@ -503,6 +505,7 @@ fn add_vmcp_host(
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
                 loop {
                     let (stream, _) = listener.accept().await?;
+                    let stream = teardown.track(stream);
                     tokio::spawn(Arc::clone(&frontend).serve_connection(stream));
                 }
             }
@@ -589,7 +592,9 @@ fn apply(
             let old = current_pod(world, backend)?;
             let (new_behaviour, reply) = to_pod(*behaviour);
             let old_mode = pod_retirement(old_pod);
-            let new = world.replace_pod(backend, new_behaviour, old_mode.clone())?;
+            let new = recorder.in_fixed_order(|| {
+                world.replace_pod(backend, new_behaviour, old_mode.clone())
+            })?;
             world.set_reply_mode(&new, reply)?;
             format!("{backend}: {old} -> {new} (old pod: {old_mode:?}; new pod: {behaviour})")
         }
@@ -630,14 +635,18 @@ fn apply(
                 None => format!("{backend}: {pod} {behaviour}"),
             }
         }
-        EventAction::CrashPod { backend } => on_pod(world, backend, World::crash_pod)?,
-        EventAction::RestartPod { backend } => on_pod(world, backend, World::restart_pod)?,
+        EventAction::CrashPod { backend } => {
+            recorder.in_fixed_order(|| on_pod(world, backend, World::crash_pod))?
+        }
+        EventAction::RestartPod { backend } => {
+            recorder.in_fixed_order(|| on_pod(world, backend, World::restart_pod))?
+        }
         EventAction::CrashVmcp => {
-            world.crash_vmcp()?;
+            recorder.in_fixed_order(|| world.crash_vmcp())?;
             "vmcp".to_owned()
         }
         EventAction::RestartVmcp => {
-            world.restart_vmcp()?;
+            recorder.in_fixed_order(|| world.restart_vmcp())?;
             "vmcp".to_owned()
         }
         EventAction::Partition { backend } => on_link(world, backend, World::partition)?,
