@@ -295,6 +295,56 @@ mod tests {
         );
     }
 
+    /// A `Bearer`/`Basic` token anywhere in free text goes, and only the token: the scheme word,
+    /// the whitespace after it and the rest of the text stay.
+    #[test]
+    fn bearer_and_basic_tokens_are_replaced_in_free_text() {
+        for (input, want) in [
+            (
+                "rejected Bearer abc.def-123 by the backend",
+                "rejected Bearer <redacted> by the backend",
+            ),
+            (
+                "basic\tdXNlcjpwYXNz, retrying",
+                "basic\t<redacted>, retrying",
+            ),
+            ("BEARER  tok/en=+~:x", "BEARER  <redacted>"),
+            // Not a scheme word: inside another word, or without a token after it.
+            ("unbearer abc", "unbearer abc"),
+            ("a bearer", "a bearer"),
+            ("bearer \"quoted\"", "bearer \"quoted\""),
+            // Text that is not ASCII is walked character by character, never split.
+            (
+                "échec: Bearer ok1 — größe ü, basic dXNlcg==",
+                "échec: Bearer <redacted> — größe ü, basic <redacted>",
+            ),
+        ] {
+            assert_eq!(redact(input), want, "{input:?}");
+        }
+    }
+
+    /// A header-style value goes up to its closing quote when quoted (JSON), to the line end
+    /// when bare; the header name, the separator and what follows stay.
+    #[test]
+    fn header_values_are_replaced_quoted_or_bare() {
+        for (input, want) in [
+            (
+                "{\"authorization\": \"Bearer abc def\", \"x\": 1}",
+                "{\"authorization\": \"<redacted>\", \"x\": 1}",
+            ),
+            (
+                "X-Api-Key=abc123 more\r\nnext line",
+                "X-Api-Key=<redacted>\r\nnext line",
+            ),
+            ("cookie:\tsid=1; theme=dark\nok", "cookie:\t<redacted>\nok"),
+            // A header name without `:`/`=` after it, or inside a longer word, is plain text.
+            ("no authorization here", "no authorization here"),
+            ("my-cookie: keep", "my-cookie: keep"),
+        ] {
+            assert_eq!(redact(input), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn redacting_twice_changes_nothing() {
         for text in [

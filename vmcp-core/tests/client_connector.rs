@@ -136,3 +136,54 @@ async fn probe_deadline_wins_over_a_longer_connect_timeout() {
     );
     assert_eq!(report.latency, Duration::from_secs(3));
 }
+
+/// The root cause of an unclassified connect failure, e.g. the resolver's answer.
+#[derive(Debug)]
+struct ResolverSaid;
+
+impl std::fmt::Display for ResolverSaid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no such host: github-mcp.default.svc")
+    }
+}
+
+impl std::error::Error for ResolverSaid {}
+
+/// A connector whose connects fail with an error no I/O kind names (a resolver failure): the
+/// detail wraps the root cause.
+#[derive(Clone)]
+struct UnresolvableConnector;
+
+impl Service<Uri> for UnresolvableConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = ConnectFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _dst: Uri) -> Self::Future {
+        Box::pin(async { Err(std::io::Error::other(ResolverSaid)) })
+    }
+}
+
+/// An unclassified connect failure is `connect failed: <the innermost error's text>`, so the
+/// report names the real cause (here the resolver's), not one of the wrappers around it.
+#[tokio::test]
+async fn an_unnamed_connect_failure_reports_its_root_cause() {
+    let client = McpClient::with_settings(UnresolvableConnector, ClientSettings::default());
+    let backend = Backend::new("svc", "http://github-mcp.default.svc:8080/mcp");
+    let report = client.probe_detailed(&backend).await;
+    assert_eq!(
+        report.result.unwrap_err(),
+        BackendError::Unavailable {
+            step: ProbeStep::Initialize,
+            cause: UnavailableCause::ConnectFailed(
+                "no such host: github-mcp.default.svc".to_owned()
+            )
+        }
+    );
+    assert_eq!(client.counters().attempted("svc"), 1);
+    assert_eq!(client.connections_opened("svc"), 0);
+}

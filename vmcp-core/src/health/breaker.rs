@@ -853,6 +853,8 @@ mod tests {
         b.record_failure(d);
         assert_eq!(b.snapshot().current_timeout, MAX_OPEN_TIMEOUT);
         assert_eq!(b.open_deadline(), Some(d + MAX_OPEN_TIMEOUT));
+        // The ceiling is the documented 30 years (tokio's "far future"), not merely some cap.
+        assert_eq!(MAX_OPEN_TIMEOUT, Duration::from_secs(30 * 365 * 86_400));
     }
 
     fn jittered_deadlines(seed: u64, n: usize) -> Vec<Duration> {

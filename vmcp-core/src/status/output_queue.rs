@@ -180,10 +180,14 @@ mod tests {
     #[test]
     fn drain_writes_in_order_and_ends_once_closed_and_empty() {
         let q = LineQueue::new(8);
+        assert!(q.is_empty());
         q.push(b"1\n".to_vec());
         q.push(b"2\n".to_vec());
+        assert_eq!(q.len(), 2);
+        assert!(!q.is_empty());
         q.close();
         q.push(b"after close\n".to_vec());
+        assert_eq!(q.len(), 2, "a closed queue takes no more lines");
         let mut out = Vec::new();
         q.drain_into(&mut out);
         assert_eq!(out, b"1\n2\n");
@@ -209,5 +213,63 @@ mod tests {
         let mut out = Broken(0);
         q.drain_into(&mut out);
         assert_eq!(out.0, 2, "both lines attempted");
+    }
+
+    /// Drops are logged at the 1st, 2nd, 4th, 8th, ... drop, so a stall is visible at once but
+    /// cannot flood the log.
+    #[test]
+    fn drops_are_logged_at_powers_of_two() {
+        use crate::status::test_support::Capture;
+        let capture = Arc::new(Capture::default());
+        let q = LineQueue::new(1);
+        // After each push: how many drops so far, and which drop totals have been logged.
+        let mut seen = Vec::new();
+        for i in 0..10u8 {
+            tracing::subscriber::with_default(capture.clone(), || q.push(vec![i]));
+            let events = capture.events.lock().unwrap();
+            let logged: Vec<String> = events
+                .iter()
+                .map(|(level, text)| {
+                    assert_eq!(*level, tracing::Level::WARN);
+                    text.split_whitespace()
+                        .find_map(|f| f.strip_prefix("dropped_total="))
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect();
+            seen.push((q.dropped(), logged.join(",")));
+        }
+        let expected: Vec<(u64, &str)> = vec![
+            (0, ""),
+            (1, "1"), // the very first drop is logged at once
+            (2, "1,2"),
+            (3, "1,2"),
+            (4, "1,2,4"),
+            (5, "1,2,4"),
+            (6, "1,2,4"),
+            (7, "1,2,4"),
+            (8, "1,2,4,8"),
+            (9, "1,2,4,8"),
+        ];
+        let seen: Vec<(u64, &str)> = seen.iter().map(|(d, l)| (*d, l.as_str())).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn queued_reporter_pushes_one_json_line_per_report_under_the_json_lines_name() {
+        let queue = Arc::new(LineQueue::new(4));
+        let reporter = QueuedJsonLinesReporter::new(Arc::clone(&queue));
+        assert_eq!(reporter.name(), "json-lines");
+        let list = [crate::registry::Backend::new("a", "http://a/mcp")];
+        let report = crate::status::report::build_report(
+            &list,
+            &crate::status::test_support::snapshot(vec![]),
+            crate::status::test_support::at(1),
+        );
+        reporter.report(&report).unwrap();
+        let line = queue.try_pop().unwrap();
+        let mut expected = serde_json::to_vec(&report).unwrap();
+        expected.push(b'\n');
+        assert_eq!(line, expected);
     }
 }

@@ -455,3 +455,53 @@ fn json_is_camel_case_with_crd_spellings() {
     assert!(d.get("errorCategory").is_none());
     assert!(d.get("lastHealthCheck").is_none());
 }
+
+/// Every status word has one spelling: the name a log line or message shows (`Display`, which
+/// is `as_str`) is the one the JSON report carries (serde), for every variant.
+#[test]
+fn display_names_are_the_report_json_names() {
+    fn check<T: std::fmt::Display + serde::Serialize>(values: &[T]) {
+        for v in values {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json.as_str(), Some(v.to_string().as_str()), "{json}");
+            assert!(!v.to_string().is_empty());
+        }
+    }
+    check(&[
+        CrdStatus::Ready,
+        CrdStatus::Degraded,
+        CrdStatus::Unavailable,
+        CrdStatus::Unknown,
+    ]);
+    check(&[
+        S::Healthy,
+        S::Degraded,
+        S::Unhealthy,
+        S::Unauthenticated,
+        S::Unknown,
+    ]);
+    check(&[
+        R::Pending,
+        R::Ok,
+        R::Slow,
+        R::Recovering,
+        R::HalfOpen,
+        R::CircuitOpen,
+        R::ProbeFailed,
+    ]);
+    check(&[
+        ErrorCategory::AuthenticationFailed,
+        ErrorCategory::Timeout,
+        ErrorCategory::Cancelled,
+        ErrorCategory::BackendUnavailable,
+        ErrorCategory::ConnectionFailed,
+        ErrorCategory::ProtocolError,
+        ErrorCategory::Tls,
+        ErrorCategory::HealthCheckFailed,
+    ]);
+    check(&[
+        CircuitState::Closed,
+        CircuitState::Open,
+        CircuitState::HalfOpen,
+    ]);
+}

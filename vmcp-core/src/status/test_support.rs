@@ -1,6 +1,7 @@
 //! Builders for health values in tests. The monitor, tracker and breaker are built elsewhere, so
 //! tests construct their public structs directly instead of running them.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::clock::Timestamp;
@@ -105,4 +106,39 @@ pub(crate) fn snapshot(entries: Vec<BackendHealth>) -> HealthSnapshot {
         .into_iter()
         .map(|e| (e.backend.name.clone(), e))
         .collect()
+}
+
+/// Captures `tracing` events as text, to check what is logged (level, then `field=value ` pairs).
+#[derive(Default)]
+pub(crate) struct Capture {
+    pub(crate) events: Mutex<Vec<(tracing::Level, String)>>,
+}
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.events
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
