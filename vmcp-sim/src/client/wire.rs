@@ -3,6 +3,7 @@
 //! protocol-version headers.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Uri, header};
@@ -17,6 +18,14 @@ use super::connect::DirectConnector;
 
 /// The largest answer a simulated client reads (an SSE event or a JSON body).
 const MAX_BODY: u64 = 4 * 1024 * 1024;
+
+/// How long an idle keep-alive connection to the front end stays in a client's pool: 5 s, the
+/// default `keepalive_expiry` of httpx, the HTTP client under the Python MCP SDK. It must stay
+/// below the front end's idle close (its header read timeout, 10 s, also runs while a keep-alive
+/// connection waits for its next request): a pool that keeps a connection longer hands it out
+/// at the instant the server closes it, and the request written on it is lost mid-flight
+/// (hyper's `IncompleteMessage`, not retried because it was sent).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The session header.
 const SESSION: &str = "mcp-session-id";
@@ -64,6 +73,7 @@ impl Wire {
         Self {
             http: Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
                 .build(DirectConnector::default()),
             uri: url.parse().map_err(|e| format!("bad url: {e}")),
             next_id: AtomicI64::new(1),
