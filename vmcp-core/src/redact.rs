@@ -235,8 +235,13 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 fn is_token_byte(b: u8) -> bool {
-    // RFC 6750 b64token plus a little slack; stops at whitespace, quotes and separators.
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b':')
+    // RFC 6750 b64token plus a little slack; stops at whitespace, quotes and separators. Bytes of
+    // non-ASCII characters belong to the token too: a token is never ASCII-only by contract, and
+    // stopping at `ø` in `tøken` would print the rest of it. (A run of such bytes always ends on
+    // a character boundary, since every byte of a multi-byte UTF-8 character is >= 0x80.)
+    !b.is_ascii()
+        || b.is_ascii_alphanumeric()
+        || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b':')
 }
 
 fn count_while(bytes: &[u8], pred: impl Fn(u8) -> bool) -> usize {
@@ -318,6 +323,9 @@ mod tests {
                 "échec: Bearer ok1 — größe ü, basic dXNlcg==",
                 "échec: Bearer <redacted> — größe ü, basic <redacted>",
             ),
+            // A token with non-ASCII characters goes whole, not up to its first one.
+            ("Bearer tøken-ü9 rejected", "Bearer <redacted> rejected"),
+            ("basic ñ", "basic <redacted>"),
         ] {
             assert_eq!(redact(input), want, "{input:?}");
         }
