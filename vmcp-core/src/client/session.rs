@@ -505,6 +505,25 @@ pub(crate) fn drain_ready(body: &mut Incoming) {
     while let Some(Some(Ok(_))) = body.frame().now_or_never() {}
 }
 
+/// Parse a JSON reply body that is one message or a batch (a JSON array) into its messages, typed
+/// as the caller needs (the probe's shape-only messages, the front end's raw replies).
+pub(crate) fn parse_messages<T: serde::de::DeserializeOwned>(
+    step: ProbeStep,
+    bytes: &[u8],
+) -> Result<Vec<T>, BackendError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| BackendError::protocol(step, "reply is not UTF-8"))?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        serde_json::from_str(trimmed)
+            .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC batch: {e}")))
+    } else {
+        let message = serde_json::from_str(trimmed)
+            .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC message: {e}")))?;
+        Ok(vec![message])
+    }
+}
+
 /// An incoming JSON-RPC message, typed by shape only. Server requests and notifications are kept
 /// as raw objects: a probe skips them, and must not fail on methods (or params) it does not know.
 type WireMessage = JsonRpcMessage<JsonObject, JsonObject, JsonObject>;
@@ -516,18 +535,7 @@ pub(crate) fn find_reply(
     bytes: &[u8],
     id: &RequestId,
 ) -> Result<Option<RpcReply>, BackendError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| BackendError::protocol(step, "reply is not UTF-8"))?;
-    let trimmed = text.trim_start();
-    let messages: Vec<WireMessage> =
-        if trimmed.starts_with('[') {
-            serde_json::from_str(trimmed)
-                .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC batch: {e}")))?
-        } else {
-            vec![serde_json::from_str(trimmed).map_err(|e| {
-                BackendError::protocol(step, format!("invalid JSON-RPC message: {e}"))
-            })?]
-        };
+    let messages: Vec<WireMessage> = parse_messages(step, bytes)?;
     for message in messages {
         match message {
             JsonRpcMessage::Response(response) if response.id == *id => {

@@ -18,6 +18,7 @@ use rmcp::model::{ErrorData, JsonRpcVersion2_0, RequestId};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::client::session;
 use crate::error::{BackendError, ProbeStep};
 
 /// How a backend answered one of our requests.
@@ -173,18 +174,7 @@ pub(crate) fn find_raw_reply(
     bytes: &[u8],
     id: &RequestId,
 ) -> Result<Option<RawReply>, BackendError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| BackendError::protocol(step, "reply is not UTF-8"))?;
-    let trimmed = text.trim_start();
-    let messages: Vec<Message> =
-        if trimmed.starts_with('[') {
-            serde_json::from_str(trimmed)
-                .map_err(|e| BackendError::protocol(step, format!("invalid JSON-RPC batch: {e}")))?
-        } else {
-            vec![serde_json::from_str(trimmed).map_err(|e| {
-                BackendError::protocol(step, format!("invalid JSON-RPC message: {e}"))
-            })?]
-        };
+    let messages: Vec<Message> = session::parse_messages(step, bytes)?;
     Ok(messages.into_iter().find_map(|message| match message {
         Message::Reply {
             id: Some(theirs),
