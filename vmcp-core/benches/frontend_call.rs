@@ -4,7 +4,7 @@
 //! per-iteration time, median recorded in `docs/BENCHMARKS.md`). Throughput: batches of 16
 //! concurrent calls.
 //!
-//! Two set-ups, one criterion group each:
+//! Three set-ups, one criterion group each:
 //!
 //! * `tools_call`: **as deployed**. The client, the backend and vmcp each run on their own OS
 //!   thread with their own current-thread tokio runtime (vmcp's binary runs a current-thread
@@ -12,6 +12,10 @@
 //!   (its own process) is. The peer is measured here.
 //! * `tools_call_one_core`: everything on **one** current-thread runtime, so vmcp's CPU time
 //!   competes with the client's and the backend's: the CPU cost view (conservative for vmcp).
+//! * `tools_call_fastmcp_backend`: the backend users have, the official Python SDK's FastMCP
+//!   server (`tests/fixtures/fastmcp_server.py`, its own process; needs `VMCP_BENCH_MCP_PYTHON`
+//!   or `VMCP_TEST_PYTHON`), with vmcp as deployed. The first two groups use the in-process
+//!   echo server, which does no work: the worst case for a proxy (pure proxy overhead).
 //!
 //! The peer, FastMCP's proxy (`benches/fastmcp_proxy.py`), runs when `VMCP_BENCH_FASTMCP_PYTHON`
 //! names a Python with the `fastmcp` package; without it the bench says so on stderr and skips
@@ -344,6 +348,104 @@ impl Drop for Peer {
     }
 }
 
+/// The official Python SDK's FastMCP server (`tests/fixtures/fastmcp_server.py`, the backend
+/// of the real-process tests) in its own process, when `VMCP_BENCH_MCP_PYTHON` (or
+/// `VMCP_TEST_PYTHON`, as `ci/setup-python` exports it) names a Python with the `mcp` package.
+struct FastMcpBackend {
+    process: std::process::Child,
+    /// Kept open: a closed pipe would fail a later print of the server.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    url: String,
+}
+
+impl FastMcpBackend {
+    fn start() -> Option<Self> {
+        use std::io::BufRead;
+        let Some(python) = std::env::var_os("VMCP_BENCH_MCP_PYTHON")
+            .or_else(|| std::env::var_os("VMCP_TEST_PYTHON"))
+        else {
+            eprintln!(
+                "frontend_call: neither VMCP_BENCH_MCP_PYTHON nor VMCP_TEST_PYTHON is set: the \
+                 FastMCP-backend set-up is NOT measured (`source ci/setup-python`)"
+            );
+            return None;
+        };
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fastmcp_server.py");
+        let mut process = std::process::Command::new(python)
+            .arg(script)
+            .arg("0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the FastMCP server");
+        // The fixture binds, listens, then prints `listening on 127.0.0.1:<port>` (flushed).
+        let stdout = process.stdout.take().expect("piped stdout");
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("read the FastMCP server's first line");
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = process.kill();
+            panic!("the FastMCP server did not start: {line:?}");
+        };
+        let url = format!("http://{addr}/mcp");
+        Some(Self {
+            process,
+            _stdout: stdout,
+            url,
+        })
+    }
+}
+
+impl Drop for FastMcpBackend {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The backend users have: the same three paths in front of a real FastMCP server (Python, its
+/// own process), vmcp on its own thread as deployed. Few samples, flat sampling: a call takes
+/// milliseconds, and the peer's hundreds of them.
+fn fastmcp_backend(c: &mut Criterion) {
+    let Some(server) = FastMcpBackend::start() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backend_url = server.url.clone();
+    let (vmcp, vmcp_url) = Party::spawn(move || Box::pin(start_vmcp(backend_url)));
+    let client = client();
+    let mut group = c.benchmark_group("tools_call_fastmcp_backend");
+    group
+        .sample_size(20)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    bench_target(&mut group, &rt, &client, "direct", &server.url, "echo");
+    bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
+    if let Some(peer) = Peer::start(&rt, &server.url) {
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(2))
+            .measurement_time(Duration::from_secs(10));
+        bench_target(
+            &mut group,
+            &rt,
+            &client,
+            "via_fastmcp_proxy",
+            &peer.url,
+            "echo",
+        );
+    }
+    group.finish();
+    drop(vmcp);
+    drop(server);
+}
+
 /// As deployed: backend, vmcp and client on three threads.
 fn as_deployed(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -407,5 +509,5 @@ fn one_core(c: &mut Criterion) {
     drop(backend);
 }
 
-criterion_group!(benches, as_deployed, one_core);
+criterion_group!(benches, as_deployed, one_core, fastmcp_backend);
 criterion_main!(benches);
