@@ -111,6 +111,14 @@ impl<C: BackendConnector> PoolManager<C> {
         let mut pools = self.lock();
         match &mut *pools {
             Pools::PerBackend { pools, next_id } => {
+                // Looked up first: the key is allocated only when the pool is created, not on
+                // every call of the front end.
+                if let Some(pool) = pools.get(backend) {
+                    return Lease {
+                        client: pool.client.clone(),
+                        pool_id: Some(pool.id),
+                    };
+                }
                 let pool = pools.entry(backend.to_owned()).or_insert_with(|| {
                     let id = *next_id;
                     *next_id += 1;

@@ -486,17 +486,54 @@ pub(crate) async fn read_body(
     if body.size_hint().lower() > limit {
         return Err(BackendError::BodyTooLarge { step, limit });
     }
-    let mut buf = BytesMut::new();
+    let mut buf = Collected::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify_body_error(step, &e))?;
         if let Ok(data) = frame.into_data() {
             if (buf.len() + data.len()) as u64 > limit {
                 return Err(BackendError::BodyTooLarge { step, limit });
             }
-            buf.extend_from_slice(&data);
+            buf.push(data);
         }
     }
-    Ok(buf.freeze())
+    Ok(buf.finish())
+}
+
+/// A body's data frames joined. A body that arrives as one frame (hyper hands a small body over
+/// as one slice of its read buffer) is kept as that frame, without a copy.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    /// The only frame so far.
+    whole: Option<Bytes>,
+    /// The frames joined, once there is more than one.
+    joined: BytesMut,
+}
+
+impl Collected {
+    /// Bytes collected so far.
+    pub(crate) fn len(&self) -> usize {
+        self.whole.as_ref().map_or(0, Bytes::len) + self.joined.len()
+    }
+
+    /// Append one frame.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if self.whole.is_none() && self.joined.is_empty() {
+            self.whole = Some(data);
+            return;
+        }
+        if let Some(whole) = self.whole.take() {
+            self.joined.extend_from_slice(&whole);
+        }
+        self.joined.extend_from_slice(&data);
+    }
+
+    /// The whole body.
+    pub(crate) fn finish(self) -> Bytes {
+        match self.whole {
+            Some(whole) => whole,
+            None => self.joined.freeze(),
+        }
+    }
 }
 
 /// Consume whatever of the body is already buffered, without waiting: a fully read body lets

@@ -21,6 +21,9 @@ pub struct Target {
     pub uri: Uri,
     /// The credential header, marked sensitive (hyper never logs or indexes it).
     pub auth: Option<(HeaderName, HeaderValue)>,
+    /// The `Host` header, built once: the value hyper-util would otherwise format on every
+    /// request (the host, with the port unless it is the scheme's default).
+    host: Option<HeaderValue>,
 }
 
 impl Target {
@@ -52,7 +55,8 @@ impl Target {
                 Some((header_name, header_value))
             }
         };
-        Ok(Self { uri, auth })
+        let host = host_header(&uri);
+        Ok(Self { uri, auth, host })
     }
 
     /// One Streamable-HTTP request to this endpoint: `Accept` for JSON and SSE, a JSON
@@ -70,6 +74,11 @@ impl Target {
         *request.method_mut() = method;
         *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
+        // Host, Accept, Content-Type, a credential and the two session headers: one allocation.
+        headers.reserve(6);
+        if let Some(host) = &self.host {
+            headers.insert(header::HOST, host.clone());
+        }
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
         if is_post {
             headers.insert(
@@ -105,6 +114,23 @@ impl fmt::Debug for Target {
             .field("auth", &self.auth.as_ref().map(|(name, _)| name))
             .finish_non_exhaustive()
     }
+}
+
+/// The `Host` header for `uri` as hyper-util writes it for HTTP/1 (`host`, or `host:port` when
+/// the port is not the scheme's default); `None` when it cannot be a header value (hyper-util
+/// then builds it itself).
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default_port = match uri.scheme_str() {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    };
+    let value = match uri.port_u16() {
+        Some(port) if Some(port) != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
 }
 
 fn invalid(detail: impl Into<String>) -> BackendError {

@@ -69,7 +69,8 @@ impl<C: BackendConnector> Frontend<C> {
         client_id: &RequestId,
     ) -> CallReply {
         let key = kind.key();
-        let Some(name) = params.get(key).and_then(Value::as_str).map(str::to_owned) else {
+        // Taken out by value (no copy of the name); the original name goes back in below.
+        let Some(Value::String(name)) = params.remove(key) else {
             return Err(ErrorData::invalid_params(
                 format!("{} needs a string {key}", call_method(kind)),
                 None,
@@ -132,7 +133,14 @@ impl<C: BackendConnector> Frontend<C> {
             backend: &entry.backend,
             since: forwarded_at,
         };
-        let call = upstream.request(&upstream_id, call_method(kind), Some(Value::Object(params)));
+        // Boxed: the call's state (the backend request and its reply reading) is the largest
+        // part of the request future; on the heap, the timeout, the select and every future
+        // above it stay small, and are not copied around at their full size on each request.
+        let call = Box::pin(upstream.request(
+            &upstream_id,
+            call_method(kind),
+            Some(Value::Object(params)),
+        ));
         let outcome = tokio::select! {
             biased;
             () = in_flight.cancel.notified() => Ended::Cancelled,

@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::client::BackendConnector;
-use crate::client::session::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use crate::client::session::{Collected, MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use crate::config::PartialFailureMode;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::body::{FrontendBody, sse_event};
@@ -289,7 +289,7 @@ impl<C: BackendConnector> Frontend<C> {
             return Err(too_large());
         }
         let mut body = std::pin::pin!(body);
-        let mut buffer = BytesMut::new();
+        let mut buffer = Collected::default();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|err| {
                 http_error(
@@ -302,10 +302,10 @@ impl<C: BackendConnector> Frontend<C> {
                 if (buffer.len() + data.len()) as u64 > limit {
                     return Err(too_large());
                 }
-                buffer.extend_from_slice(&data);
+                buffer.push(data);
             }
         }
-        Ok(buffer.freeze())
+        Ok(buffer.finish())
     }
 
     async fn post<B>(self: &Arc<Self>, request: Request<B>) -> Response<FrontendBody>
