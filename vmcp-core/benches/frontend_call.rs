@@ -21,6 +21,12 @@
 //! names a Python with the `fastmcp` package; without it the bench says so on stderr and skips
 //! only the peer.
 //!
+//! Before the criterion groups of the first and the third set-up, the bench prints on stderr
+//! the **CPU time per call** of each party (`cpu/call …`: the client thread, vmcp's thread, the
+//! backend's thread or Python process, from Linux `/proc`), one call at a time and 16 at a
+//! time: on a shared machine CPU time is a steadier measure of vmcp's cost than wall time.
+//! `VMCP_BENCH_CPU_CALLS=N` sets the number of calls (0 skips it).
+//!
 //! Run: `cargo bench -p vmcp-core --bench frontend_call`.
 
 use std::sync::Arc;
@@ -218,6 +224,8 @@ async fn start_vmcp(backend_url: String) -> (VmcpRuntime, String) {
 struct Party {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread's CPU-time source (Linux), for the CPU-per-call figures.
+    cpu: Cpu,
 }
 
 impl Party {
@@ -237,16 +245,17 @@ impl Party {
                 .expect("runtime");
             rt.block_on(async move {
                 let (guard, url) = start().await;
-                url_tx.send(url).expect("send the URL");
+                url_tx.send((url, Cpu::this_thread())).expect("send the URL");
                 let _ = stopped.await;
                 drop(guard);
             });
         });
-        let url = url_rx.recv().expect("the party started");
+        let (url, cpu) = url_rx.recv().expect("the party started");
         (
             Self {
                 stop: Some(stop),
                 thread: Some(thread),
+                cpu,
             },
             url,
         )
@@ -419,6 +428,25 @@ fn fastmcp_backend(c: &mut Criterion) {
     let backend_url = server.url.clone();
     let (vmcp, vmcp_url) = Party::spawn(move || Box::pin(start_vmcp(backend_url)));
     let client = client();
+    let python = Cpu::Process(server.process.id());
+    cpu_per_call(
+        &rt,
+        &client,
+        "fastmcp direct",
+        &server.url,
+        "echo",
+        &[("backend", &python)],
+        400,
+    );
+    cpu_per_call(
+        &rt,
+        &client,
+        "fastmcp via_vmcp",
+        &vmcp_url,
+        "echo_echo",
+        &[("vmcp", &vmcp.cpu), ("backend", &python)],
+        400,
+    );
     let mut group = c.benchmark_group("tools_call_fastmcp_backend");
     group
         .sample_size(20)
@@ -446,6 +474,111 @@ fn fastmcp_backend(c: &mut Criterion) {
     drop(server);
 }
 
+/// Where a party's CPU time is read (Linux `/proc`; elsewhere the figures are not printed).
+#[derive(Clone, Debug)]
+enum Cpu {
+    /// One thread: `/proc/<pid>/task/<tid>/schedstat`, nanoseconds on CPU.
+    Thread(Option<std::path::PathBuf>),
+    /// A whole process: `/proc/<pid>/stat`, user + system clock ticks (1/100 s).
+    Process(u32),
+}
+
+impl Cpu {
+    fn this_thread() -> Self {
+        Cpu::Thread(
+            std::fs::read_link("/proc/thread-self")
+                .ok()
+                .map(|task| std::path::Path::new("/proc").join(task)),
+        )
+    }
+
+    /// CPU time so far, in nanoseconds.
+    fn ns(&self) -> Option<u64> {
+        match self {
+            Cpu::Thread(task) => std::fs::read_to_string(task.as_ref()?.join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok(),
+            Cpu::Process(pid) => {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // Fields after the parenthesised command name: utime and stime are the 12th
+                // and 13th of them.
+                let rest = stat.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let ticks: u64 =
+                    fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+                Some(ticks * 10_000_000)
+            }
+        }
+    }
+}
+
+/// CPU time per call of every party on one path, measured over `calls` calls one at a time
+/// and the same number 16 at a time (CPU time does not depend on the machine's load the way
+/// wall time does). Printed on stderr; `VMCP_BENCH_CPU_CALLS=0` skips it.
+fn cpu_per_call(
+    rt: &tokio::runtime::Runtime,
+    client: &HttpClient,
+    path: &str,
+    url: &str,
+    tool: &str,
+    parties: &[(&str, &Cpu)],
+    default_calls: usize,
+) {
+    let calls = std::env::var("VMCP_BENCH_CPU_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default_calls);
+    if calls == 0 {
+        return;
+    }
+    let session = rt.block_on(session(client, url));
+    let client_cpu = Cpu::this_thread();
+    let mut all: Vec<(&str, &Cpu)> = vec![("client", &client_cpu)];
+    all.extend_from_slice(parties);
+    for concurrent in [1, BATCH] {
+        // Warm-up: connections opened, pools filled.
+        rt.block_on(async {
+            for _ in 0..(calls / 10).max(BATCH) / concurrent {
+                futures_util::future::join_all(
+                    (0..concurrent).map(|_| call(client, url, &session, tool)),
+                )
+                .await;
+            }
+        });
+        let before: Vec<Option<u64>> = all.iter().map(|(_, cpu)| cpu.ns()).collect();
+        let batches = (calls / concurrent).max(1);
+        rt.block_on(async {
+            for _ in 0..batches {
+                futures_util::future::join_all(
+                    (0..concurrent).map(|_| call(client, url, &session, tool)),
+                )
+                .await;
+            }
+        });
+        let done = batches * concurrent;
+        let figures: Vec<String> = all
+            .iter()
+            .zip(before)
+            .filter_map(|((name, cpu), before)| {
+                let spent = cpu.ns()?.checked_sub(before?)?;
+                Some(format!("{name} {:.1} µs", spent as f64 / done as f64 / 1000.0))
+            })
+            .collect();
+        eprintln!(
+            "cpu/call {path} x{concurrent} ({done} calls, load {}): {}",
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split_whitespace()
+                .next()
+                .unwrap_or("?"),
+            figures.join(", ")
+        );
+    }
+}
+
 /// As deployed: backend, vmcp and client on three threads.
 fn as_deployed(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -462,6 +595,24 @@ fn as_deployed(c: &mut Criterion) {
     let backend_url = direct_url.clone();
     let (vmcp, vmcp_url) = Party::spawn(move || Box::pin(start_vmcp(backend_url)));
     let client = client();
+    cpu_per_call(
+        &rt,
+        &client,
+        "echo direct",
+        &direct_url,
+        "echo",
+        &[("backend", &backend.cpu)],
+        3000,
+    );
+    cpu_per_call(
+        &rt,
+        &client,
+        "echo via_vmcp",
+        &vmcp_url,
+        "echo_echo",
+        &[("vmcp", &vmcp.cpu), ("backend", &backend.cpu)],
+        3000,
+    );
     let mut group = c.benchmark_group("tools_call");
     bench_target(&mut group, &rt, &client, "direct", &direct_url, "echo");
     bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
