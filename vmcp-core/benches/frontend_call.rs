@@ -245,7 +245,9 @@ impl Party {
                 .expect("runtime");
             rt.block_on(async move {
                 let (guard, url) = start().await;
-                url_tx.send((url, Cpu::this_thread())).expect("send the URL");
+                url_tx
+                    .send((url, Cpu::this_thread()))
+                    .expect("send the URL");
                 let _ = stopped.await;
                 drop(guard);
             });
@@ -379,8 +381,8 @@ impl FastMcpBackend {
             );
             return None;
         };
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fastmcp_server.py");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fastmcp_server.py");
         let mut process = std::process::Command::new(python)
             .arg(script)
             .arg("0")
@@ -564,7 +566,10 @@ fn cpu_per_call(
             .zip(before)
             .filter_map(|((name, cpu), before)| {
                 let spent = cpu.ns()?.checked_sub(before?)?;
-                Some(format!("{name} {:.1} µs", spent as f64 / done as f64 / 1000.0))
+                Some(format!(
+                    "{name} {:.1} µs",
+                    spent as f64 / done as f64 / 1000.0
+                ))
             })
             .collect();
         eprintln!(

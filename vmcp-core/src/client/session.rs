@@ -637,6 +637,30 @@ pub(crate) async fn read_sse_reply_with<R>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn collected_frames_are_joined_in_order_and_one_frame_is_kept_as_is() {
+        let one = Bytes::from_static(b"{\"a\":1}");
+        let mut single = Collected::default();
+        single.push(one.clone());
+        assert_eq!(single.len(), 7);
+        let whole = single.finish();
+        assert_eq!(whole, one);
+        assert_eq!(whole.as_ptr(), one.as_ptr(), "one frame is not copied");
+
+        let mut joined = Collected::default();
+        for part in ["{\"a\"", "", ":1", "}"] {
+            joined.push(Bytes::from(part));
+        }
+        assert_eq!(joined.len(), 7);
+        assert_eq!(joined.finish(), one);
+
+        let mut empty_first = Collected::default();
+        empty_first.push(Bytes::new());
+        empty_first.push(Bytes::from_static(b"x"));
+        assert_eq!(empty_first.finish(), Bytes::from_static(b"x"));
+        assert!(Collected::default().finish().is_empty());
+    }
+
     fn reply(json: &str, id: i64) -> Result<Option<RpcReply>, BackendError> {
         find_reply(ProbeStep::Ping, json.as_bytes(), &RequestId::Number(id))
     }

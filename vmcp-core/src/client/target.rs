@@ -176,3 +176,38 @@ pub(crate) fn parse_endpoint(url: &str) -> Result<Uri, BackendError> {
     }
     Ok(uri)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(url: &str) -> Option<String> {
+        let uri: Uri = url.parse().expect("a valid URI");
+        host_header(&uri).map(|v| v.to_str().expect("ASCII").to_owned())
+    }
+
+    #[test]
+    fn the_host_header_names_the_port_unless_it_is_the_scheme_default() {
+        assert_eq!(host("http://svc:8080/mcp").as_deref(), Some("svc:8080"));
+        assert_eq!(host("http://svc/mcp").as_deref(), Some("svc"));
+        assert_eq!(host("http://svc:80/mcp").as_deref(), Some("svc"));
+        assert_eq!(host("https://svc:443/mcp").as_deref(), Some("svc"));
+        assert_eq!(host("https://svc:80/mcp").as_deref(), Some("svc:80"));
+        assert_eq!(host("http://svc:443/mcp").as_deref(), Some("svc:443"));
+        assert_eq!(host("http://[::1]:9000/mcp").as_deref(), Some("[::1]:9000"));
+    }
+
+    #[test]
+    fn requests_carry_the_precomputed_host() {
+        let target = Target::new(&Backend::new("svc", "http://svc.default:8080/mcp"))
+            .expect("a valid backend");
+        let request = target.request(Method::POST, Bytes::new(), None, None);
+        assert_eq!(
+            request
+                .headers()
+                .get(header::HOST)
+                .map(HeaderValue::as_bytes),
+            Some(&b"svc.default:8080"[..])
+        );
+    }
+}
