@@ -34,8 +34,8 @@ use crate::config::PartialFailureMode;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::body::{FrontendBody, sse_event};
 use crate::frontend::routing::close_soon;
-use crate::frontend::session::ClientSession;
-use crate::frontend::{Frontend, MCP_PATH};
+use crate::frontend::session::{ClientSession, Pushed};
+use crate::frontend::{Frontend, FrontendEvent, MCP_PATH};
 
 /// The protocol revisions the front end speaks, oldest first.
 pub(super) const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
@@ -654,6 +654,17 @@ impl<C: BackendConnector> Frontend<C> {
     pub fn broadcast_list_changed(&self, kind: Kind) -> usize {
         let message = json!({"jsonrpc": "2.0", "method": kind.list_changed()});
         let event = sse_event(&serde_json::to_vec(&message).unwrap_or_default());
-        self.sessions.all().iter().map(|s| s.push(&event)).sum()
+        let mut total = Pushed::default();
+        for session in self.sessions.all() {
+            let pushed = session.push(&event);
+            total.delivered += pushed.delivered;
+            total.dropped += pushed.dropped;
+        }
+        self.emit(|| FrontendEvent::ListChanged {
+            kind,
+            delivered: total.delivered,
+            dropped: total.dropped,
+        });
+        total.delivered
     }
 }

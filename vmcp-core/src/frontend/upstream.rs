@@ -23,6 +23,7 @@ use crate::client::session::{self as wire, MCP_SESSION_ID, RpcReply, requested_p
 use crate::client::target::Target;
 use crate::error::{BackendError, ProbeStep};
 use crate::frontend::raw_reply::{RawReply, find_raw_reply};
+use crate::frontend::{FrontendEvent, FrontendObserver};
 use crate::registry::Backend;
 
 /// An established backend session.
@@ -66,6 +67,8 @@ pub(crate) struct Upstream<C> {
     next_epoch: AtomicI64,
     next_id: AtomicI64,
     reinitializations: AtomicI64,
+    /// Told of every (re-)initialization, for the metrics.
+    observer: Option<Arc<dyn FrontendObserver>>,
 }
 
 impl<C> std::fmt::Debug for Upstream<C> {
@@ -82,6 +85,7 @@ impl<C: BackendConnector> Upstream<C> {
         backend: Backend,
         client: Arc<McpClient<C>>,
         max_body_bytes: u64,
+        observer: Option<Arc<dyn FrontendObserver>>,
     ) -> Result<Self, BackendError> {
         let target = Target::new(&backend)?;
         Ok(Self {
@@ -94,6 +98,7 @@ impl<C: BackendConnector> Upstream<C> {
             next_epoch: AtomicI64::new(0),
             next_id: AtomicI64::new(1),
             reinitializations: AtomicI64::new(0),
+            observer,
         })
     }
 
@@ -196,6 +201,13 @@ impl<C: BackendConnector> Upstream<C> {
         *state = None;
         let fresh = self.initialize().await?;
         *state = Some(fresh.clone());
+        drop(state);
+        if let Some(observer) = &self.observer {
+            observer.on_frontend_event(&FrontendEvent::BackendSessionInitialized {
+                backend: self.backend.name.clone(),
+                reinitialized: stale.is_some(),
+            });
+        }
         Ok(fresh)
     }
 

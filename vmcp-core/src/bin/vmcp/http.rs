@@ -219,9 +219,15 @@ fn route(state: &StatusState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         "/status" => json(&state.report()),
         "/api/backends/health" => json(&state.backends_health()),
         "/metrics" => {
-            let body = state
-                .metrics
-                .encode(&state.monitor.snapshot(), Some(state.output.dropped()));
+            let frontend = state.frontend.as_ref().map(|f| metrics::FrontendGauges {
+                client_sessions: f.session_count(),
+                client_streams: f.stream_count(),
+            });
+            let body = state.metrics.encode(
+                &state.monitor.snapshot(),
+                Some(state.output.dropped()),
+                frontend,
+            );
             let mut response = Response::new(Full::new(Bytes::from(body)));
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,

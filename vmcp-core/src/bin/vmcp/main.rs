@@ -176,10 +176,14 @@ async fn run(
     })
     .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
     let frontend = match &config.frontend {
-        Some(frontend) => Some(
-            vmcp.start_frontend(frontend.clone(), Arc::clone(&probe), args.seed)
-                .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?,
-        ),
+        Some(frontend) => {
+            let frontend = vmcp
+                .start_frontend(frontend.clone(), Arc::clone(&probe), args.seed)
+                .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
+            // Calls, backend sessions and list_changed are counted as they happen.
+            frontend.observe(Arc::clone(&metrics) as _);
+            Some(frontend)
+        }
         None => None,
     };
 
