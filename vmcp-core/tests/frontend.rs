@@ -20,6 +20,7 @@ use vmcp_core::config::{
     CircuitBreakerConfig, FailureHandling, FrontendConfig, PartialFailureMode,
 };
 use vmcp_core::frontend::{Frontend, FrontendBody};
+use vmcp_core::metrics::{FrontendGauges, Metrics};
 use vmcp_core::registry::{Backend, DynamicRegistry};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 
@@ -1032,6 +1033,181 @@ async fn an_endpoint_change_moves_calls_to_the_new_endpoint() {
         old.with(|s| s.sessions.len()),
         0,
         "the old backend session was closed"
+    );
+    h.runtime.stop().await;
+}
+
+/// The value of the sample `series` (name and labels exactly as encoded) in an exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// The exposition of `metrics` with the front end's gauges, as `/metrics` serves it.
+fn scrape(h: &Harness, metrics: &Metrics) -> String {
+    metrics.encode(
+        &h.runtime.snapshot(),
+        None,
+        Some(FrontendGauges {
+            client_sessions: h.frontend.session_count(),
+            client_streams: h.frontend.stream_count(),
+        }),
+    )
+}
+
+/// The front end's metrics move with what happens to calls (DESIGN §3.7): each outcome the
+/// front end classifies lands in `vmcp_calls_total` under the owning backend, forwarded calls
+/// in the latency histogram (fast-fails not), backend sessions and their re-initialization,
+/// list_changed per stream, and the session and stream gauges.
+#[tokio::test(start_paused = true)]
+async fn front_end_metrics_count_calls_by_outcome_sessions_and_notifications() {
+    let a = MemBackend::new("a", &["t", "fails", "gone"]);
+    a.with(|s| s.error_tools = vec!["fails".into()]);
+    let slow = MemBackend::new("slow", &["t"]);
+    slow.with(|s| s.call_delay = Duration::from_secs(60));
+    let mut config = FrontendConfig::default();
+    config.server.call_timeout = Duration::from_secs(2);
+    let h = start_with(&[a.clone(), slow.clone()], config, failure_handling()).await;
+    let metrics = Arc::new(Metrics::new());
+    assert!(h.frontend.observe(Arc::clone(&metrics) as _));
+    let calls = |text: &str, backend: &str, outcome: &str| {
+        sample(
+            text,
+            &format!("vmcp_calls_total{{backend=\"{backend}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+
+    let mut client = Client::connect(&h).await;
+    let mut stream = client.open_stream().await;
+    let text = scrape(&h, &metrics);
+    assert_eq!(
+        sample(&text, "vmcp_client_sessions_open"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "vmcp_client_streams_open"),
+        Some(1.0),
+        "{text}"
+    );
+
+    // ok twice, a tool error, a JSON-RPC error (the backend dropped the tool), a failed
+    // exchange (HTTP 500), a timeout.
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+    assert_eq!(client.call("a_fails").await["result"]["isError"], true);
+    a.with(|s| s.tools.retain(|t| t != "gone"));
+    assert_eq!(client.call("a_gone").await["error"]["code"], -32602);
+    a.with(|s| s.fail_calls = Some(500));
+    assert_eq!(client.call("a_t").await["result"]["isError"], true);
+    a.with(|s| s.fail_calls = None);
+    assert_eq!(client.call("slow_t").await["result"]["isError"], true);
+    // The backend forgot its session: one transparent re-initialize.
+    a.forget_sessions();
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+
+    let text = scrape(&h, &metrics);
+    for (backend, outcome, want) in [
+        ("a", "ok", 3.0),
+        ("a", "tool_error", 1.0),
+        ("a", "rpc_error", 1.0),
+        ("a", "backend_error", 1.0),
+        ("slow", "timeout", 1.0),
+    ] {
+        assert_eq!(
+            calls(&text, backend, outcome),
+            Some(want),
+            "{backend} {outcome}:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_count{backend=\"a\"}"),
+        Some(6.0),
+        "{text}"
+    );
+    // The timed-out call took call_timeout exactly (paused time).
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_sum{backend=\"slow\"}"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"initial\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"reinitialized\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"slow\",kind=\"initial\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+
+    // `a` fails its probes: hidden, its tools leave the list (one list_changed on the one
+    // stream), and a call to it fast-fails: counted, not timed.
+    a.with(|s| s.fail_with = Some(500));
+    tokio::time::sleep(INTERVAL).await;
+    assert_eq!(
+        events(&mut stream, Duration::from_secs(1)).await,
+        ["notifications/tools/list_changed"]
+    );
+    assert_eq!(client.call("a_t").await["result"]["isError"], true);
+    let text = scrape(&h, &metrics);
+    assert_eq!(calls(&text, "a", "fast_fail_hidden"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_count{backend=\"a\"}"),
+        Some(6.0),
+        "fast-fails are not timed:\n{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_list_changed_notifications_total{list=\"tools\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_list_changed_notifications_dropped_total{list=\"tools\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    // No label ever carries a tool name or a session id.
+    assert!(
+        !text.contains("a_t") && !text.contains(client.session.as_deref().unwrap()),
+        "{text}"
+    );
+
+    // The session ends: the gauges follow.
+    drop(stream);
+    assert_eq!(client.delete().await, StatusCode::OK);
+    let text = scrape(&h, &metrics);
+    assert_eq!(
+        sample(&text, "vmcp_client_sessions_open"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "vmcp_client_streams_open"),
+        Some(0.0),
+        "{text}"
     );
     h.runtime.stop().await;
 }

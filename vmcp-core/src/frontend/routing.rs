@@ -177,8 +177,7 @@ impl<C: BackendConnector> Frontend<C> {
             }
             Ended::Done(Ok(Forwarded::Result(result))) => {
                 // Only an observer needs to know, and finding out scans the result.
-                ended.result = if kind == Kind::Tools && self.observed() && is_tool_error(&result)
-                {
+                ended.result = if kind == Kind::Tools && self.observed() && is_tool_error(&result) {
                     CallResult::ToolError
                 } else {
                     CallResult::Ok
