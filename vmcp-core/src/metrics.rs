@@ -598,6 +598,80 @@ mod tests {
     }
 
     #[test]
+    fn front_end_events_are_counted_and_a_removed_backend_loses_its_series() {
+        use crate::frontend::Kind;
+        use crate::health::GateRefusal;
+        let metrics = Metrics::new();
+        let ended = |ms, result| FrontendEvent::CallEnded {
+            backend: "a".to_owned(),
+            elapsed: Duration::from_millis(ms),
+            result,
+        };
+        metrics.on_frontend_event(&FrontendEvent::CallForwarded {
+            backend: "a".to_owned(),
+        });
+        metrics.on_frontend_event(&ended(3, CallResult::Ok));
+        metrics.on_frontend_event(&ended(40, CallResult::Ok));
+        metrics.on_frontend_event(&ended(2_000, CallResult::Timeout));
+        metrics.on_frontend_event(&FrontendEvent::CallRefused {
+            backend: "a".to_owned(),
+            refusal: CallRefusal::Gate(GateRefusal::CircuitOpen),
+        });
+        metrics.on_frontend_event(&FrontendEvent::CallRefused {
+            backend: "b".to_owned(),
+            refusal: CallRefusal::Bulkhead,
+        });
+        for reinitialized in [false, true, true] {
+            metrics.on_frontend_event(&FrontendEvent::BackendSessionInitialized {
+                backend: "a".to_owned(),
+                reinitialized,
+            });
+        }
+        metrics.on_frontend_event(&FrontendEvent::ListChanged {
+            kind: Kind::Prompts,
+            delivered: 3,
+            dropped: 1,
+        });
+        let gauges = FrontendGauges {
+            client_sessions: 4,
+            client_streams: 2,
+        };
+        let text = metrics.encode(&HealthSnapshot::new(), None, Some(gauges));
+        let got = lines(&text);
+        for want in [
+            "vmcp_calls_total{backend=\"a\",outcome=\"ok\"} 2",
+            "vmcp_calls_total{backend=\"a\",outcome=\"timeout\"} 1",
+            "vmcp_calls_total{backend=\"a\",outcome=\"fast_fail_circuit_open\"} 1",
+            "vmcp_calls_total{backend=\"b\",outcome=\"fast_fail_bulkhead\"} 1",
+            "vmcp_call_duration_seconds_count{backend=\"a\"} 3",
+            "vmcp_call_duration_seconds_sum{backend=\"a\"} 2.043",
+            "vmcp_call_duration_seconds_bucket{le=\"0.005\",backend=\"a\"} 1",
+            "vmcp_call_duration_seconds_bucket{le=\"0.05\",backend=\"a\"} 2",
+            "vmcp_call_duration_seconds_bucket{le=\"2.5\",backend=\"a\"} 3",
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"initial\"} 1",
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"reinitialized\"} 2",
+            "vmcp_list_changed_notifications_total{list=\"prompts\"} 3",
+            "vmcp_list_changed_notifications_dropped_total{list=\"prompts\"} 1",
+            "vmcp_client_sessions_open 4",
+            "vmcp_client_streams_open 2",
+        ] {
+            assert!(got.contains(&want), "missing {want:?} in:\n{text}");
+        }
+        assert!(
+            text.contains("# UNIT vmcp_call_duration_seconds seconds\n"),
+            "{text}"
+        );
+        // Without a front end there are no session gauges; a removed backend's series go.
+        metrics.on_event(&MonitorEvent::BackendRemoved {
+            backend: "a".to_owned(),
+        });
+        let text = metrics.encode(&HealthSnapshot::new(), None, None);
+        assert!(!text.contains("backend=\"a\""), "{text}");
+        assert!(text.contains("backend=\"b\""), "{text}");
+        assert!(!text.contains("vmcp_client_sessions_open"), "{text}");
+    }
+
+    #[test]
     fn the_documented_gauge_values() {
         let values: Vec<i64> = [
             HealthStatus::Unknown,
