@@ -1212,6 +1212,129 @@ async fn front_end_metrics_count_calls_by_outcome_sessions_and_notifications() {
     h.runtime.stop().await;
 }
 
+/// A `/mcp` POST whose body trickles a byte a second (slowloris on the body, which hyper's
+/// `header_read_timeout` does not cover) gets 408 at `body_read_timeout` exactly, and its
+/// connection is closed: the task serving it ends and the trickler's writes fail.
+#[tokio::test(start_paused = true)]
+async fn a_trickling_post_body_gets_408_at_body_read_timeout_and_its_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = MemBackend::new("b", &["t"]);
+    let mut config = FrontendConfig::default();
+    config.server.body_read_timeout = Duration::from_secs(5);
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
+    let (near, far) = tokio::io::duplex(4096);
+    let connection = tokio::spawn(Arc::clone(&h.frontend).serve_connection(far));
+    let (mut read, mut write) = tokio::io::split(near);
+    write
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nhost: vmcp\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let trickler = tokio::spawn(async move {
+        for sent in 1..1000 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if write.write_all(b" ").await.is_err() {
+                return sent;
+            }
+        }
+        1000
+    });
+    let mut reply = Vec::new();
+    read.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(5), "at the deadline");
+    let reply = String::from_utf8(reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("connection: close"), "{reply}");
+    assert!(reply.contains("body_read_timeout (5s)"), "{reply}");
+    tokio::time::timeout(Duration::from_millis(1), connection)
+        .await
+        .expect("the connection task ended")
+        .unwrap();
+    let sent = trickler.await.unwrap();
+    assert!(sent <= 6, "the trickler could write {sent} bytes");
+    h.runtime.stop().await;
+}
+
+/// A client that opens its GET stream and never reads it holds neither memory nor a task for
+/// long: its events beyond the stream's buffer are dropped (counted), and once the connection's
+/// buffers are full the stalled write closes it at `write_timeout`, which ends the stream.
+#[tokio::test(start_paused = true)]
+async fn a_get_stream_the_client_never_reads_is_closed_at_write_timeout() {
+    use tokio::io::AsyncWriteExt;
+    use vmcp_core::frontend::Kind;
+    let b = MemBackend::new("b", &["t"]);
+    let mut config = FrontendConfig::default();
+    config.server.write_timeout = Duration::from_secs(3);
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
+    let metrics = Arc::new(Metrics::new());
+    assert!(h.frontend.observe(Arc::clone(&metrics) as _));
+    let client = Client::connect(&h).await;
+    let (near, far) = tokio::io::duplex(1024);
+    let connection = tokio::spawn(Arc::clone(&h.frontend).serve_connection(far));
+    let (_read, mut write) = tokio::io::split(near);
+    let session = client.session.clone().unwrap();
+    write
+        .write_all(
+            format!(
+                "GET /mcp HTTP/1.1\r\nhost: vmcp\r\naccept: text/event-stream\r\n\
+                 mcp-session-id: {session}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(h.frontend.stream_count(), 1);
+    let started = tokio::time::Instant::now();
+    // Without time passing, the buffers fill: the stream's channel, hyper's write buffer, the
+    // pipe. Then a broadcast reaches no stream.
+    let mut delivered = 0;
+    let mut full = false;
+    for _ in 0..100_000 {
+        let queued = h.frontend.broadcast_list_changed(Kind::Tools);
+        if queued == 0 {
+            full = true;
+            break;
+        }
+        delivered += queued;
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        full,
+        "the stream's buffer never filled ({delivered} events queued)"
+    );
+    assert_eq!(
+        h.frontend.stream_count(),
+        1,
+        "still open before write_timeout"
+    );
+    let text = scrape(&h, &metrics);
+    let dropped = sample(
+        &text,
+        "vmcp_list_changed_notifications_dropped_total{list=\"tools\"}",
+    )
+    .unwrap();
+    assert!(dropped > 0.0, "{text}");
+    tokio::time::timeout(Duration::from_secs(4), connection)
+        .await
+        .expect("closed within write_timeout of the stall")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.frontend.stream_count(),
+        0,
+        "the stream ended with its connection"
+    );
+    h.runtime.stop().await;
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -13,6 +13,8 @@
 //! * notify: `notifications/*/list_changed` once per change burst, session expiry sweeps.
 //! * body: the response body type (whole JSON, or an SSE stream).
 //! * raw_reply: a backend's reply read in one pass, its `result` kept as raw JSON for the client.
+//! * write_deadline: [`WriteDeadline`], a connection whose stalled writes fail (a client that
+//!   stops reading its reply or its GET stream is closed after `write_timeout`).
 //!
 //! Client `initialize` and `*/list` are answered from the capability cache the probe fills
 //! and never wait on a backend.
@@ -25,6 +27,7 @@ mod routing;
 mod server;
 mod session;
 mod upstream;
+mod write_deadline;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -44,6 +47,7 @@ use crate::health::{GateRefusal, HealthMonitor, HealthSnapshot};
 
 pub use aggregate::{Aggregate, Dropped, Entry, Kind, Offer, advertises, aggregate};
 pub use body::FrontendBody;
+pub use write_deadline::WriteDeadline;
 
 /// The path clients connect to.
 pub const MCP_PATH: &str = "/mcp";

@@ -17,14 +17,12 @@ use tokio::sync::Semaphore;
 use vmcp_core::client::ProductionConnector;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::config::ListenerLimits;
-use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
+use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH, WriteDeadline};
 use vmcp_core::health::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::metrics::{self, Metrics};
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::status::{LineQueue, StatusReport, build_report};
-
-use crate::write_deadline::WriteDeadline;
 
 /// What the endpoints read.
 #[derive(Clone)]

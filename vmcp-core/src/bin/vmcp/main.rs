@@ -8,7 +8,6 @@
 mod http;
 mod load;
 mod signals;
-mod write_deadline;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
