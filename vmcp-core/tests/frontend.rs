@@ -1204,6 +1204,47 @@ async fn front_end_metrics_count_calls_by_outcome_sessions_and_notifications() {
         "{text}"
     );
 
+    // A call the client cancels, and one whose client goes away (its request dropped).
+    let session = client.session.clone();
+    let frontend = Arc::clone(&h.frontend);
+    let cancelled = tokio::spawn(async move {
+        let client = Client {
+            frontend,
+            session,
+            next_id: 1,
+        };
+        client
+            .post(json!({"jsonrpc": "2.0", "id": "c1", "method": "tools/call",
+                "params": {"name": "slow_t", "arguments": {}}}))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .notify("notifications/cancelled", json!({"requestId": "c1"}))
+        .await;
+    assert_eq!(cancelled.await.unwrap().1["error"]["code"], -32800);
+    let session = client.session.clone();
+    let frontend = Arc::clone(&h.frontend);
+    let abandoned = tokio::spawn(async move {
+        let mut client = Client {
+            frontend,
+            session,
+            next_id: 100,
+        };
+        client.call("slow_t").await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    let text = scrape(&h, &metrics);
+    assert_eq!(calls(&text, "slow", "cancelled"), Some(1.0), "{text}");
+    assert_eq!(calls(&text, "slow", "abandoned"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_sum{backend=\"slow\"}"),
+        Some(3.0),
+        "2 s timeout + 0.5 s + 0.5 s:\n{text}"
+    );
+
     // `a` fails its probes: hidden, its tools leave the list (one list_changed on the one
     // stream), and a call to it fast-fails: counted, not timed.
     a.with(|s| s.fail_with = Some(500));
