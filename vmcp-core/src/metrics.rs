@@ -1,10 +1,12 @@
 //! Prometheus metrics (DESIGN §3.7), in the OpenMetrics text format of `prometheus-client`.
 //!
 //! Counting happens where the events happen: [`Metrics`] is a [`MonitorObserver`] (probe
-//! outcomes, probe latency, skipped probes) and a [`Reporter`] (reports published). The per-backend
-//! gauges (status, circuit, consecutive failures) are not counted at all: they are read from the
-//! monitor's snapshot at scrape time ([`Metrics::encode`]), so they can never drift from what
-//! `/status` shows, and a removed backend's gauges disappear with it. No global registry: every
+//! outcomes, probe latency, skipped probes), a [`Reporter`] (reports published) and a
+//! [`FrontendObserver`] (client calls by outcome, call latency, backend sessions, list_changed).
+//! The gauges (backend status, circuit, consecutive failures; open client sessions and streams)
+//! are not counted at all: they are read from the monitor's snapshot and the front end at scrape
+//! time ([`Metrics::encode`]), so they can never drift from what `/status` shows, and a removed
+//! backend's gauges disappear with it (its counters are removed on its `BackendRemoved`). No global registry: every
 //! [`Metrics`] owns its own, so tests and simulations can run many side by side. Nothing here reads
 //! a clock or starts a thread (probe latency comes with the outcome).
 //!
@@ -20,6 +22,20 @@
 //! | `vmcp_probe_duration_seconds` | histogram | `backend` | probe latency, failed probes included |
 //! | `vmcp_reports_published_total` | counter | | status reports published |
 //! | `vmcp_report_lines_dropped_total` | counter | | report lines dropped because the output did not keep up (only where an output queue exists) |
+//!
+//! With a front end (fed as a [`FrontendObserver`]; gauges from [`FrontendGauges`] at scrape
+//! time). Labels are bounded: `backend` is a configured backend, `outcome`, `kind` and `list`
+//! take the fixed values below; never a tool name or a session id.
+//!
+//! | series | type | labels | meaning |
+//! |---|---|---|---|
+//! | `vmcp_calls_total` | counter | `backend`, `outcome` | client calls (`tools/call`, `resources/read`, `prompts/get`) to a backend; `outcome` is a [`CallResult`] for forwarded calls (`ok`, `tool_error`, `rpc_error`, `backend_error`, `timeout`, `cancelled`, `abandoned`) or a [`CallRefusal`] for fast-fails (`fast_fail_hidden`, `fast_fail_circuit_open`, `fast_fail_half_open_budget`, `fast_fail_not_configured`, `fast_fail_bulkhead`, `fast_fail_invalid_target`) |
+//! | `vmcp_call_duration_seconds` | histogram | `backend` | forwarded calls, from sending to their end (fast-fails excluded: they take no time) |
+//! | `vmcp_backend_sessions_initialized_total` | counter | `backend`, `kind` | backend sessions opened for client sessions: `kind` `initial`, or `reinitialized` after the backend forgot one |
+//! | `vmcp_list_changed_notifications_total` | counter | `list` | `notifications/{list}/list_changed` queued on GET streams (one per stream); `list` is `tools`, `resources` or `prompts` |
+//! | `vmcp_list_changed_notifications_dropped_total` | counter | `list` | the same, dropped because the stream's buffer was full (its client does not read) |
+//! | `vmcp_client_sessions_open` | gauge | | client sessions |
+//! | `vmcp_client_streams_open` | gauge | | open GET (SSE) streams |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -33,6 +49,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::frontend::{CallRefusal, CallResult, FrontendEvent, FrontendObserver};
 use crate::health::{CircuitState, HealthStatus};
 use crate::health::{HealthSnapshot, MonitorEvent, MonitorObserver};
 use crate::status::{ReportError, Reporter, StatusReport};
@@ -78,8 +95,48 @@ struct ProbeLabels {
     outcome: String,
 }
 
+/// Upper bounds (seconds) of the call latency buckets: from a local answer to well past the
+/// default 30 s `call_timeout` (tools may run for minutes).
+const CALL_LATENCY_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    backend: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SessionInitLabels {
+    backend: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListLabels {
+    list: &'static str,
+}
+
+/// The `kind` label values of `vmcp_backend_sessions_initialized_total`.
+const SESSION_INIT_KINDS: [&str; 2] = ["initial", "reinitialized"];
+
 fn probe_latency_histogram() -> Histogram {
     Histogram::new(PROBE_LATENCY_BUCKETS)
+}
+
+fn call_latency_histogram() -> Histogram {
+    Histogram::new(CALL_LATENCY_BUCKETS)
+}
+
+/// What the front end has open, read at scrape time (like the backend gauges, so they cannot
+/// drift from the session store).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrontendGauges {
+    /// Open client sessions ([`Frontend::session_count`](crate::frontend::Frontend::session_count)).
+    pub client_sessions: usize,
+    /// Open GET streams ([`Frontend::stream_count`](crate::frontend::Frontend::stream_count)).
+    pub client_streams: usize,
 }
 
 /// The process's metrics: event counters fed as a [`MonitorObserver`] and a [`Reporter`], and the
@@ -90,6 +147,11 @@ pub struct Metrics {
     probes_skipped: Family<BackendLabels, Counter>,
     probe_duration: Family<BackendLabels, Histogram, fn() -> Histogram>,
     reports: Counter,
+    calls: Family<CallLabels, Counter>,
+    call_duration: Family<BackendLabels, Histogram, fn() -> Histogram>,
+    backend_sessions: Family<SessionInitLabels, Counter>,
+    list_changed: Family<ListLabels, Counter>,
+    list_changed_dropped: Family<ListLabels, Counter>,
     /// The `outcome` labels seen per backend, so a removed backend's series can be removed.
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
@@ -138,19 +200,62 @@ impl Metrics {
             "Status reports published",
             reports.clone(),
         );
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "calls",
+            "Client calls by backend and outcome (a forwarded call's end, or a fast-fail)",
+            calls.clone(),
+        );
+        let call_duration: Family<BackendLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(call_latency_histogram);
+        registry.register_with_unit(
+            "call_duration",
+            "Latency of forwarded client calls, failed ones included",
+            Unit::Seconds,
+            call_duration.clone(),
+        );
+        let backend_sessions = Family::<SessionInitLabels, Counter>::default();
+        registry.register(
+            "backend_sessions_initialized",
+            "Backend sessions opened for client sessions (initial, or reinitialized after the backend forgot one)",
+            backend_sessions.clone(),
+        );
+        let list_changed = Family::<ListLabels, Counter>::default();
+        registry.register(
+            "list_changed_notifications",
+            "list_changed notifications queued on client GET streams",
+            list_changed.clone(),
+        );
+        let list_changed_dropped = Family::<ListLabels, Counter>::default();
+        registry.register(
+            "list_changed_notifications_dropped",
+            "list_changed notifications dropped because a GET stream's buffer was full",
+            list_changed_dropped.clone(),
+        );
         Self {
             registry,
             probes,
             probes_skipped,
             probe_duration,
             reports,
+            calls,
+            call_duration,
+            backend_sessions,
+            list_changed,
+            list_changed_dropped,
             outcomes: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// The whole exposition: the counters and histograms, the gauges of every backend in
-    /// `snapshot`, and `report_lines_dropped` when the process has an output queue.
-    pub fn encode(&self, snapshot: &HealthSnapshot, report_lines_dropped: Option<u64>) -> String {
+    /// `snapshot`, `report_lines_dropped` when the process has an output queue, and the front
+    /// end's gauges when it runs one.
+    pub fn encode(
+        &self,
+        snapshot: &HealthSnapshot,
+        report_lines_dropped: Option<u64>,
+        frontend: Option<FrontendGauges>,
+    ) -> String {
         let mut state = Registry::with_prefix("vmcp");
         let status = Family::<BackendLabels, Gauge>::default();
         let circuit = Family::<BackendLabels, Gauge>::default();
@@ -196,6 +301,23 @@ impl Metrics {
                 ConstCounter::new(dropped),
             );
         }
+        if let Some(gauges) = frontend {
+            let gauge = |value: usize| {
+                let gauge = Gauge::<i64>::default();
+                gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+                gauge
+            };
+            state.register(
+                "client_sessions_open",
+                "Open client sessions of the MCP front end",
+                gauge(gauges.client_sessions),
+            );
+            state.register(
+                "client_streams_open",
+                "Open GET (SSE) streams of client sessions",
+                gauge(gauges.client_streams),
+            );
+        }
         let mut out = String::new();
         // Writing into a String cannot fail; the encoder's only error is the writer's.
         let encoded = encode_registry(&mut out, &self.registry)
@@ -211,6 +333,23 @@ impl Metrics {
         };
         self.probes_skipped.remove(&labels);
         self.probe_duration.remove(&labels);
+        self.call_duration.remove(&labels);
+        for outcome in CallResult::ALL
+            .map(CallResult::as_str)
+            .into_iter()
+            .chain(CallRefusal::ALL.map(CallRefusal::as_str))
+        {
+            self.calls.remove(&CallLabels {
+                backend: backend.to_owned(),
+                outcome,
+            });
+        }
+        for kind in SESSION_INIT_KINDS {
+            self.backend_sessions.remove(&SessionInitLabels {
+                backend: backend.to_owned(),
+                kind,
+            });
+        }
         let outcomes = lock(&self.outcomes).remove(backend).unwrap_or_default();
         for outcome in outcomes {
             self.probes.remove(&ProbeLabels {
@@ -261,6 +400,64 @@ impl MonitorObserver for Metrics {
             | MonitorEvent::BackendAdded { .. }
             | MonitorEvent::EndpointChanged { .. } => {}
         }
+    }
+}
+
+impl FrontendObserver for Metrics {
+    fn on_frontend_event(&self, event: &FrontendEvent) {
+        match event {
+            FrontendEvent::CallEnded {
+                backend,
+                elapsed,
+                result,
+            } => {
+                self.count_call(backend, result.as_str());
+                self.call_duration
+                    .get_or_create(&BackendLabels {
+                        backend: backend.clone(),
+                    })
+                    .observe(elapsed.as_secs_f64());
+            }
+            FrontendEvent::CallRefused { backend, refusal } => {
+                self.count_call(backend, refusal.as_str());
+            }
+            FrontendEvent::BackendSessionInitialized {
+                backend,
+                reinitialized,
+            } => {
+                self.backend_sessions
+                    .get_or_create(&SessionInitLabels {
+                        backend: backend.clone(),
+                        kind: SESSION_INIT_KINDS[usize::from(*reinitialized)],
+                    })
+                    .inc();
+            }
+            FrontendEvent::ListChanged {
+                kind,
+                delivered,
+                dropped,
+            } => {
+                let labels = ListLabels { list: kind.field() };
+                self.list_changed
+                    .get_or_create(&labels)
+                    .inc_by(*delivered as u64);
+                self.list_changed_dropped
+                    .get_or_create(&labels)
+                    .inc_by(*dropped as u64);
+            }
+            FrontendEvent::CallForwarded { .. } => {}
+        }
+    }
+}
+
+impl Metrics {
+    fn count_call(&self, backend: &str, outcome: &'static str) {
+        self.calls
+            .get_or_create(&CallLabels {
+                backend: backend.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 }
 
@@ -358,7 +555,7 @@ mod tests {
         )]
         .into_iter()
         .collect();
-        let text = metrics.encode(&snapshot, Some(5));
+        let text = metrics.encode(&snapshot, Some(5), None);
         let got = lines(&text);
         for want in [
             "vmcp_probes_total{backend=\"a\",outcome=\"success\"} 1",
@@ -391,13 +588,87 @@ mod tests {
         metrics.on_event(&MonitorEvent::BackendRemoved {
             backend: "a".to_owned(),
         });
-        let text = metrics.encode(&HealthSnapshot::new(), None);
+        let text = metrics.encode(&HealthSnapshot::new(), None, None);
         assert!(!text.contains("backend=\"a\""), "{text}");
         assert!(!text.contains("vmcp_report_lines_dropped"), "{text}");
         assert!(
             lines(&text).contains(&"vmcp_reports_published_total 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn front_end_events_are_counted_and_a_removed_backend_loses_its_series() {
+        use crate::frontend::Kind;
+        use crate::health::GateRefusal;
+        let metrics = Metrics::new();
+        let ended = |ms, result| FrontendEvent::CallEnded {
+            backend: "a".to_owned(),
+            elapsed: Duration::from_millis(ms),
+            result,
+        };
+        metrics.on_frontend_event(&FrontendEvent::CallForwarded {
+            backend: "a".to_owned(),
+        });
+        metrics.on_frontend_event(&ended(3, CallResult::Ok));
+        metrics.on_frontend_event(&ended(40, CallResult::Ok));
+        metrics.on_frontend_event(&ended(2_000, CallResult::Timeout));
+        metrics.on_frontend_event(&FrontendEvent::CallRefused {
+            backend: "a".to_owned(),
+            refusal: CallRefusal::Gate(GateRefusal::CircuitOpen),
+        });
+        metrics.on_frontend_event(&FrontendEvent::CallRefused {
+            backend: "b".to_owned(),
+            refusal: CallRefusal::Bulkhead,
+        });
+        for reinitialized in [false, true, true] {
+            metrics.on_frontend_event(&FrontendEvent::BackendSessionInitialized {
+                backend: "a".to_owned(),
+                reinitialized,
+            });
+        }
+        metrics.on_frontend_event(&FrontendEvent::ListChanged {
+            kind: Kind::Prompts,
+            delivered: 3,
+            dropped: 1,
+        });
+        let gauges = FrontendGauges {
+            client_sessions: 4,
+            client_streams: 2,
+        };
+        let text = metrics.encode(&HealthSnapshot::new(), None, Some(gauges));
+        let got = lines(&text);
+        for want in [
+            "vmcp_calls_total{backend=\"a\",outcome=\"ok\"} 2",
+            "vmcp_calls_total{backend=\"a\",outcome=\"timeout\"} 1",
+            "vmcp_calls_total{backend=\"a\",outcome=\"fast_fail_circuit_open\"} 1",
+            "vmcp_calls_total{backend=\"b\",outcome=\"fast_fail_bulkhead\"} 1",
+            "vmcp_call_duration_seconds_count{backend=\"a\"} 3",
+            "vmcp_call_duration_seconds_sum{backend=\"a\"} 2.043",
+            "vmcp_call_duration_seconds_bucket{le=\"0.005\",backend=\"a\"} 1",
+            "vmcp_call_duration_seconds_bucket{le=\"0.05\",backend=\"a\"} 2",
+            "vmcp_call_duration_seconds_bucket{le=\"2.5\",backend=\"a\"} 3",
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"initial\"} 1",
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"reinitialized\"} 2",
+            "vmcp_list_changed_notifications_total{list=\"prompts\"} 3",
+            "vmcp_list_changed_notifications_dropped_total{list=\"prompts\"} 1",
+            "vmcp_client_sessions_open 4",
+            "vmcp_client_streams_open 2",
+        ] {
+            assert!(got.contains(&want), "missing {want:?} in:\n{text}");
+        }
+        assert!(
+            text.contains("# UNIT vmcp_call_duration_seconds seconds\n"),
+            "{text}"
+        );
+        // Without a front end there are no session gauges; a removed backend's series go.
+        metrics.on_event(&MonitorEvent::BackendRemoved {
+            backend: "a".to_owned(),
+        });
+        let text = metrics.encode(&HealthSnapshot::new(), None, None);
+        assert!(!text.contains("backend=\"a\""), "{text}");
+        assert!(text.contains("backend=\"b\""), "{text}");
+        assert!(!text.contains("vmcp_client_sessions_open"), "{text}");
     }
 
     #[test]
@@ -424,7 +695,7 @@ mod tests {
         let metrics = Metrics::new();
         let mut h = health("b", HealthStatus::Healthy, CircuitState::Open);
         h.circuit.enabled = false;
-        let text = metrics.encode(&[("b".to_owned(), h)].into_iter().collect(), None);
+        let text = metrics.encode(&[("b".to_owned(), h)].into_iter().collect(), None, None);
         assert!(
             lines(&text).contains(&"vmcp_backend_circuit_state{backend=\"b\"} 0"),
             "{text}"

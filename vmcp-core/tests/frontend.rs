@@ -20,6 +20,7 @@ use vmcp_core::config::{
     CircuitBreakerConfig, FailureHandling, FrontendConfig, PartialFailureMode,
 };
 use vmcp_core::frontend::{Frontend, FrontendBody};
+use vmcp_core::metrics::{FrontendGauges, Metrics};
 use vmcp_core::registry::{Backend, DynamicRegistry};
 use vmcp_core::runtime::{RuntimeParts, VmcpRuntime};
 
@@ -658,6 +659,53 @@ async fn a_forgotten_backend_session_is_reinitialized_once_transparently() {
     }
 }
 
+/// A pod replacement seen by calls (DESIGN §4.1, the stale keep-alive bug): the backend session
+/// and its pooled connection belong to the old pod, which now answers 404 to everything on the
+/// connections it kept; new connections reach the new pod. With `per_backend` the 404 flushes the
+/// pool, so the one re-initialize opens a connection to the new pod and the call succeeds; with
+/// the `shared` pool (never flushed, the pre-fix behaviour) the re-initialize rides the stale
+/// connection again and the call fails.
+#[tokio::test(start_paused = true)]
+async fn a_call_on_a_stale_keep_alive_connection_recovers_through_a_fresh_one() {
+    use vmcp_core::config::PoolPolicy;
+    for pool in [PoolPolicy::PerBackend, PoolPolicy::Shared] {
+        let old = MemBackend::new("b", &["t"]);
+        let failure = FailureHandling {
+            pool,
+            ..failure_handling()
+        };
+        let h = start_with(
+            std::slice::from_ref(&old),
+            FrontendConfig::default(),
+            failure,
+        )
+        .await;
+        let mut client = Client::connect(&h).await;
+        assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+        // The replacement: new connections reach `new`; the old pod answers 404 on its own.
+        let new = MemBackend::new("b", &["t"]);
+        h.connector.add(&new);
+        old.with(|s| s.fail_with = Some(404));
+        let result = client.call("b_t").await;
+        match pool {
+            PoolPolicy::Shared => {
+                assert_eq!(result["result"]["isError"], true, "{result}");
+                assert_eq!(new.count("tools/call"), 0, "{:?}", new.methods());
+            }
+            _ => {
+                assert_eq!(text_of(&result), "b:t:{\"q\":1}", "{result}");
+                assert_eq!(new.count("initialize"), 1, "{:?}", new.methods());
+                assert_eq!(new.count("tools/call"), 1, "{:?}", new.methods());
+                // The next call stays on the new pod's connection and session.
+                assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+                assert_eq!(new.count("initialize"), 1, "{:?}", new.methods());
+                assert_eq!(new.count("tools/call"), 2, "{:?}", new.methods());
+            }
+        }
+        h.runtime.stop().await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn initialize_and_lists_never_wait_on_a_backend() {
     let stalled = MemBackend::new("stalled", &["t"]);
@@ -1032,6 +1080,345 @@ async fn an_endpoint_change_moves_calls_to_the_new_endpoint() {
         old.with(|s| s.sessions.len()),
         0,
         "the old backend session was closed"
+    );
+    h.runtime.stop().await;
+}
+
+/// The value of the sample `series` (name and labels exactly as encoded) in an exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// The exposition of `metrics` with the front end's gauges, as `/metrics` serves it.
+fn scrape(h: &Harness, metrics: &Metrics) -> String {
+    metrics.encode(
+        &h.runtime.snapshot(),
+        None,
+        Some(FrontendGauges {
+            client_sessions: h.frontend.session_count(),
+            client_streams: h.frontend.stream_count(),
+        }),
+    )
+}
+
+/// The front end's metrics move with what happens to calls (DESIGN §3.7): each outcome the
+/// front end classifies lands in `vmcp_calls_total` under the owning backend, forwarded calls
+/// in the latency histogram (fast-fails not), backend sessions and their re-initialization,
+/// list_changed per stream, and the session and stream gauges.
+#[tokio::test(start_paused = true)]
+async fn front_end_metrics_count_calls_by_outcome_sessions_and_notifications() {
+    let a = MemBackend::new("a", &["t", "fails", "gone"]);
+    a.with(|s| s.error_tools = vec!["fails".into()]);
+    let slow = MemBackend::new("slow", &["t"]);
+    slow.with(|s| s.call_delay = Duration::from_secs(60));
+    let mut config = FrontendConfig::default();
+    config.server.call_timeout = Duration::from_secs(2);
+    let h = start_with(&[a.clone(), slow.clone()], config, failure_handling()).await;
+    let metrics = Arc::new(Metrics::new());
+    assert!(h.frontend.observe(Arc::clone(&metrics) as _));
+    let calls = |text: &str, backend: &str, outcome: &str| {
+        sample(
+            text,
+            &format!("vmcp_calls_total{{backend=\"{backend}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+
+    let mut client = Client::connect(&h).await;
+    let mut stream = client.open_stream().await;
+    let text = scrape(&h, &metrics);
+    assert_eq!(
+        sample(&text, "vmcp_client_sessions_open"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "vmcp_client_streams_open"),
+        Some(1.0),
+        "{text}"
+    );
+
+    // ok twice, a tool error, a JSON-RPC error (the backend dropped the tool), a failed
+    // exchange (HTTP 500), a timeout.
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+    assert_eq!(client.call("a_fails").await["result"]["isError"], true);
+    a.with(|s| s.tools.retain(|t| t != "gone"));
+    assert_eq!(client.call("a_gone").await["error"]["code"], -32602);
+    a.with(|s| s.fail_calls = Some(500));
+    assert_eq!(client.call("a_t").await["result"]["isError"], true);
+    a.with(|s| s.fail_calls = None);
+    assert_eq!(client.call("slow_t").await["result"]["isError"], true);
+    // The backend forgot its session: one transparent re-initialize.
+    a.forget_sessions();
+    assert_eq!(text_of(&client.call("a_t").await), "a:t:{\"q\":1}");
+
+    let text = scrape(&h, &metrics);
+    for (backend, outcome, want) in [
+        ("a", "ok", 3.0),
+        ("a", "tool_error", 1.0),
+        ("a", "rpc_error", 1.0),
+        ("a", "backend_error", 1.0),
+        ("slow", "timeout", 1.0),
+    ] {
+        assert_eq!(
+            calls(&text, backend, outcome),
+            Some(want),
+            "{backend} {outcome}:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_count{backend=\"a\"}"),
+        Some(6.0),
+        "{text}"
+    );
+    // The timed-out call took call_timeout exactly (paused time).
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_sum{backend=\"slow\"}"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"initial\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"a\",kind=\"reinitialized\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_backend_sessions_initialized_total{backend=\"slow\",kind=\"initial\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+
+    // A call the client cancels, and one whose client goes away (its request dropped).
+    let session = client.session.clone();
+    let frontend = Arc::clone(&h.frontend);
+    let cancelled = tokio::spawn(async move {
+        let client = Client {
+            frontend,
+            session,
+            next_id: 1,
+        };
+        client
+            .post(json!({"jsonrpc": "2.0", "id": "c1", "method": "tools/call",
+                "params": {"name": "slow_t", "arguments": {}}}))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .notify("notifications/cancelled", json!({"requestId": "c1"}))
+        .await;
+    assert_eq!(cancelled.await.unwrap().1["error"]["code"], -32800);
+    let session = client.session.clone();
+    let frontend = Arc::clone(&h.frontend);
+    let abandoned = tokio::spawn(async move {
+        let mut client = Client {
+            frontend,
+            session,
+            next_id: 100,
+        };
+        client.call("slow_t").await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    abandoned.abort();
+    let _ = abandoned.await;
+    let text = scrape(&h, &metrics);
+    assert_eq!(calls(&text, "slow", "cancelled"), Some(1.0), "{text}");
+    assert_eq!(calls(&text, "slow", "abandoned"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_sum{backend=\"slow\"}"),
+        Some(3.0),
+        "2 s timeout + 0.5 s + 0.5 s:\n{text}"
+    );
+
+    // `a` fails its probes: hidden, its tools leave the list (one list_changed on the one
+    // stream), and a call to it fast-fails: counted, not timed.
+    a.with(|s| s.fail_with = Some(500));
+    tokio::time::sleep(INTERVAL).await;
+    assert_eq!(
+        events(&mut stream, Duration::from_secs(1)).await,
+        ["notifications/tools/list_changed"]
+    );
+    assert_eq!(client.call("a_t").await["result"]["isError"], true);
+    let text = scrape(&h, &metrics);
+    assert_eq!(calls(&text, "a", "fast_fail_hidden"), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "vmcp_call_duration_seconds_count{backend=\"a\"}"),
+        Some(6.0),
+        "fast-fails are not timed:\n{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_list_changed_notifications_total{list=\"tools\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "vmcp_list_changed_notifications_dropped_total{list=\"tools\"}"
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    // No label ever carries a tool name or a session id.
+    assert!(
+        !text.contains("a_t") && !text.contains(client.session.as_deref().unwrap()),
+        "{text}"
+    );
+
+    // The session ends: the gauges follow.
+    drop(stream);
+    assert_eq!(client.delete().await, StatusCode::OK);
+    let text = scrape(&h, &metrics);
+    assert_eq!(
+        sample(&text, "vmcp_client_sessions_open"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "vmcp_client_streams_open"),
+        Some(0.0),
+        "{text}"
+    );
+    h.runtime.stop().await;
+}
+
+/// A `/mcp` POST whose body trickles a byte a second (slowloris on the body, which hyper's
+/// `header_read_timeout` does not cover) gets 408 at `body_read_timeout` exactly, and its
+/// connection is closed: the task serving it ends and the trickler's writes fail.
+#[tokio::test(start_paused = true)]
+async fn a_trickling_post_body_gets_408_at_body_read_timeout_and_its_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = MemBackend::new("b", &["t"]);
+    let mut config = FrontendConfig::default();
+    config.server.body_read_timeout = Duration::from_secs(5);
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
+    let (near, far) = tokio::io::duplex(4096);
+    let connection = tokio::spawn(Arc::clone(&h.frontend).serve_connection(far));
+    let (mut read, mut write) = tokio::io::split(near);
+    write
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nhost: vmcp\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let trickler = tokio::spawn(async move {
+        for sent in 1..1000 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if write.write_all(b" ").await.is_err() {
+                return sent;
+            }
+        }
+        1000
+    });
+    let mut reply = Vec::new();
+    read.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(5), "at the deadline");
+    let reply = String::from_utf8(reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("connection: close"), "{reply}");
+    assert!(reply.contains("body_read_timeout (5s)"), "{reply}");
+    tokio::time::timeout(Duration::from_millis(1), connection)
+        .await
+        .expect("the connection task ended")
+        .unwrap();
+    let sent = trickler.await.unwrap();
+    assert!(sent <= 6, "the trickler could write {sent} bytes");
+    h.runtime.stop().await;
+}
+
+/// A client that opens its GET stream and never reads it holds neither memory nor a task for
+/// long: its events beyond the stream's buffer are dropped (counted), and once the connection's
+/// buffers are full the stalled write closes it at `write_timeout`, which ends the stream.
+#[tokio::test(start_paused = true)]
+async fn a_get_stream_the_client_never_reads_is_closed_at_write_timeout() {
+    use tokio::io::AsyncWriteExt;
+    use vmcp_core::frontend::Kind;
+    let b = MemBackend::new("b", &["t"]);
+    let mut config = FrontendConfig::default();
+    config.server.write_timeout = Duration::from_secs(3);
+    let h = start_with(std::slice::from_ref(&b), config, failure_handling()).await;
+    let metrics = Arc::new(Metrics::new());
+    assert!(h.frontend.observe(Arc::clone(&metrics) as _));
+    let client = Client::connect(&h).await;
+    let (near, far) = tokio::io::duplex(1024);
+    let connection = tokio::spawn(Arc::clone(&h.frontend).serve_connection(far));
+    let (_read, mut write) = tokio::io::split(near);
+    let session = client.session.clone().unwrap();
+    write
+        .write_all(
+            format!(
+                "GET /mcp HTTP/1.1\r\nhost: vmcp\r\naccept: text/event-stream\r\n\
+                 mcp-session-id: {session}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(h.frontend.stream_count(), 1);
+    let started = tokio::time::Instant::now();
+    // Without time passing, the buffers fill: the stream's channel, hyper's write buffer, the
+    // pipe. Then a broadcast reaches no stream.
+    let mut delivered = 0;
+    let mut full = false;
+    for _ in 0..100_000 {
+        let queued = h.frontend.broadcast_list_changed(Kind::Tools);
+        if queued == 0 {
+            full = true;
+            break;
+        }
+        delivered += queued;
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        full,
+        "the stream's buffer never filled ({delivered} events queued)"
+    );
+    assert_eq!(
+        h.frontend.stream_count(),
+        1,
+        "still open before write_timeout"
+    );
+    let text = scrape(&h, &metrics);
+    let dropped = sample(
+        &text,
+        "vmcp_list_changed_notifications_dropped_total{list=\"tools\"}",
+    )
+    .unwrap();
+    assert!(dropped > 0.0, "{text}");
+    tokio::time::timeout(Duration::from_secs(4), connection)
+        .await
+        .expect("closed within write_timeout of the stall")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.frontend.stream_count(),
+        0,
+        "the stream ended with its connection"
     );
     h.runtime.stop().await;
 }

@@ -301,3 +301,126 @@ fn signal_hup(vmcp: &Proc) {
         .unwrap();
     assert!(sent.success());
 }
+
+/// A minimal HTTP/1.0 `POST /mcp` of `body`; returns (status, `Mcp-Session-Id`, body).
+fn post_mcp(addr: SocketAddr, session: Option<&str>, body: &Value) -> (u16, Option<String>, Value) {
+    use std::io::Read;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let session = session
+        .map(|s| format!("Mcp-Session-Id: {s}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST /mcp HTTP/1.0\r\nHost: vmcp\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{session}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let session = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("mcp-session-id")
+            .then(|| value.trim().to_owned())
+    });
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).expect("a JSON body")
+    };
+    (code, session, body)
+}
+
+/// The probe lists `live`'s tools within one interval of start (300 ms) plus its timeout.
+const LISTED: Bound = Bound::new(
+    Duration::from_millis(500),
+    "health_check_interval (300ms) + health_check_timeout (200ms)",
+);
+
+/// The front-end series of the real binary (wired to its front end, served at `/metrics`) after
+/// one client session made one call, parsed by the Python parsers.
+#[test]
+fn front_end_series_after_a_call_through_the_real_binary() {
+    let Some(python) = test_python("the front-end /metrics scrape test") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let live = runtime.block_on(McpTestServer::start());
+    let dir = std::env::temp_dir().join(format!("vmcp-metrics-fe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("vmcp.yaml");
+    write_config(&config, &[("live", live.url())]);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("server:\n  listen: 127.0.0.1:0\n");
+    std::fs::write(&config, text).unwrap();
+    let (mut vmcp, addr) = start_vmcp(&config, &[], &[], Stdio::null(), &dir.join("vmcp.log"));
+    let front = vmcp.logged_addr("MCP front end listening", LISTED);
+
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let (code, session, body) = post_mcp(front, None, &init);
+    assert_eq!(code, 200, "{body}");
+    let session = session.expect("a session id");
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    vmcp.wait_for(LISTED, "live_echo listed by the front end", || {
+        let (_, _, body) = post_mcp(front, Some(&session), &list);
+        (body["result"]["tools"][0]["name"] == "live_echo").then_some(())
+    });
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "live_echo", "arguments": {"text": "hi"}}});
+    let (code, _, body) = post_mcp(front, Some(&session), &call);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["result"]["content"][0]["text"], "hi", "{body}");
+
+    let samples = scrape(&python, addr);
+    for (family, kind) in [
+        ("vmcp_calls", "counter"),
+        ("vmcp_call_duration_seconds", "histogram"),
+        ("vmcp_backend_sessions_initialized", "counter"),
+        ("vmcp_client_sessions_open", "gauge"),
+        ("vmcp_client_streams_open", "gauge"),
+    ] {
+        assert_eq!(kind_of(&samples, family), kind, "type of {family}");
+    }
+    let live_labels = [("backend", "live")];
+    assert_eq!(
+        value(
+            &samples,
+            "vmcp_calls_total",
+            &[("backend", "live"), ("outcome", "ok")]
+        ),
+        1.0
+    );
+    let calls: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == "vmcp_calls_total")
+        .collect();
+    assert_eq!(calls.len(), 1, "one outcome only: {calls:?}");
+    assert_eq!(
+        value(&samples, "vmcp_call_duration_seconds_count", &live_labels),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "vmcp_backend_sessions_initialized_total",
+            &[("backend", "live"), ("kind", "initial")]
+        ),
+        1.0
+    );
+    assert_eq!(value(&samples, "vmcp_client_sessions_open", &[]), 1.0);
+    assert_eq!(value(&samples, "vmcp_client_streams_open", &[]), 0.0);
+    drop(vmcp);
+    drop(live);
+    let _ = std::fs::remove_dir_all(&dir);
+}

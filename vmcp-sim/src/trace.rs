@@ -602,11 +602,17 @@ impl FrontendObserver for TraceRecorder {
             FrontendEvent::CallForwarded { backend } => TraceEvent::CallForwarded {
                 backend: backend.clone(),
             },
-            FrontendEvent::CallEnded { backend, elapsed } => TraceEvent::CallEnded {
+            FrontendEvent::CallEnded {
+                backend, elapsed, ..
+            } => TraceEvent::CallEnded {
                 backend: backend.clone(),
                 elapsed_ms: millis(*elapsed),
                 elapsed: *elapsed,
             },
+            // Counted by the metrics; the trace records forwarded calls only.
+            FrontendEvent::CallRefused { .. }
+            | FrontendEvent::BackendSessionInitialized { .. }
+            | FrontendEvent::ListChanged { .. } => return,
         };
         self.record(event);
     }

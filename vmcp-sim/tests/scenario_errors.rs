@@ -1147,7 +1147,7 @@ rejects!(
 rejects!(
     server_unknown_key,
     hb("[server]\ncall_timout = \"2s\"\n[[client]]\nname = \"a\"\n"),
-    "t.toml:10:1: unknown field `call_timout`, expected one of `listen`, `callTimeout`, `call_timeout`, `maxConcurrentCalls`, `max_concurrent_calls`, `sessionIdleTimeout`, `session_idle_timeout`, `maxSessions`, `max_sessions`, `callFailuresTripBreaker`, `call_failures_trip_breaker`, `listPageSize`, `list_page_size`, `maxConnections`, `max_connections`, `headerReadTimeout`, `header_read_timeout`, `writeTimeout`, `write_timeout`"
+    "t.toml:10:1: unknown field `call_timout`, expected one of `listen`, `callTimeout`, `call_timeout`, `maxConcurrentCalls`, `max_concurrent_calls`, `sessionIdleTimeout`, `session_idle_timeout`, `maxSessions`, `max_sessions`, `callFailuresTripBreaker`, `call_failures_trip_breaker`, `listPageSize`, `list_page_size`, `maxConnections`, `max_connections`, `headerReadTimeout`, `header_read_timeout`, `writeTimeout`, `write_timeout`, `bodyReadTimeout`, `body_read_timeout`"
 );
 
 rejects!(

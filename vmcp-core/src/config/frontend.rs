@@ -130,6 +130,11 @@ pub struct ServerConfig {
     /// A response write that makes no progress this long closes the connection. Default 10 s.
     #[serde(alias = "writeTimeout", with = "duration")]
     pub write_timeout: Duration,
+    /// Deadline for a whole `/mcp` POST body, from the end of its head: a body that trickles
+    /// (slowloris on the body, which `header_read_timeout` does not cover) gets 408 and the
+    /// connection is closed. Default 10 s.
+    #[serde(alias = "bodyReadTimeout", with = "duration")]
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -145,6 +150,7 @@ impl Default for ServerConfig {
             max_connections: super::listener::DEFAULT_SERVER_MAX_CONNECTIONS,
             header_read_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
             write_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
+            body_read_timeout: super::listener::DEFAULT_LISTENER_TIMEOUT,
         }
     }
 }
@@ -219,6 +225,11 @@ impl ServerConfig {
         )?;
         at_least_one("max_sessions", self.max_sessions)?;
         at_least_one("list_page_size", self.list_page_size)?;
+        duration_in(
+            "body_read_timeout",
+            self.body_read_timeout,
+            super::listener::MIN_LISTENER_TIMEOUT,
+        )?;
         self.limits().validate()
     }
 }
@@ -323,6 +334,7 @@ mod tests {
             Duration::from_secs(1800)
         );
         assert_eq!(config.server.max_sessions, 1000);
+        assert_eq!(config.server.body_read_timeout, Duration::from_secs(10));
         assert!(!config.server.call_failures_trip_breaker);
         assert_eq!(
             config.aggregation.conflict_resolution,
@@ -378,6 +390,16 @@ mod tests {
                 "server: {max_concurrent_calls: 0}",
                 &[],
                 "server.max_concurrent_calls (0) must be at least 1",
+            ),
+            (
+                "server: {body_read_timeout: 50ms}",
+                &[],
+                "server.body_read_timeout (50ms) must be at least 100ms",
+            ),
+            (
+                "server: {bodyReadTimeout: 192h}",
+                &[],
+                "server.body_read_timeout (192h) must be at most 168h",
             ),
             (
                 "aggregation: {separator: ''}",

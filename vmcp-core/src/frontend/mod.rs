@@ -13,6 +13,8 @@
 //! * notify: `notifications/*/list_changed` once per change burst, session expiry sweeps.
 //! * body: the response body type (whole JSON, or an SSE stream).
 //! * raw_reply: a backend's reply read in one pass, its `result` kept as raw JSON for the client.
+//! * write_deadline: [`WriteDeadline`], a connection whose stalled writes fail (a client that
+//!   stops reading its reply or its GET stream is closed after `write_timeout`).
 //!
 //! Client `initialize` and `*/list` are answered from the capability cache the probe fills
 //! and never wait on a backend.
@@ -25,6 +27,7 @@ mod routing;
 mod server;
 mod session;
 mod upstream;
+mod write_deadline;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -40,10 +43,11 @@ use crate::client::McpClient;
 use crate::client::catalog::CatalogCache;
 use crate::config::{ConfigError, FrontendConfig};
 use crate::frontend::session::SessionStore;
-use crate::health::{HealthMonitor, HealthSnapshot};
+use crate::health::{GateRefusal, HealthMonitor, HealthSnapshot};
 
 pub use aggregate::{Aggregate, Dropped, Entry, Kind, Offer, advertises, aggregate};
 pub use body::FrontendBody;
+pub use write_deadline::WriteDeadline;
 
 /// The path clients connect to.
 pub const MCP_PATH: &str = "/mcp";
@@ -62,7 +66,8 @@ pub struct View {
     pub configured_backends: usize,
 }
 
-/// What the front end reports to an observer (the simulation's trace), as it happens.
+/// What the front end reports to an observer (the simulation's trace, the metrics), as it
+/// happens. Every backend named here is a configured one (a bounded label set).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FrontendEvent {
     /// A call passed the call gate and the bulkhead: it is being sent to `backend`.
@@ -76,7 +81,117 @@ pub enum FrontendEvent {
         backend: String,
         /// From being forwarded to its end.
         elapsed: Duration,
+        /// How it ended.
+        result: CallResult,
     },
+    /// A call was refused before any traffic to its backend (a fast-fail).
+    CallRefused {
+        /// The owning backend.
+        backend: String,
+        /// Which rule refused it.
+        refusal: CallRefusal,
+    },
+    /// A backend session of a client session was set up (`initialize` answered).
+    BackendSessionInitialized {
+        /// The backend.
+        backend: String,
+        /// Whether it replaced a session the backend forgot (404, or 400 for an unknown
+        /// session id); false for a first one.
+        reinitialized: bool,
+    },
+    /// `notifications/{kind}/list_changed` was queued on the open GET streams.
+    ListChanged {
+        /// The list that changed.
+        kind: Kind,
+        /// Streams that got it.
+        delivered: usize,
+        /// Streams whose buffer was full (a client that does not read): dropped there.
+        dropped: usize,
+    },
+}
+
+/// How a forwarded call ended, as the front end classifies it. A bounded set: these are the
+/// `outcome` label values of `vmcp_calls_total` ([`CallResult::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallResult {
+    /// A result (for `tools/call`: `isError` absent or false).
+    Ok,
+    /// A `tools/call` result with `isError: true`: the tool ran and reported a failure.
+    ToolError,
+    /// The backend answered with a JSON-RPC error.
+    RpcError,
+    /// The exchange failed (connection, HTTP status, unreadable reply); the client got a
+    /// refusal naming the backend.
+    BackendError,
+    /// `call_timeout` elapsed.
+    Timeout,
+    /// The client cancelled it (`notifications/cancelled`, or its session ended).
+    Cancelled,
+    /// The client went away (its request was dropped) before the call ended.
+    Abandoned,
+}
+
+impl CallResult {
+    /// Every value, in the order documented.
+    pub const ALL: [CallResult; 7] = [
+        CallResult::Ok,
+        CallResult::ToolError,
+        CallResult::RpcError,
+        CallResult::BackendError,
+        CallResult::Timeout,
+        CallResult::Cancelled,
+        CallResult::Abandoned,
+    ];
+
+    /// The metric label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Ok => "ok",
+            CallResult::ToolError => "tool_error",
+            CallResult::RpcError => "rpc_error",
+            CallResult::BackendError => "backend_error",
+            CallResult::Timeout => "timeout",
+            CallResult::Cancelled => "cancelled",
+            CallResult::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Why a call was refused with no backend traffic (DESIGN §3.6 "Fast-fail"). The `outcome`
+/// label values `fast_fail_*` of `vmcp_calls_total` ([`CallRefusal::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallRefusal {
+    /// The monitor's call gate refused it (hidden, circuit open, half-open budget used, or the
+    /// backend is no longer configured).
+    Gate(GateRefusal),
+    /// The backend already had `max_concurrent_calls` calls in flight.
+    Bulkhead,
+    /// No request could be built for the backend (its URL or credentials are unusable).
+    InvalidTarget,
+}
+
+impl CallRefusal {
+    /// Every value, in the order documented.
+    pub const ALL: [CallRefusal; 6] = [
+        CallRefusal::Gate(GateRefusal::Hidden),
+        CallRefusal::Gate(GateRefusal::CircuitOpen),
+        CallRefusal::Gate(GateRefusal::HalfOpenBudget),
+        CallRefusal::Gate(GateRefusal::Unknown),
+        CallRefusal::Bulkhead,
+        CallRefusal::InvalidTarget,
+    ];
+
+    /// The metric label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallRefusal::Gate(GateRefusal::Hidden) => "fast_fail_hidden",
+            CallRefusal::Gate(GateRefusal::CircuitOpen) => "fast_fail_circuit_open",
+            CallRefusal::Gate(GateRefusal::HalfOpenBudget) => "fast_fail_half_open_budget",
+            CallRefusal::Gate(GateRefusal::Unknown) => "fast_fail_not_configured",
+            CallRefusal::Bulkhead => "fast_fail_bulkhead",
+            CallRefusal::InvalidTarget => "fast_fail_invalid_target",
+        }
+    }
 }
 
 /// Receives front-end events synchronously, in the order they happen.
@@ -189,6 +304,16 @@ impl<C: BackendConnector> Frontend<C> {
         }
     }
 
+    /// Whether an observer listens (so work done only to describe an event can be skipped).
+    fn observed(&self) -> bool {
+        self.observer.get().is_some()
+    }
+
+    /// The observer, for the backend sessions (they report their own initializations).
+    fn observer(&self) -> Option<Arc<dyn FrontendObserver>> {
+        self.observer.get().cloned()
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &FrontendConfig {
         &self.config
@@ -197,6 +322,11 @@ impl<C: BackendConnector> Frontend<C> {
     /// Open client sessions.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Open GET streams, over all client sessions.
+    pub fn stream_count(&self) -> usize {
+        self.sessions.stream_count()
     }
 
     /// What clients see now, from the health snapshot and the capability cache.

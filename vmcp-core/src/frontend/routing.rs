@@ -24,7 +24,7 @@ use crate::error::BackendError;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::session::ClientSession;
 use crate::frontend::upstream::{Forwarded, Upstream};
-use crate::frontend::{Frontend, FrontendEvent};
+use crate::frontend::{CallRefusal, CallResult, Frontend, FrontendEvent};
 use crate::health::CallOutcome;
 use crate::registry::Backend;
 
@@ -96,10 +96,12 @@ impl<C: BackendConnector> Frontend<C> {
             Ok(permit) => permit,
             Err(fast_fail) => {
                 tracing::info!(backend = %entry.backend, %fast_fail, "call fast-failed");
+                self.refusal(&entry.backend, CallRefusal::Gate(fast_fail.refusal));
                 return refused(kind, fast_fail.to_string());
             }
         };
         let Ok(_slot) = self.bulkhead(&entry.backend).try_acquire_owned() else {
+            self.refusal(&entry.backend, CallRefusal::Bulkhead);
             return refused(
                 kind,
                 format!(
@@ -111,7 +113,10 @@ impl<C: BackendConnector> Frontend<C> {
         };
         let upstream = match self.upstream_for(session, permit.backend()) {
             Ok(upstream) => upstream,
-            Err(err) => return refused(kind, format!("backend {:?}: {err}", entry.backend)),
+            Err(err) => {
+                self.refusal(&entry.backend, CallRefusal::InvalidTarget);
+                return refused(kind, format!("backend {:?}: {err}", entry.backend));
+            }
         };
         params.insert(key.to_owned(), Value::String(entry.original.clone()));
 
@@ -128,10 +133,11 @@ impl<C: BackendConnector> Frontend<C> {
         self.emit(|| FrontendEvent::CallForwarded {
             backend: entry.backend.clone(),
         });
-        let _ended = CallEndGuard {
+        let mut ended = CallEndGuard {
             frontend: self,
             backend: &entry.backend,
             since: forwarded_at,
+            result: CallResult::Abandoned,
         };
         // Boxed: the call's state (the backend request and its reply reading) is the largest
         // part of the request future; on the heap, the timeout, the select and every future
@@ -155,6 +161,7 @@ impl<C: BackendConnector> Frontend<C> {
             |outcome: CallOutcome| if trip { outcome } else { CallOutcome::Neutral };
         match outcome {
             Ended::Cancelled => {
+                ended.result = CallResult::Cancelled;
                 permit.finish(CallOutcome::Neutral);
                 spawn_cancel(upstream, upstream_id, "cancelled by the client");
                 Err(ErrorData::new(
@@ -164,6 +171,7 @@ impl<C: BackendConnector> Frontend<C> {
                 ))
             }
             Ended::TimedOut => {
+                ended.result = CallResult::Timeout;
                 permit.finish(neutral_unless(CallOutcome::TransportFailure));
                 spawn_cancel(Arc::clone(&upstream), upstream_id, "call_timeout elapsed");
                 refused(
@@ -176,14 +184,22 @@ impl<C: BackendConnector> Frontend<C> {
                 )
             }
             Ended::Done(Ok(Forwarded::Result(result))) => {
+                // Only an observer needs to know, and finding out scans the result.
+                ended.result = if kind == Kind::Tools && self.observed() && is_tool_error(&result) {
+                    CallResult::ToolError
+                } else {
+                    CallResult::Ok
+                };
                 permit.finish(neutral_unless(CallOutcome::Success));
                 Ok(result)
             }
             Ended::Done(Ok(Forwarded::Error(error))) => {
+                ended.result = CallResult::RpcError;
                 permit.finish(neutral_unless(CallOutcome::Success));
                 Err(error)
             }
             Ended::Done(Err(err)) => {
+                ended.result = CallResult::BackendError;
                 let transport = is_transport_failure(&err);
                 permit.finish(if transport {
                     neutral_unless(CallOutcome::TransportFailure)
@@ -211,6 +227,7 @@ impl<C: BackendConnector> Frontend<C> {
                 current.clone(),
                 Arc::clone(&self.client),
                 self.max_body_bytes,
+                self.observer(),
             )
         };
         let upstream = session.upstream(&current.name, open)?;
@@ -231,11 +248,12 @@ impl<C: BackendConnector> Frontend<C> {
 }
 
 /// Reports [`FrontendEvent::CallEnded`] however the call future ends (answered, timed out,
-/// cancelled, or dropped with its client connection).
+/// cancelled, or dropped with its client connection: then as [`CallResult::Abandoned`]).
 struct CallEndGuard<'a, C: BackendConnector> {
     frontend: &'a Frontend<C>,
     backend: &'a str,
     since: tokio::time::Instant,
+    result: CallResult,
 }
 
 impl<C: BackendConnector> Drop for CallEndGuard<'_, C> {
@@ -243,8 +261,33 @@ impl<C: BackendConnector> Drop for CallEndGuard<'_, C> {
         self.frontend.emit(|| FrontendEvent::CallEnded {
             backend: self.backend.to_owned(),
             elapsed: crate::clock::monotonic_now().saturating_duration_since(self.since),
+            result: self.result,
         });
     }
+}
+
+impl<C: BackendConnector> Frontend<C> {
+    /// Report a fast-fail.
+    fn refusal(&self, backend: &str, refusal: CallRefusal) {
+        self.emit(|| FrontendEvent::CallRefused {
+            backend: backend.to_owned(),
+            refusal,
+        });
+    }
+}
+
+/// Whether a `tools/call` result says `isError: true` (a tool that ran and failed). Scans the
+/// result without building a value tree; an unreadable one counts as no.
+fn is_tool_error(result: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        #[serde(rename = "isError", default)]
+        is_error: Option<bool>,
+    }
+    serde_json::from_str::<Flag>(result.get())
+        .ok()
+        .and_then(|flag| flag.is_error)
+        .unwrap_or(false)
 }
 
 /// Removes a call from its session's in-flight table when dropped.

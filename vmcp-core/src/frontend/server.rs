@@ -14,7 +14,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -34,8 +33,8 @@ use crate::config::PartialFailureMode;
 use crate::frontend::aggregate::Kind;
 use crate::frontend::body::{FrontendBody, sse_event};
 use crate::frontend::routing::close_soon;
-use crate::frontend::session::ClientSession;
-use crate::frontend::{Frontend, MCP_PATH};
+use crate::frontend::session::{ClientSession, Pushed};
+use crate::frontend::{Frontend, FrontendEvent, MCP_PATH, WriteDeadline};
 
 /// The protocol revisions the front end speaks, oldest first.
 pub(super) const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
@@ -43,9 +42,6 @@ pub(super) const SUPPORTED_VERSIONS: [ProtocolVersion; 3] = [
     ProtocolVersion::V_2025_06_18,
     ProtocolVersion::V_2025_11_25,
 ];
-
-/// Deadline for reading a request's headers on a client connection.
-pub(super) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Pick the revision for a client that asked for `requested`: that one when supported, else
 /// the newest supported (the client then decides whether it can continue).
@@ -215,19 +211,25 @@ impl<C: BackendConnector> Frontend<C> {
         }
     }
 
-    /// Serve one client connection (HTTP/1.1) until it closes, answering `/mcp` only.
+    /// Serve one client connection (HTTP/1.1) until it closes, answering `/mcp` only, under
+    /// the `server` block's deadlines as the binary's listener applies them: a request head
+    /// within `header_read_timeout`, a POST body within `body_read_timeout`, writes making
+    /// progress within `write_timeout`. (How many connections are served at once is the
+    /// caller's accept loop's business: the binary bounds it with `max_connections`.)
     pub async fn serve_connection<I>(self: Arc<Self>, io: I)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let limits = self.config.server.limits();
         let service = service_fn(move |request: Request<hyper::body::Incoming>| {
             let frontend = Arc::clone(&self);
             async move { Ok::<_, Infallible>(frontend.handle(request).await) }
         });
+        let io = TokioIo::new(WriteDeadline::new(io, limits.write_timeout));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(io), service);
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(io, service);
         if let Err(err) = connection.await {
             tracing::debug!(%err, "MCP client connection ended with an error");
         }
@@ -272,7 +274,36 @@ impl<C: BackendConnector> Frontend<C> {
         }
     }
 
+    /// The whole request body, within `max_body_bytes` (else 413) and `body_read_timeout`
+    /// (else 408 with `Connection: close`: hyper's `header_read_timeout` ends with the head, so
+    /// without this a client trickling a byte a second would hold the connection, its task
+    /// and its buffer for as long as its `Content-Length` allows).
     async fn read_body<B>(&self, body: B) -> Result<Bytes, Response<FrontendBody>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: std::fmt::Display,
+    {
+        let timeout = self.config.server.body_read_timeout;
+        match tokio::time::timeout(timeout, self.read_body_unbounded(body)).await {
+            Ok(read) => read,
+            Err(_) => {
+                let mut response = http_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::INVALID_REQUEST,
+                    format!(
+                        "request body not received within body_read_timeout ({})",
+                        humantime::format_duration(timeout)
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                Err(response)
+            }
+        }
+    }
+
+    async fn read_body_unbounded<B>(&self, body: B) -> Result<Bytes, Response<FrontendBody>>
     where
         B: Body<Data = Bytes>,
         B::Error: std::fmt::Display,
@@ -654,6 +685,17 @@ impl<C: BackendConnector> Frontend<C> {
     pub fn broadcast_list_changed(&self, kind: Kind) -> usize {
         let message = json!({"jsonrpc": "2.0", "method": kind.list_changed()});
         let event = sse_event(&serde_json::to_vec(&message).unwrap_or_default());
-        self.sessions.all().iter().map(|s| s.push(&event)).sum()
+        let mut total = Pushed::default();
+        for session in self.sessions.all() {
+            let pushed = session.push(&event);
+            total.delivered += pushed.delivered;
+            total.dropped += pushed.dropped;
+        }
+        self.emit(|| FrontendEvent::ListChanged {
+            kind,
+            delivered: total.delivered,
+            dropped: total.dropped,
+        });
+        total.delivered
     }
 }

@@ -17,6 +17,15 @@ use crate::frontend::upstream::Upstream;
 /// Events buffered per GET stream; a client that stops reading loses notifications beyond it.
 pub(super) const STREAM_BUFFER: usize = 32;
 
+/// What [`ClientSession::push`] did with an event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pushed {
+    /// Streams that queued it.
+    pub delivered: usize,
+    /// Streams whose buffer was full.
+    pub dropped: usize,
+}
+
 /// A call in flight, as `notifications/cancelled` finds it.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
@@ -87,20 +96,29 @@ impl<C> ClientSession<C> {
         !state.streams.is_empty()
     }
 
-    /// Queue `event` on every open GET stream; returns how many got it.
-    pub(crate) fn push(&self, event: &Bytes) -> usize {
+    /// Queue `event` on every open GET stream; returns how many got it and how many were full
+    /// (their client does not read: the event is dropped there, memory stays bounded).
+    pub(crate) fn push(&self, event: &Bytes) -> Pushed {
         let mut state = self.lock();
         state.streams.retain(|s| !s.is_closed());
-        let mut delivered = 0;
+        let mut pushed = Pushed::default();
         for stream in &state.streams {
             match stream.try_send(event.clone()) {
-                Ok(()) => delivered += 1,
+                Ok(()) => pushed.delivered += 1,
                 Err(_) => {
-                    tracing::warn!(session = %self.id, "GET stream full; notification dropped")
+                    pushed.dropped += 1;
+                    tracing::warn!(session = %self.id, "GET stream full; notification dropped");
                 }
             }
         }
-        delivered
+        pushed
+    }
+
+    /// Open GET streams.
+    fn stream_count(&self) -> usize {
+        let mut state = self.lock();
+        state.streams.retain(|s| !s.is_closed());
+        state.streams.len()
     }
 
     /// Register a call under the client's request id (its JSON text).
@@ -288,6 +306,11 @@ impl<C> SessionStore<C> {
             }
         }
         closed
+    }
+
+    /// Open GET streams over all sessions.
+    pub(super) fn stream_count(&self) -> usize {
+        self.all().iter().map(|s| s.stream_count()).sum()
     }
 
     /// Every live session, ordered by id.

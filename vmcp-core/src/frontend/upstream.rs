@@ -23,6 +23,7 @@ use crate::client::session::{self as wire, MCP_SESSION_ID, RpcReply, requested_p
 use crate::client::target::Target;
 use crate::error::{BackendError, ProbeStep};
 use crate::frontend::raw_reply::{RawReply, find_raw_reply};
+use crate::frontend::{FrontendEvent, FrontendObserver};
 use crate::registry::Backend;
 
 /// An established backend session.
@@ -66,6 +67,8 @@ pub(crate) struct Upstream<C> {
     next_epoch: AtomicI64,
     next_id: AtomicI64,
     reinitializations: AtomicI64,
+    /// Told of every (re-)initialization, for the metrics.
+    observer: Option<Arc<dyn FrontendObserver>>,
 }
 
 impl<C> std::fmt::Debug for Upstream<C> {
@@ -82,6 +85,7 @@ impl<C: BackendConnector> Upstream<C> {
         backend: Backend,
         client: Arc<McpClient<C>>,
         max_body_bytes: u64,
+        observer: Option<Arc<dyn FrontendObserver>>,
     ) -> Result<Self, BackendError> {
         let target = Target::new(&backend)?;
         Ok(Self {
@@ -94,6 +98,7 @@ impl<C: BackendConnector> Upstream<C> {
             next_epoch: AtomicI64::new(0),
             next_id: AtomicI64::new(1),
             reinitializations: AtomicI64::new(0),
+            observer,
         })
     }
 
@@ -196,6 +201,13 @@ impl<C: BackendConnector> Upstream<C> {
         *state = None;
         let fresh = self.initialize().await?;
         *state = Some(fresh.clone());
+        drop(state);
+        if let Some(observer) = &self.observer {
+            observer.on_frontend_event(&FrontendEvent::BackendSessionInitialized {
+                backend: self.backend.name.clone(),
+                reinitialized: stale.is_some(),
+            });
+        }
         Ok(fresh)
     }
 
@@ -346,7 +358,12 @@ impl<C: BackendConnector> Upstream<C> {
         }
     }
 
-    /// One HTTP exchange; a connection-level failure flushes the backend's pool as for probes.
+    /// One HTTP exchange. A failed exchange flushes the backend's pool (`per_backend`), as a
+    /// failed probe does: a connection-level failure, and also an HTTP error status, because the
+    /// connection it came on may be a keep-alive connection to a replaced pod that answers 404 to
+    /// everything (DESIGN §4.1). Without the flush, the re-initialize after that 404 would ride
+    /// another pooled connection to the same stale pod, and calls would fail until the next probe
+    /// failed. The shared pool is never flushed (the upstream bug it stands for).
     async fn send(
         &self,
         step: ProbeStep,
@@ -374,6 +391,7 @@ impl<C: BackendConnector> Upstream<C> {
         if status.is_success() {
             return Ok(response);
         }
+        self.client.lease_failed(&self.backend.name, lease);
         Err(wire::status_error(step, status, sent_session))
     }
 }

@@ -61,6 +61,8 @@ pub struct BackendState {
     pub calls_in_flight: usize,
     /// The most `tools/call` in flight at once.
     pub max_calls_in_flight: usize,
+    /// Tools whose calls return a result with `isError: true` (the tool ran and failed).
+    pub error_tools: Vec<String>,
 }
 
 /// A scripted backend, shared between the connector and the test.
@@ -352,7 +354,12 @@ async fn handle(backend: &MemBackend, req: Request<Incoming>) -> Response<Full<B
                     ),
                 );
             }
-            json!({"content": [{"type": "text", "text": format!("{name}:{tool}:{}", params["arguments"])}]})
+            let text = format!("{name}:{tool}:{}", params["arguments"]);
+            if backend.with(|s| s.error_tools.contains(&tool)) {
+                json!({"content": [{"type": "text", "text": text}], "isError": true})
+            } else {
+                json!({"content": [{"type": "text", "text": text}]})
+            }
         }
         "resources/read" => {
             json!({"contents": [{"uri": params["uri"], "text": format!("{name} read {}", params["uri"])}]})

@@ -17,14 +17,12 @@ use tokio::sync::Semaphore;
 use vmcp_core::client::ProductionConnector;
 use vmcp_core::clock::{SharedClock, Timestamp};
 use vmcp_core::config::ListenerLimits;
-use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH};
+use vmcp_core::frontend::{Frontend, FrontendBody, MCP_PATH, WriteDeadline};
 use vmcp_core::health::HealthMonitor;
 use vmcp_core::health::{CircuitState, CrdStatus, ErrorCategory, HealthReason, HealthStatus};
 use vmcp_core::metrics::{self, Metrics};
 use vmcp_core::registry::DynamicRegistry;
 use vmcp_core::status::{LineQueue, StatusReport, build_report};
-
-use crate::write_deadline::WriteDeadline;
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -219,9 +217,15 @@ fn route(state: &StatusState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         "/status" => json(&state.report()),
         "/api/backends/health" => json(&state.backends_health()),
         "/metrics" => {
-            let body = state
-                .metrics
-                .encode(&state.monitor.snapshot(), Some(state.output.dropped()));
+            let frontend = state.frontend.as_ref().map(|f| metrics::FrontendGauges {
+                client_sessions: f.session_count(),
+                client_streams: f.stream_count(),
+            });
+            let body = state.metrics.encode(
+                &state.monitor.snapshot(),
+                Some(state.output.dropped()),
+                frontend,
+            );
             let mut response = Response::new(Full::new(Bytes::from(body)));
             response.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,

@@ -8,7 +8,6 @@
 mod http;
 mod load;
 mod signals;
-mod write_deadline;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -176,10 +175,14 @@ async fn run(
     })
     .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
     let frontend = match &config.frontend {
-        Some(frontend) => Some(
-            vmcp.start_frontend(frontend.clone(), Arc::clone(&probe), args.seed)
-                .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?,
-        ),
+        Some(frontend) => {
+            let frontend = vmcp
+                .start_frontend(frontend.clone(), Arc::clone(&probe), args.seed)
+                .map_err(|e| RunError::InvalidInput(format!("invalid config: {e}")))?;
+            // Calls, backend sessions and list_changed are counted as they happen.
+            frontend.observe(Arc::clone(&metrics) as _);
+            Some(frontend)
+        }
         None => None,
     };
 

@@ -1,11 +1,13 @@
-//! [`WriteDeadline`]: a connection whose writes must make progress within a deadline.
+//! [`WriteDeadline`]: a connection whose writes must make progress within a deadline (DESIGN
+//! §3.7 "every read and write has a deadline").
 //!
 //! hyper bounds reading a request head (`header_read_timeout`) but not writing a response: a
 //! client that stops reading would hold its connection (and a slot under `max_connections`)
 //! forever once the socket buffers fill. Here a write, flush or shutdown that stays pending for
 //! `timeout` fails with `TimedOut`, which ends the connection. The deadline restarts whenever a
 //! write makes progress, so a long response to a client that keeps reading (an SSE stream) is
-//! never cut.
+//! never cut. Both the binary's listeners and [`Frontend::serve_connection`](super::Frontend::serve_connection)
+//! wrap their connections in it. Time is `tokio::time`, so paused and simulated time drive it.
 
 use std::future::Future;
 use std::io;
@@ -18,7 +20,7 @@ use tokio::time::Sleep;
 
 /// An I/O object whose pending writes time out after `timeout` without progress.
 #[derive(Debug)]
-pub(crate) struct WriteDeadline<T> {
+pub struct WriteDeadline<T> {
     inner: T,
     timeout: Duration,
     /// Armed when a write first returns `Pending`; cleared on progress.
@@ -27,7 +29,7 @@ pub(crate) struct WriteDeadline<T> {
 
 impl<T> WriteDeadline<T> {
     /// Wrap `inner`.
-    pub(crate) fn new(inner: T, timeout: Duration) -> Self {
+    pub fn new(inner: T, timeout: Duration) -> Self {
         Self {
             inner,
             timeout,
@@ -118,7 +120,7 @@ mod tests {
     async fn a_write_the_peer_never_reads_fails_at_the_deadline() {
         let (near, _far) = tokio::io::duplex(64);
         let mut conn = WriteDeadline::new(near, Duration::from_secs(3));
-        let start = vmcp_core::clock::monotonic_now();
+        let start = crate::clock::monotonic_now();
         let err = conn.write_all(&[0u8; 1024]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(start.elapsed(), Duration::from_secs(3));
