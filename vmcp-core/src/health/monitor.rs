@@ -1067,4 +1067,93 @@ mod tests {
             assert_eq!(backend_seed(seed, name), expected, "{seed:#x} {name:?}");
         }
     }
+
+    use super::*;
+    use crate::clock::{EpochClock, Timestamp};
+    use crate::health::{HealthReason, HealthStatus};
+
+    /// Always succeeds at once.
+    struct Up;
+    impl Probe for Up {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            ProbeOutcome::success(Duration::ZERO)
+        }
+    }
+
+    fn monitor(names: &[&str]) -> HealthMonitor {
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = names
+            .iter()
+            .map(|n| Backend::new(*n, format!("http://{n}:8080/mcp")))
+            .collect();
+        HealthMonitor::start(
+            FailureHandling::default(),
+            Arc::new(Up),
+            clock,
+            None,
+            1,
+            backends,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn debug_names_the_monitored_backends() {
+        let m = monitor(&["b", "a"]);
+        assert_eq!(
+            format!("{m:?}"),
+            "HealthMonitor { backends: [\"a\", \"b\"], .. }"
+        );
+        assert_eq!(format!("{:?}", *m.shared), "Shared { .. }");
+        m.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_backend_is_refused_with_what_the_client_is_told() {
+        let m = monitor(&["a"]);
+        let refused = m.call_gate("nope").unwrap_err();
+        assert_eq!(
+            refused,
+            FastFail {
+                backend: "nope".into(),
+                status: HealthStatus::Unknown,
+                reason: HealthReason::Pending,
+                circuit: CircuitState::Closed,
+                refusal: GateRefusal::Unknown,
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "backend \"nope\" is not configured (status unknown, reason pending, circuit closed); \
+             the call was not sent"
+        );
+        m.stop().await;
+    }
+
+    #[test]
+    fn fast_fail_messages_name_the_rule() {
+        let fail = |refusal| FastFail {
+            backend: "gh".into(),
+            status: HealthStatus::Degraded,
+            reason: HealthReason::HalfOpen,
+            circuit: CircuitState::HalfOpen,
+            refusal,
+        };
+        let rules = [
+            (GateRefusal::Hidden, "is unavailable"),
+            (GateRefusal::CircuitOpen, "has an open circuit"),
+            (
+                GateRefusal::HalfOpenBudget,
+                "is half-open and its trial budget is in use",
+            ),
+        ];
+        for (refusal, why) in rules {
+            assert_eq!(
+                fail(refusal).to_string(),
+                format!(
+                    "backend \"gh\" {why} (status degraded, reason half_open, circuit half-open); \
+                     the call was not sent"
+                )
+            );
+        }
+    }
 }
