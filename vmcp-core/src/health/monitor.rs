@@ -1156,4 +1156,70 @@ mod tests {
             );
         }
     }
+
+    /// Fails the first probe, then succeeds; every probe takes 2 s.
+    struct FailOnce(std::sync::atomic::AtomicBool);
+    impl Probe for FailOnce {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                ProbeOutcome::success(Duration::from_secs(2))
+            } else {
+                ProbeOutcome::failure(
+                    Duration::from_secs(2),
+                    ProbeFailure {
+                        status: FailureStatus::Unhealthy,
+                        category: ErrorCategory::ConnectionFailed,
+                        message: "refused".into(),
+                    },
+                )
+            }
+        }
+    }
+
+    /// Probes started and skipped are counted; the first results are awaited exactly until
+    /// they exist. Breaker: opens on the first failure for 25 s; probes every 10 s.
+    #[tokio::test(start_paused = true)]
+    async fn probes_started_and_skipped_are_counted() {
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(25),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let start = crate::clock::monotonic_now();
+        let m = HealthMonitor::start(
+            config,
+            Arc::new(FailOnce(Default::default())),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        let counts = |m: &HealthMonitor| {
+            let view = &m.snapshot()["a"];
+            (view.probes_started, view.probes_skipped)
+        };
+        m.initial_probes_done(Duration::from_secs(60)).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "the first result, no later or sooner"
+        );
+        assert_eq!(counts(&m), (1, 0));
+        assert_eq!(m.snapshot()["a"].circuit.state, CircuitState::Open);
+        // Ticks at 10 s and 20 s are skipped; the trial at 27 s (open at 2 s + 25 s) succeeds.
+        tokio::time::sleep_until(start + Duration::from_secs(21)).await;
+        assert_eq!(counts(&m), (1, 2));
+        tokio::time::sleep_until(start + Duration::from_secs(30)).await;
+        assert_eq!(counts(&m), (2, 2));
+        assert_eq!(m.snapshot()["a"].circuit.state, CircuitState::Closed);
+        m.stop().await;
+    }
 }
