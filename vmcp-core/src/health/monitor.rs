@@ -1222,4 +1222,95 @@ mod tests {
         assert_eq!(m.snapshot()["a"].circuit.state, CircuitState::Closed);
         m.stop().await;
     }
+
+    /// The first probe fails at once; every later one never answers. Counts its calls.
+    #[derive(Default)]
+    struct FailThenHang(std::sync::atomic::AtomicU64);
+    impl Probe for FailThenHang {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                std::future::pending::<()>().await;
+            }
+            ProbeOutcome::failure(
+                Duration::ZERO,
+                ProbeFailure {
+                    status: FailureStatus::Unhealthy,
+                    category: ErrorCategory::ConnectionFailed,
+                    message: "refused".into(),
+                },
+            )
+        }
+    }
+
+    /// Breaker opens on one failure for 5 s, two half-open trials; probes every 100 s, each
+    /// allowed 60 s.
+    fn breaker_monitor(probe: Arc<FailThenHang>) -> HealthMonitor {
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(100),
+            health_check_timeout: Duration::from_secs(60),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(5),
+                half_open_max_probes: 2,
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = vec![Backend::new("a", "http://a:8080/mcp")];
+        HealthMonitor::start(config, probe, clock, None, 1, backends)
+    }
+
+    fn circuit(m: &HealthMonitor) -> CircuitState {
+        m.snapshot()["a"].circuit.state
+    }
+
+    /// A call permit dropped without a result gives its half-open slot back; one finished with
+    /// a transport failure re-opens the circuit and signals the change.
+    #[tokio::test(start_paused = true)]
+    async fn call_permits_give_back_or_record() {
+        let t0 = crate::clock::monotonic_now();
+        let m = breaker_monitor(Arc::default());
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(circuit(&m), CircuitState::Open);
+        // At 5 s the probe task takes one trial (it hangs); calls get the other.
+        tokio::time::sleep_until(t0 + Duration::from_secs(6)).await;
+        assert_eq!(circuit(&m), CircuitState::HalfOpen);
+        let call = m.acquire("a").expect("the second trial slot");
+        assert!(call.is_half_open());
+        assert!(matches!(
+            m.acquire("a"),
+            Err(Refusal::Circuit {
+                state: CircuitState::HalfOpen,
+                until: None
+            })
+        ));
+        drop(call);
+        let call = m
+            .acquire("a")
+            .expect("the dropped permit gave its slot back");
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        call.finish(CallOutcome::TransportFailure);
+        assert_eq!(circuit(&m), CircuitState::Open);
+        assert!(
+            changes.has_changed().unwrap(),
+            "a breaker transition is a change"
+        );
+        m.stop().await;
+    }
+
+    /// A monitor dropped without `stop` cancels its tasks: no probe runs afterwards.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_monitor_probes_no_more() {
+        let probe = Arc::new(FailThenHang::default());
+        let m = breaker_monitor(Arc::clone(&probe));
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(probe.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(m);
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert_eq!(probe.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 }
