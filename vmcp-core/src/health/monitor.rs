@@ -1313,4 +1313,50 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(300)).await;
         assert_eq!(probe.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
+
+    /// Re-applying the same backends changes nothing and signals nothing.
+    #[tokio::test(start_paused = true)]
+    async fn an_unchanged_backend_list_signals_no_change() {
+        let m = monitor(&["a"]);
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        m.update_backends(&[Backend::new("a", "http://a:8080/mcp")]);
+        assert!(!changes.has_changed().unwrap());
+        m.update_backends(&[Backend::new("a", "http://a2:8080/mcp")]);
+        assert!(changes.has_changed().unwrap(), "a new endpoint is a change");
+        m.stop().await;
+    }
+
+    /// A first tick skipped by a breaker that calls opened (before any probe) is a first
+    /// result: waiting for the initial probes ends there, not at the trial a minute later.
+    #[tokio::test(start_paused = true)]
+    async fn a_skipped_first_probe_ends_the_initial_wait() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            initial_jitter: Duration::from_secs(10),
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(60),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = vec![Backend::new("a", "http://a:8080/mcp")];
+        let m = HealthMonitor::start(config, Arc::new(Up), clock, None, 1, backends);
+        m.acquire("a")
+            .unwrap()
+            .finish(CallOutcome::TransportFailure);
+        m.initial_probes_done(Duration::from_secs(100)).await;
+        let view = &m.snapshot()["a"];
+        assert_eq!((view.probes_started, view.probes_skipped), (0, 1));
+        assert!(view.health.last_check.is_none());
+        assert!(
+            t0.elapsed() <= Duration::from_secs(10),
+            "{:?}",
+            t0.elapsed()
+        );
+        m.stop().await;
+    }
 }
