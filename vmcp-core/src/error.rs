@@ -548,3 +548,531 @@ fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::REDACTED;
+    use std::io::{Error as IoError, ErrorKind};
+
+    const INIT: ProbeStep = ProbeStep::Initialize;
+
+    #[test]
+    fn steps_have_their_message_names() {
+        use ProbeStep as P;
+        let steps = [
+            (P::Prepare, "prepare"),
+            (P::Initialize, "initialize"),
+            (P::Initialized, "notifications/initialized"),
+            (P::ListTools, "tools/list"),
+            (P::Ping, "ping"),
+            (P::DeleteSession, "delete session"),
+            (P::ListResources, "resources/list"),
+            (P::ListPrompts, "prompts/list"),
+            (P::Forward, "forwarded request"),
+        ];
+        for (step, name) in steps {
+            assert_eq!(step.as_str(), name);
+            assert_eq!(step.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn http_statuses_are_classified() {
+        use BackendError as E;
+        let cases = [
+            (401, false, E::AuthenticationFailed { step: INIT }),
+            (401, true, E::AuthenticationFailed { step: INIT }),
+            (403, false, E::AuthorizationFailed { step: INIT }),
+            (404, true, E::SessionTerminated { step: INIT }),
+            (
+                404,
+                false,
+                E::Rejected {
+                    step: INIT,
+                    status: 404,
+                },
+            ),
+            (
+                400,
+                true,
+                E::Rejected {
+                    step: INIT,
+                    status: 400,
+                },
+            ),
+            (
+                302,
+                false,
+                E::Rejected {
+                    step: INIT,
+                    status: 302,
+                },
+            ),
+            (
+                499,
+                false,
+                E::Rejected {
+                    step: INIT,
+                    status: 499,
+                },
+            ),
+            (
+                600,
+                false,
+                E::Rejected {
+                    step: INIT,
+                    status: 600,
+                },
+            ),
+            (
+                500,
+                false,
+                E::Unavailable {
+                    step: INIT,
+                    cause: UnavailableCause::ServerError(500),
+                },
+            ),
+            (
+                599,
+                true,
+                E::Unavailable {
+                    step: INIT,
+                    cause: UnavailableCause::ServerError(599),
+                },
+            ),
+        ];
+        for (status, sent_session, expected) in cases {
+            assert_eq!(
+                BackendError::from_status(INIT, status, sent_session),
+                expected,
+                "{status}"
+            );
+        }
+    }
+
+    /// Every variant: status, category, step and message (DESIGN §3.3's table).
+    #[test]
+    fn every_error_has_its_status_category_step_and_message() {
+        use BackendError as E;
+        use ErrorCategory as C;
+        use FailureStatus::{Unauthenticated as Auth, Unhealthy as Down};
+        use UnavailableCause as U;
+        let ping = ProbeStep::Ping;
+        let cases: Vec<(E, FailureStatus, C, Option<ProbeStep>, &str)> = vec![
+            (
+                E::AuthenticationFailed { step: INIT },
+                Auth,
+                C::AuthenticationFailed,
+                Some(INIT),
+                "initialize: authentication failed (HTTP 401)",
+            ),
+            (
+                E::AuthorizationFailed { step: ping },
+                Auth,
+                C::AuthenticationFailed,
+                Some(ping),
+                "ping: authorization failed (HTTP 403)",
+            ),
+            (
+                E::Rejected {
+                    step: INIT,
+                    status: 405,
+                },
+                Down,
+                C::BackendUnavailable,
+                Some(INIT),
+                "initialize: rejected with HTTP 405",
+            ),
+            (
+                E::SessionTerminated { step: ping },
+                Down,
+                C::BackendUnavailable,
+                Some(ping),
+                "ping: session terminated by the server (HTTP 404)",
+            ),
+            (
+                E::Unavailable {
+                    step: INIT,
+                    cause: U::ConnectionRefused,
+                },
+                Down,
+                C::ConnectionFailed,
+                Some(INIT),
+                "initialize: backend unavailable: connection refused",
+            ),
+            (
+                E::Unavailable {
+                    step: INIT,
+                    cause: U::ConnectionReset,
+                },
+                Down,
+                C::ConnectionFailed,
+                Some(INIT),
+                "initialize: backend unavailable: connection reset",
+            ),
+            (
+                E::Unavailable {
+                    step: INIT,
+                    cause: U::ConnectTimeout(Duration::from_millis(1500)),
+                },
+                Down,
+                C::ConnectionFailed,
+                Some(INIT),
+                "initialize: backend unavailable: connect timed out after 1s 500ms",
+            ),
+            (
+                E::Unavailable {
+                    step: INIT,
+                    cause: U::ConnectFailed("dns error".into()),
+                },
+                Down,
+                C::ConnectionFailed,
+                Some(INIT),
+                "initialize: backend unavailable: connect failed: dns error",
+            ),
+            (
+                E::Unavailable {
+                    step: ping,
+                    cause: U::ServerError(503),
+                },
+                Down,
+                C::BackendUnavailable,
+                Some(ping),
+                "ping: backend unavailable: HTTP 503",
+            ),
+            (
+                E::Unavailable {
+                    step: ping,
+                    cause: U::ClosedEarly,
+                },
+                Down,
+                C::BackendUnavailable,
+                Some(ping),
+                "ping: backend unavailable: connection closed before the response completed",
+            ),
+            (
+                E::Unavailable {
+                    step: ping,
+                    cause: U::Transport("h2 frame".into()),
+                },
+                Down,
+                C::BackendUnavailable,
+                Some(ping),
+                "ping: backend unavailable: transport error: h2 frame",
+            ),
+            (
+                E::Tls {
+                    step: INIT,
+                    failure: TlsFailure::Expired,
+                },
+                Down,
+                C::Tls,
+                Some(INIT),
+                "initialize: TLS error: invalid certificate: expired",
+            ),
+            (
+                E::Timeout {
+                    step: ping,
+                    after: Duration::from_secs(2),
+                },
+                Down,
+                C::Timeout,
+                Some(ping),
+                "ping: probe timed out after 2s",
+            ),
+            (
+                E::protocol(INIT, "bad json"),
+                Down,
+                C::ProtocolError,
+                Some(INIT),
+                "initialize: protocol error: bad json",
+            ),
+            (
+                E::BodyTooLarge {
+                    step: ping,
+                    limit: 10,
+                },
+                Down,
+                C::ProtocolError,
+                Some(ping),
+                "ping: response larger than 10 bytes",
+            ),
+            (
+                E::Rpc {
+                    step: ping,
+                    code: -32603,
+                    message: "boom".into(),
+                },
+                Down,
+                C::HealthCheckFailed,
+                Some(ping),
+                "ping: JSON-RPC error -32603: boom",
+            ),
+            (E::Cancelled, Down, C::Cancelled, None, "probe cancelled"),
+            (
+                E::InvalidEndpoint {
+                    detail: "no host".into(),
+                },
+                Down,
+                C::HealthCheckFailed,
+                None,
+                "invalid backend endpoint: no host",
+            ),
+        ];
+        for (err, status, category, step, message) in cases {
+            assert_eq!(err.status(), status, "{err:?}");
+            assert_eq!(err.category(), category, "{err:?}");
+            assert_eq!(err.step(), step, "{err:?}");
+            assert_eq!(err.to_string(), message);
+            let expected = ProbeFailure {
+                status,
+                category,
+                message: message.to_owned(),
+            };
+            assert_eq!(err.to_probe_failure(), expected);
+            assert_eq!(ProbeFailure::from(&err), expected);
+        }
+    }
+
+    #[test]
+    fn tls_failures_say_what_is_wrong_with_the_certificate() {
+        use TlsFailure as T;
+        let cases = [
+            (
+                T::UnknownIssuer,
+                "invalid certificate: unknown issuer (not signed by a trusted CA; set operational.tls.ca_file to the CA that signed it)",
+            ),
+            (
+                T::NameMismatch("a vs b".into()),
+                "invalid certificate: not valid for the backend's host name (a vs b)",
+            ),
+            (T::Expired, "invalid certificate: expired"),
+            (T::NotYetValid, "invalid certificate: not valid yet"),
+            (T::Revoked, "invalid certificate: revoked"),
+            (
+                T::InvalidCertificate("bad sig".into()),
+                "invalid certificate: bad sig",
+            ),
+            (T::Handshake("alert".into()), "handshake failed: alert"),
+        ];
+        for (failure, message) in cases {
+            assert_eq!(failure.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn messages_are_redacted_and_scrubbed() {
+        let err = BackendError::protocol(INIT, "echo Authorization: Bearer s3cr3t here");
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        // A message built without the constructor is redacted on the way out.
+        let rpc = BackendError::Rpc {
+            step: ProbeStep::Ping,
+            code: 1,
+            message: "see http://u:pw@h/x?token=t0k plain-secret".into(),
+        };
+        let failure = rpc.to_probe_failure();
+        assert!(
+            !failure.message.contains("pw@") && !failure.message.contains("t0k"),
+            "{failure:?}"
+        );
+        assert!(failure.message.contains("plain-secret"));
+        let scrubbed = rpc.to_probe_failure_scrubbed(&["plain-secret"]);
+        assert!(!scrubbed.message.contains("plain-secret"), "{scrubbed:?}");
+        assert!(scrubbed.message.contains(REDACTED));
+        assert_eq!(
+            (scrubbed.status, scrubbed.category),
+            (failure.status, failure.category)
+        );
+    }
+
+    #[test]
+    fn io_errors_map_to_connection_causes() {
+        let cases = [
+            (
+                ErrorKind::ConnectionRefused,
+                Some(UnavailableCause::ConnectionRefused),
+            ),
+            (
+                ErrorKind::ConnectionReset,
+                Some(UnavailableCause::ConnectionReset),
+            ),
+            (
+                ErrorKind::ConnectionAborted,
+                Some(UnavailableCause::ConnectionReset),
+            ),
+            (
+                ErrorKind::BrokenPipe,
+                Some(UnavailableCause::ConnectionReset),
+            ),
+            (
+                ErrorKind::UnexpectedEof,
+                Some(UnavailableCause::ClosedEarly),
+            ),
+            (ErrorKind::TimedOut, None),
+            (ErrorKind::NotFound, None),
+        ];
+        for (kind, cause) in cases {
+            assert_eq!(
+                unavailable_cause_from_io(&IoError::from(kind)),
+                cause,
+                "{kind:?}"
+            );
+        }
+    }
+
+    /// An error whose source is `inner`, for chains.
+    #[derive(Debug)]
+    struct Wrap(&'static str, Box<dyn std::error::Error + 'static>);
+    impl fmt::Display for Wrap {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Wrap {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.1.as_ref())
+        }
+    }
+
+    #[test]
+    fn foreign_error_chains_are_classified_by_type_first() {
+        let typed = Wrap("request failed", Box::new(BackendError::Cancelled));
+        assert_eq!(
+            classify_foreign_error(&typed),
+            BackendError::Cancelled.to_probe_failure()
+        );
+
+        let refused = Wrap(
+            "connect",
+            Box::new(IoError::new(ErrorKind::ConnectionRefused, "nope")),
+        );
+        let f = classify_foreign_error(&refused);
+        assert_eq!(
+            (f.status, f.category),
+            (FailureStatus::Unhealthy, ErrorCategory::ConnectionFailed)
+        );
+        assert_eq!(
+            f.message,
+            "prepare: backend unavailable: connection refused"
+        );
+
+        let timed_out = Wrap(
+            "call",
+            Box::new(IoError::new(ErrorKind::TimedOut, "too slow")),
+        );
+        let f = classify_foreign_error(&timed_out);
+        assert_eq!(
+            (f.status, f.category),
+            (FailureStatus::Unhealthy, ErrorCategory::Timeout)
+        );
+        assert_eq!(f.message, "call: too slow");
+
+        // An untyped I/O error falls through to the text, whole chain rendered once.
+        let other = Wrap(
+            "HTTP 401 from proxy",
+            Box::new(IoError::other("HTTP 401 from proxy")),
+        );
+        let f = classify_foreign_error(&other);
+        assert_eq!(
+            (f.status, f.category),
+            (
+                FailureStatus::Unauthenticated,
+                ErrorCategory::AuthenticationFailed
+            )
+        );
+        assert_eq!(f.message, "HTTP 401 from proxy");
+        let opaque = Wrap(
+            "outer",
+            Box::new(Wrap("inner", Box::new(IoError::other("root")))),
+        );
+        let f = classify_foreign_error(&opaque);
+        assert_eq!(
+            (f.status, f.category),
+            (FailureStatus::Unhealthy, ErrorCategory::HealthCheckFailed)
+        );
+        assert_eq!(f.message, "outer: inner: root");
+    }
+
+    #[test]
+    fn the_text_fallback_matches_auth_phrases_on_word_boundaries() {
+        let yes = [
+            "HTTP 401",
+            "got  http\t401 from upstream",
+            "401 Unauthorized",
+            "server said: 403 FORBIDDEN.",
+            "status code 401: denied",
+            "error (status code 401)",
+            "Access denied.",
+            "status code 4010, then status code 401",
+            "http 401. retrying",
+        ];
+        let no = [
+            "",
+            "all fine",
+            "http://backend401.example.com",
+            "status code 4010",
+            "xhttp 401",
+            "http 401.example",
+            "http 401_x",
+            "see /http 401",
+            "http 401.x",
+            "a.http 401",
+            "http 401-2",
+        ];
+        for msg in yes {
+            assert!(is_authentication_error(msg), "{msg:?} should match");
+            let f = classify_message(msg);
+            assert_eq!(
+                (f.status, f.category),
+                (
+                    FailureStatus::Unauthenticated,
+                    ErrorCategory::AuthenticationFailed
+                ),
+                "{msg:?}"
+            );
+            assert_eq!(f.message, msg);
+        }
+        for msg in no {
+            assert!(!is_authentication_error(msg), "{msg:?} should not match");
+            let f = classify_message(msg);
+            assert_eq!(
+                (f.status, f.category),
+                (FailureStatus::Unhealthy, ErrorCategory::HealthCheckFailed),
+                "{msg:?}"
+            );
+        }
+        // Non-ASCII around a phrase is walked correctly.
+        assert!(is_authentication_error("é http 401 é"));
+        assert!(!is_authentication_error("éhttp 401"));
+    }
+
+    #[test]
+    fn normalize_lowercases_and_collapses_whitespace() {
+        assert_eq!(normalize("  A\t\nB  C "), " a b c ");
+        assert_eq!(normalize("ÄB"), "äb");
+    }
+
+    #[test]
+    fn foreign_details_are_bounded_at_a_character_boundary() {
+        let exact = "a".repeat(300);
+        assert_eq!(bounded(&exact), exact);
+        assert_eq!(sanitize(&exact), exact);
+        let long = "b".repeat(301);
+        assert_eq!(bounded(&long), format!("{}…", "b".repeat(300)));
+        // 'é' is two bytes, at 299..301: the cut goes before it.
+        let straddling = format!("{}é{}", "c".repeat(299), "d".repeat(10));
+        assert_eq!(bounded(&straddling), format!("{}…", "c".repeat(299)));
+        assert_eq!(
+            sanitize("token=x Bearer abc.def"),
+            format!("token=x Bearer {REDACTED}")
+        );
+    }
+
+    #[test]
+    fn chains_render_each_distinct_message_once() {
+        let err = Wrap("a: b", Box::new(Wrap("b", Box::new(IoError::other("c")))));
+        assert_eq!(render_chain(&err), "a: b: c");
+        assert_eq!(render_chain(&IoError::other("solo")), "solo");
+    }
+}

@@ -428,4 +428,17 @@ mod tests {
             }
         }
     }
+
+    /// An empty header value has nothing to hide: it is printed as it is, not marked redacted.
+    #[test]
+    fn empty_header_values_are_left_alone() {
+        for msg in [
+            "authorization:\nnext line",
+            "{\"authorization\": \"\"}",
+            "x-api-key=",
+            "cookie: \r\n",
+        ] {
+            assert_eq!(redact(msg), msg);
+        }
+    }
 }

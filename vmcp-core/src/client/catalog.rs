@@ -161,4 +161,16 @@ mod tests {
             "removing nothing changes nothing"
         );
     }
+
+    #[test]
+    fn debug_lists_the_cached_backends() {
+        let cache = CatalogCache::default();
+        assert_eq!(format!("{cache:?}"), "CatalogCache { backends: [] }");
+        cache.update("b", "http://b/mcp", Catalog::default());
+        cache.update("a", "http://a/mcp", Catalog::default());
+        assert_eq!(
+            format!("{cache:?}"),
+            "CatalogCache { backends: [\"a\", \"b\"] }"
+        );
+    }
 }

@@ -191,3 +191,129 @@ impl<C: BackendConnector> Service<Uri> for CountingConnector<C> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::{TcpListener, TcpStream};
+
+    type Connecting = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<TcpStream>>> + Send>>;
+
+    /// Connects to a fixed local address, refuses (an error at once), or never completes.
+    #[derive(Clone)]
+    enum Fake {
+        To(std::net::SocketAddr),
+        Refuse,
+        Hang,
+    }
+
+    impl Service<Uri> for Fake {
+        type Response = TokioIo<TcpStream>;
+        type Error = std::io::Error;
+        type Future = Connecting;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _dst: Uri) -> Self::Future {
+            match self.clone() {
+                Fake::To(addr) => {
+                    Box::pin(async move { TcpStream::connect(addr).await.map(TokioIo::new) })
+                }
+                Fake::Refuse => Box::pin(async {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionRefused,
+                        "refused",
+                    ))
+                }),
+                Fake::Hang => Box::pin(std::future::pending()),
+            }
+        }
+    }
+
+    /// The connector is called inside the scope, as hyper-util calls it from the polled request.
+    fn uri() -> Uri {
+        Uri::from_static("http://backend:8080/mcp")
+    }
+
+    #[tokio::test]
+    async fn connects_are_counted_per_attributed_backend() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counters = ConnectionCounters::default();
+        let mut ok =
+            CountingConnector::new(Fake::To(addr), counters.clone(), Duration::from_secs(5));
+        let mut refused =
+            CountingConnector::new(Fake::Refuse, counters.clone(), Duration::from_secs(5));
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        for _ in 0..2 {
+            attribute_to(Arc::clone(&a), async { ok.call(uri()).await })
+                .await
+                .unwrap();
+        }
+        attribute_to(Arc::clone(&b), async { ok.call(uri()).await })
+            .await
+            .unwrap();
+        let err = attribute_to(Arc::clone(&b), async { refused.call(uri()).await })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "refused");
+        // Outside any scope: counted apart.
+        ok.call(uri()).await.unwrap();
+        refused.call(uri()).await.unwrap_err();
+
+        assert_eq!((counters.attempted("a"), counters.opened("a")), (2, 2));
+        assert_eq!((counters.attempted("b"), counters.opened("b")), (2, 1));
+        assert_eq!(
+            (
+                counters.attempted(UNATTRIBUTED),
+                counters.opened(UNATTRIBUTED)
+            ),
+            (2, 1)
+        );
+        assert_eq!((counters.attempted("c"), counters.opened("c")), (0, 0));
+        assert_eq!(counters.total_opened(), 4);
+        let stats = |attempted, opened| ConnectionStats { attempted, opened };
+        let expected: BTreeMap<String, ConnectionStats> = [
+            (UNATTRIBUTED.to_string(), stats(2, 1)),
+            ("a".to_string(), stats(2, 2)),
+            ("b".to_string(), stats(2, 1)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(counters.snapshot(), expected);
+        assert_eq!(
+            format!("{counters:?}"),
+            "{\"<unattributed>\": ConnectionStats { attempted: 2, opened: 1 }, \
+             \"a\": ConnectionStats { attempted: 2, opened: 2 }, \
+             \"b\": ConnectionStats { attempted: 2, opened: 1 }}"
+        );
+        // A clone shares the numbers.
+        assert_eq!(counters.clone().opened("a"), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connect_past_the_timeout_fails_and_counts_as_attempted_only() {
+        let counters = ConnectionCounters::default();
+        let mut hang =
+            CountingConnector::new(Fake::Hang, counters.clone(), Duration::from_millis(250));
+        let started = tokio::time::Instant::now();
+        let err = attribute_to(Arc::from("a"), async { hang.call(uri()).await })
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_millis(250));
+        let timeout = err
+            .downcast_ref::<ConnectTimeout>()
+            .expect("a ConnectTimeout");
+        assert_eq!(*timeout, ConnectTimeout(Duration::from_millis(250)));
+        assert_eq!(err.to_string(), "connect timed out after 250ms");
+        assert_eq!((counters.attempted("a"), counters.opened("a")), (1, 0));
+        assert_eq!(
+            format!("{hang:?}"),
+            "CountingConnector { connect_timeout: 250ms, .. }"
+        );
+    }
+}

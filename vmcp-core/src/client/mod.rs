@@ -421,3 +421,69 @@ impl<C> fmt::Debug for McpClient<C> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::UnavailableCause;
+
+    /// The session is ended after a success or an HTTP-level answer (the server is up and holds
+    /// it), never after connection failures, timeouts or a terminated session.
+    #[test]
+    fn sessions_are_deleted_only_where_the_server_answered() {
+        use BackendError as E;
+        let step = ProbeStep::ListTools;
+        let ok: Result<ProbeSuccess, BackendError> = Ok(ProbeSuccess {
+            session: SessionSummary {
+                protocol_version: "2025-06-18".into(),
+                had_session_id: true,
+                tools: Some(1),
+                catalog: None,
+            },
+            reinitialized: false,
+        });
+        assert!(should_end_session(&ok));
+        let cases = [
+            (E::AuthenticationFailed { step }, true),
+            (E::AuthorizationFailed { step }, true),
+            (E::Rejected { step, status: 400 }, true),
+            (E::protocol(step, "bad"), true),
+            (
+                E::Rpc {
+                    step,
+                    code: -1,
+                    message: "no".into(),
+                },
+                true,
+            ),
+            (E::SessionTerminated { step }, false),
+            (
+                E::Unavailable {
+                    step,
+                    cause: UnavailableCause::ConnectionRefused,
+                },
+                false,
+            ),
+            (
+                E::Unavailable {
+                    step,
+                    cause: UnavailableCause::ServerError(503),
+                },
+                false,
+            ),
+            (
+                E::Timeout {
+                    step,
+                    after: Duration::from_secs(1),
+                },
+                false,
+            ),
+            (E::BodyTooLarge { step, limit: 1 }, false),
+            (E::Cancelled, false),
+            (E::InvalidEndpoint { detail: "x".into() }, false),
+        ];
+        for (err, end) in cases {
+            assert_eq!(should_end_session(&Err(err.clone())), end, "{err:?}");
+        }
+    }
+}

@@ -757,4 +757,44 @@ mod tests {
             serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})
         );
     }
+
+    #[test]
+    fn informational_and_redirect_statuses_are_rejections() {
+        let step = ProbeStep::Initialize;
+        for code in [101, 302, 307] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(
+                status_error(step, status, true),
+                BackendError::Rejected { step, status: code },
+                "{code}"
+            );
+        }
+        assert_eq!(
+            status_error(step, StatusCode::NOT_FOUND, true),
+            BackendError::SessionTerminated { step }
+        );
+        assert_eq!(
+            status_error(step, StatusCode::UNAUTHORIZED, false),
+            BackendError::AuthenticationFailed { step }
+        );
+    }
+
+    #[test]
+    fn ids_and_rpc_errors_are_shown_safely() {
+        assert_eq!(show_id(&RequestId::Number(7)), "7");
+        assert_eq!(show_id(&RequestId::String("a\"b".into())), "\"a\\\"b\"");
+        let error = ErrorData::new(
+            rmcp::model::ErrorCode(-32000),
+            "failed for Bearer s3cr3t",
+            None,
+        );
+        assert_eq!(
+            rpc_error(ProbeStep::Ping, &error),
+            BackendError::Rpc {
+                step: ProbeStep::Ping,
+                code: -32000,
+                message: "failed for Bearer <redacted>".into(),
+            }
+        );
+    }
 }

@@ -210,4 +210,54 @@ mod tests {
             Some(&b"svc.default:8080"[..])
         );
     }
+
+    use crate::registry::Secret;
+
+    fn target() -> Target {
+        let mut backend = Backend::new("gh", "http://gh:8080/mcp");
+        backend.auth = Some(OutgoingAuth::Bearer {
+            token: Secret::new("t0ken"),
+        });
+        Target::new(&backend).unwrap()
+    }
+
+    #[test]
+    fn requests_carry_accept_credential_and_session_headers() {
+        let t = target();
+        let session = HeaderValue::from_static("s-1");
+        let version = HeaderValue::from_static("2025-06-18");
+        let post = t.request(
+            Method::POST,
+            Bytes::from_static(b"{}"),
+            Some(&session),
+            Some(&version),
+        );
+        assert_eq!(post.method(), Method::POST);
+        assert_eq!(post.uri(), "http://gh:8080/mcp");
+        let h = post.headers();
+        assert_eq!(h[header::ACCEPT], "application/json, text/event-stream");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
+        assert_eq!(h[header::AUTHORIZATION], "Bearer t0ken");
+        assert!(h[header::AUTHORIZATION].is_sensitive());
+        assert_eq!(h["mcp-session-id"], "s-1");
+        assert_eq!(h["mcp-protocol-version"], "2025-06-18");
+
+        // No body, no Content-Type; no session yet, no session headers.
+        let delete = t.request(Method::DELETE, Bytes::new(), None, None);
+        assert_eq!(delete.method(), Method::DELETE);
+        let h = delete.headers();
+        assert!(h.get(header::CONTENT_TYPE).is_none());
+        assert!(h.get("mcp-session-id").is_none() && h.get("mcp-protocol-version").is_none());
+        assert_eq!(h[header::AUTHORIZATION], "Bearer t0ken");
+    }
+
+    #[test]
+    fn debug_shows_the_credential_header_name_only() {
+        let shown = format!("{:?}", target());
+        assert_eq!(
+            shown,
+            "Target { uri: http://gh:8080/mcp, auth: Some(\"authorization\"), .. }"
+        );
+        assert!(!shown.contains("t0ken"));
+    }
 }

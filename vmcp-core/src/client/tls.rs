@@ -156,3 +156,29 @@ pub(crate) fn classify(err: &rustls::Error) -> TlsFailure {
         other => TlsFailure::Handshake(sanitize(&other.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CaBundle;
+
+    #[test]
+    fn a_refused_ca_certificate_is_named_by_its_1_based_position() {
+        let settings = TlsSettings {
+            ca: Some(CaBundle {
+                path: "/etc/ca.pem".into(),
+                certificates: vec![vec![0x30, 0x03, 0x01, 0x02, 0x03]],
+            }),
+        };
+        let err = client_config(&settings).unwrap_err();
+        assert!(
+            matches!(&err, TlsSetupError::BadCaCertificate { index: 1, path, .. } if path == "/etc/ca.pem"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("CA certificate 1 of /etc/ca.pem cannot be used: "),
+            "{err}"
+        );
+    }
+}

@@ -1019,4 +1019,52 @@ mod tests {
         assert_eq!(b.state(), CircuitState::Open);
         assert_eq!(b.open_deadline(), Some(d));
     }
+
+    /// `complete` records a result of the current phase and ignores a stale permit.
+    #[test]
+    fn permits_of_the_current_phase_count_and_stale_ones_do_not() {
+        let now = t0();
+        let mut b = CircuitBreaker::new(&config(1, 10), 1);
+        let closed = b.acquire(now).0.expect("closed admits");
+        let stale = b.acquire(now).0.expect("closed admits");
+        let tr = b
+            .complete(closed, false, now)
+            .expect("the failure opens at threshold 1");
+        assert_eq!((tr.from, tr.to), (CircuitState::Closed, CircuitState::Open));
+        // The other permit belongs to the Closed phase that ended: nothing changes.
+        assert_eq!(b.complete(stale, true, now), None);
+        assert_eq!(b.state(), CircuitState::Open);
+        let later = now + 10 * SEC;
+        let (trial, tr) = b.acquire(later);
+        assert_eq!(tr.map(|t| t.to), Some(CircuitState::HalfOpen));
+        let trial = trial.expect("half-open admits a trial");
+        let tr = b.complete(trial, true, later).expect("the trial closes it");
+        assert_eq!(
+            (tr.from, tr.to),
+            (CircuitState::HalfOpen, CircuitState::Closed)
+        );
+    }
+
+    /// With `half_open_max_probes = 2` the second trial success closes, not the first.
+    #[test]
+    fn the_last_of_the_half_open_budget_closes() {
+        let now = t0();
+        let mut b = CircuitBreaker::new(
+            &CircuitBreakerConfig {
+                half_open_max_probes: 2,
+                ..config(1, 10)
+            },
+            1,
+        );
+        let deadline = open_at(&mut b, now);
+        let (first, _) = b.acquire(deadline);
+        let (second, _) = b.acquire(deadline);
+        assert_eq!(b.complete(first.unwrap(), true, deadline), None);
+        assert_eq!(b.state(), CircuitState::HalfOpen);
+        let tr = b.complete(second.unwrap(), true, deadline).expect("closes");
+        assert_eq!(
+            (tr.from, tr.to),
+            (CircuitState::HalfOpen, CircuitState::Closed)
+        );
+    }
 }

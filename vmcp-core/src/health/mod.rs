@@ -283,3 +283,52 @@ impl fmt::Display for CircuitState {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_outcomes_say_whether_they_succeeded() {
+        let latency = Duration::from_millis(42);
+        let ok = ProbeOutcome::success(latency);
+        assert!(ok.is_success());
+        assert_eq!((ok.latency, ok.result.clone()), (latency, Ok(())));
+        let failure = ProbeFailure {
+            status: FailureStatus::Unauthenticated,
+            category: ErrorCategory::AuthenticationFailed,
+            message: "HTTP 401".into(),
+        };
+        let failed = ProbeOutcome::failure(latency, failure.clone());
+        assert!(!failed.is_success());
+        assert_eq!((failed.latency, failed.result), (latency, Err(failure)));
+    }
+
+    #[test]
+    fn statuses_map_to_the_crd_and_failures_to_statuses() {
+        use HealthStatus as S;
+        let crd: Vec<_> = [
+            S::Healthy,
+            S::Degraded,
+            S::Unhealthy,
+            S::Unauthenticated,
+            S::Unknown,
+        ]
+        .into_iter()
+        .map(HealthStatus::crd)
+        .collect();
+        assert_eq!(
+            crd,
+            [
+                CrdStatus::Ready,
+                CrdStatus::Degraded,
+                CrdStatus::Unavailable,
+                CrdStatus::Unavailable,
+                CrdStatus::Unknown,
+            ]
+        );
+        assert_eq!(S::from(FailureStatus::Unhealthy), S::Unhealthy);
+        assert_eq!(S::from(FailureStatus::Unauthenticated), S::Unauthenticated);
+        assert_eq!(CircuitState::default(), CircuitState::Closed);
+    }
+}

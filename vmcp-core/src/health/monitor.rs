@@ -1067,4 +1067,296 @@ mod tests {
             assert_eq!(backend_seed(seed, name), expected, "{seed:#x} {name:?}");
         }
     }
+
+    use super::*;
+    use crate::clock::{EpochClock, Timestamp};
+    use crate::health::{HealthReason, HealthStatus};
+
+    /// Always succeeds at once.
+    struct Up;
+    impl Probe for Up {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            ProbeOutcome::success(Duration::ZERO)
+        }
+    }
+
+    fn monitor(names: &[&str]) -> HealthMonitor {
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = names
+            .iter()
+            .map(|n| Backend::new(*n, format!("http://{n}:8080/mcp")))
+            .collect();
+        HealthMonitor::start(
+            FailureHandling::default(),
+            Arc::new(Up),
+            clock,
+            None,
+            1,
+            backends,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn debug_names_the_monitored_backends() {
+        let m = monitor(&["b", "a"]);
+        assert_eq!(
+            format!("{m:?}"),
+            "HealthMonitor { backends: [\"a\", \"b\"], .. }"
+        );
+        assert_eq!(format!("{:?}", *m.shared), "Shared { .. }");
+        m.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_backend_is_refused_with_what_the_client_is_told() {
+        let m = monitor(&["a"]);
+        let refused = m.call_gate("nope").unwrap_err();
+        assert_eq!(
+            refused,
+            FastFail {
+                backend: "nope".into(),
+                status: HealthStatus::Unknown,
+                reason: HealthReason::Pending,
+                circuit: CircuitState::Closed,
+                refusal: GateRefusal::Unknown,
+            }
+        );
+        assert_eq!(
+            refused.to_string(),
+            "backend \"nope\" is not configured (status unknown, reason pending, circuit closed); \
+             the call was not sent"
+        );
+        m.stop().await;
+    }
+
+    #[test]
+    fn fast_fail_messages_name_the_rule() {
+        let fail = |refusal| FastFail {
+            backend: "gh".into(),
+            status: HealthStatus::Degraded,
+            reason: HealthReason::HalfOpen,
+            circuit: CircuitState::HalfOpen,
+            refusal,
+        };
+        let rules = [
+            (GateRefusal::Hidden, "is unavailable"),
+            (GateRefusal::CircuitOpen, "has an open circuit"),
+            (
+                GateRefusal::HalfOpenBudget,
+                "is half-open and its trial budget is in use",
+            ),
+        ];
+        for (refusal, why) in rules {
+            assert_eq!(
+                fail(refusal).to_string(),
+                format!(
+                    "backend \"gh\" {why} (status degraded, reason half_open, circuit half-open); \
+                     the call was not sent"
+                )
+            );
+        }
+    }
+
+    /// Fails the first probe, then succeeds; every probe takes 2 s.
+    struct FailOnce(std::sync::atomic::AtomicBool);
+    impl Probe for FailOnce {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                ProbeOutcome::success(Duration::from_secs(2))
+            } else {
+                ProbeOutcome::failure(
+                    Duration::from_secs(2),
+                    ProbeFailure {
+                        status: FailureStatus::Unhealthy,
+                        category: ErrorCategory::ConnectionFailed,
+                        message: "refused".into(),
+                    },
+                )
+            }
+        }
+    }
+
+    /// Probes started and skipped are counted; the first results are awaited exactly until
+    /// they exist. Breaker: opens on the first failure for 25 s; probes every 10 s.
+    #[tokio::test(start_paused = true)]
+    async fn probes_started_and_skipped_are_counted() {
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(25),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let start = crate::clock::monotonic_now();
+        let m = HealthMonitor::start(
+            config,
+            Arc::new(FailOnce(Default::default())),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        let counts = |m: &HealthMonitor| {
+            let view = &m.snapshot()["a"];
+            (view.probes_started, view.probes_skipped)
+        };
+        m.initial_probes_done(Duration::from_secs(60)).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "the first result, no later or sooner"
+        );
+        assert_eq!(counts(&m), (1, 0));
+        assert_eq!(m.snapshot()["a"].circuit.state, CircuitState::Open);
+        // Ticks at 10 s and 20 s are skipped; the trial at 27 s (open at 2 s + 25 s) succeeds.
+        tokio::time::sleep_until(start + Duration::from_secs(21)).await;
+        assert_eq!(counts(&m), (1, 2));
+        tokio::time::sleep_until(start + Duration::from_secs(30)).await;
+        assert_eq!(counts(&m), (2, 2));
+        assert_eq!(m.snapshot()["a"].circuit.state, CircuitState::Closed);
+        m.stop().await;
+    }
+
+    /// The first probe fails at once; every later one never answers. Counts its calls.
+    #[derive(Default)]
+    struct FailThenHang(std::sync::atomic::AtomicU64);
+    impl Probe for FailThenHang {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                std::future::pending::<()>().await;
+            }
+            ProbeOutcome::failure(
+                Duration::ZERO,
+                ProbeFailure {
+                    status: FailureStatus::Unhealthy,
+                    category: ErrorCategory::ConnectionFailed,
+                    message: "refused".into(),
+                },
+            )
+        }
+    }
+
+    /// Breaker opens on one failure for 5 s, two half-open trials; probes every 100 s, each
+    /// allowed 60 s.
+    fn breaker_monitor(probe: Arc<FailThenHang>) -> HealthMonitor {
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(100),
+            health_check_timeout: Duration::from_secs(60),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(5),
+                half_open_max_probes: 2,
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = vec![Backend::new("a", "http://a:8080/mcp")];
+        HealthMonitor::start(config, probe, clock, None, 1, backends)
+    }
+
+    fn circuit(m: &HealthMonitor) -> CircuitState {
+        m.snapshot()["a"].circuit.state
+    }
+
+    /// A call permit dropped without a result gives its half-open slot back; one finished with
+    /// a transport failure re-opens the circuit and signals the change.
+    #[tokio::test(start_paused = true)]
+    async fn call_permits_give_back_or_record() {
+        let t0 = crate::clock::monotonic_now();
+        let m = breaker_monitor(Arc::default());
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(circuit(&m), CircuitState::Open);
+        // At 5 s the probe task takes one trial (it hangs); calls get the other.
+        tokio::time::sleep_until(t0 + Duration::from_secs(6)).await;
+        assert_eq!(circuit(&m), CircuitState::HalfOpen);
+        let call = m.acquire("a").expect("the second trial slot");
+        assert!(call.is_half_open());
+        assert!(matches!(
+            m.acquire("a"),
+            Err(Refusal::Circuit {
+                state: CircuitState::HalfOpen,
+                until: None
+            })
+        ));
+        drop(call);
+        let call = m
+            .acquire("a")
+            .expect("the dropped permit gave its slot back");
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        call.finish(CallOutcome::TransportFailure);
+        assert_eq!(circuit(&m), CircuitState::Open);
+        assert!(
+            changes.has_changed().unwrap(),
+            "a breaker transition is a change"
+        );
+        m.stop().await;
+    }
+
+    /// A monitor dropped without `stop` cancels its tasks: no probe runs afterwards.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_monitor_probes_no_more() {
+        let probe = Arc::new(FailThenHang::default());
+        let m = breaker_monitor(Arc::clone(&probe));
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(probe.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(m);
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        assert_eq!(probe.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Re-applying the same backends changes nothing and signals nothing.
+    #[tokio::test(start_paused = true)]
+    async fn an_unchanged_backend_list_signals_no_change() {
+        let m = monitor(&["a"]);
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        m.update_backends(&[Backend::new("a", "http://a:8080/mcp")]);
+        assert!(!changes.has_changed().unwrap());
+        m.update_backends(&[Backend::new("a", "http://a2:8080/mcp")]);
+        assert!(changes.has_changed().unwrap(), "a new endpoint is a change");
+        m.stop().await;
+    }
+
+    /// A first tick skipped by a breaker that calls opened (before any probe) is a first
+    /// result: waiting for the initial probes ends there, not at the trial a minute later.
+    #[tokio::test(start_paused = true)]
+    async fn a_skipped_first_probe_ends_the_initial_wait() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            initial_jitter: Duration::from_secs(10),
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(60),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let backends = vec![Backend::new("a", "http://a:8080/mcp")];
+        let m = HealthMonitor::start(config, Arc::new(Up), clock, None, 1, backends);
+        m.acquire("a")
+            .unwrap()
+            .finish(CallOutcome::TransportFailure);
+        m.initial_probes_done(Duration::from_secs(100)).await;
+        let view = &m.snapshot()["a"];
+        assert_eq!((view.probes_started, view.probes_skipped), (0, 1));
+        assert!(view.health.last_check.is_none());
+        assert!(
+            t0.elapsed() <= Duration::from_secs(10),
+            "{:?}",
+            t0.elapsed()
+        );
+        m.stop().await;
+    }
 }

@@ -328,3 +328,265 @@ impl HealthTracker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{ProbeFailure, ProbeOutcome};
+    use HealthReason as R;
+    use HealthStatus as S;
+
+    const FAST: Duration = Duration::from_millis(10);
+    const LIMIT: Duration = Duration::from_millis(100);
+
+    fn config() -> TrackerConfig {
+        TrackerConfig {
+            unhealthy_threshold: 2,
+            healthy_threshold: 2,
+            degraded_threshold: LIMIT,
+        }
+    }
+
+    fn ok(latency: Duration) -> ProbeOutcome {
+        ProbeOutcome::success(latency)
+    }
+
+    fn fail(status: FailureStatus) -> ProbeOutcome {
+        ProbeOutcome::failure(
+            Duration::from_millis(7),
+            ProbeFailure {
+                status,
+                category: match status {
+                    FailureStatus::Unhealthy => ErrorCategory::ConnectionFailed,
+                    FailureStatus::Unauthenticated => ErrorCategory::AuthenticationFailed,
+                },
+                message: format!("{status:?} failure"),
+            },
+        )
+    }
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_unix_millis(ms)
+    }
+
+    /// One step: a probe result (with the breaker state after it) or a breaker-only change.
+    enum Step {
+        Record(ProbeOutcome, CircuitState),
+        Circuit(CircuitState),
+    }
+    use Step::{Circuit, Record};
+
+    /// Run `steps` on a fresh tracker; after each, the published pair and whether it was
+    /// reported as a change (with the right `from`) must be `expected[i]`.
+    fn run(steps: Vec<Step>, expected: &[(S, R, bool)]) -> HealthTracker {
+        assert_eq!(steps.len(), expected.len());
+        let mut t = HealthTracker::try_new(config()).unwrap();
+        for (i, (step, &(status, reason, changed))) in steps.into_iter().zip(expected).enumerate() {
+            let before = (t.state().status, t.state().reason);
+            let (change, circuit) = match step {
+                Record(outcome, circuit) => (t.record(&outcome, circuit, at(i as u64)), circuit),
+                Circuit(circuit) => (t.circuit_changed(circuit, at(i as u64)), circuit),
+            };
+            assert_eq!(t.circuit(), circuit, "step {i}");
+            assert_eq!(
+                (t.state().status, t.state().reason),
+                (status, reason),
+                "step {i}"
+            );
+            let want = changed.then_some(StatusChange {
+                from: before.0,
+                from_reason: before.1,
+                to: status,
+                to_reason: reason,
+            });
+            assert_eq!(change, want, "step {i}");
+            if changed {
+                assert_eq!(t.state().last_transition, Some(at(i as u64)), "step {i}");
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn thresholds_of_zero_are_refused() {
+        let zero_fall = TrackerConfig {
+            unhealthy_threshold: 0,
+            ..config()
+        };
+        let zero_rise = TrackerConfig {
+            healthy_threshold: 0,
+            ..config()
+        };
+        assert_eq!(
+            zero_fall.validate(),
+            Err(TrackerConfigError::ZeroUnhealthyThreshold)
+        );
+        assert_eq!(
+            zero_rise.validate(),
+            Err(TrackerConfigError::ZeroHealthyThreshold)
+        );
+        assert_eq!(config().validate(), Ok(()));
+        assert!(HealthTracker::try_new(zero_rise).is_err());
+        assert_eq!(
+            zero_fall.validate().unwrap_err().to_string(),
+            "unhealthy_threshold (0) must be at least 1"
+        );
+    }
+
+    #[test]
+    fn the_config_comes_from_failure_handling() {
+        let fh = FailureHandling {
+            unhealthy_threshold: 7,
+            healthy_threshold: 4,
+            degraded_threshold: Duration::from_millis(1234),
+            ..FailureHandling::default()
+        };
+        let c = TrackerConfig::from(&fh);
+        assert_eq!((c.unhealthy_threshold, c.healthy_threshold), (7, 4));
+        assert_eq!(c.degraded_threshold, Duration::from_millis(1234));
+        let t = HealthTracker::new(c);
+        assert_eq!(*t.config(), c);
+        assert_eq!(*t.state(), HealthState::pending());
+        assert_eq!(t.state().status, S::Unknown);
+        assert_eq!(t.state().reason, R::Pending);
+        assert_eq!(t.unforced(), (S::Unknown, R::Pending));
+        assert_eq!(t.circuit(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn failures_fall_at_the_threshold_and_successes_rise_through_recovering() {
+        use CircuitState::Closed;
+        use FailureStatus::Unhealthy;
+        let t = run(
+            vec![
+                Record(fail(Unhealthy), Closed),
+                Record(fail(Unhealthy), Closed),
+                Record(fail(Unhealthy), Closed),
+                Record(ok(FAST), Closed),
+                Record(ok(FAST), Closed),
+                Record(ok(FAST), Closed),
+                // Strictly slower than the threshold is slow; exactly at it is not.
+                Record(ok(LIMIT + Duration::from_millis(1)), Closed),
+                Record(ok(LIMIT), Closed),
+                // One failure below the threshold changes nothing once a status is known.
+                Record(fail(Unhealthy), Closed),
+                Record(ok(FAST), Closed),
+            ],
+            &[
+                (S::Unknown, R::ProbeFailed, true),
+                (S::Unhealthy, R::ProbeFailed, true),
+                (S::Unhealthy, R::ProbeFailed, false),
+                (S::Degraded, R::Recovering, true),
+                (S::Healthy, R::Ok, true),
+                (S::Healthy, R::Ok, false),
+                (S::Degraded, R::Slow, true),
+                (S::Healthy, R::Ok, true),
+                (S::Healthy, R::Ok, false),
+                (S::Healthy, R::Ok, false),
+            ],
+        );
+        let s = t.state();
+        assert_eq!((s.consecutive_successes, s.consecutive_failures), (1, 0));
+        assert_eq!(s.last_check, Some(at(9)));
+        assert_eq!(s.last_latency, Some(FAST));
+        // The last failure is remembered after recovery.
+        assert_eq!(s.last_error_category, Some(ErrorCategory::ConnectionFailed));
+        assert_eq!(s.last_error_message.as_deref(), Some("Unhealthy failure"));
+    }
+
+    #[test]
+    fn a_first_success_is_healthy_and_counters_reset_each_other() {
+        use CircuitState::Closed;
+        let t = run(
+            vec![
+                Record(ok(FAST), Closed),
+                Record(fail(FailureStatus::Unhealthy), Closed),
+            ],
+            &[(S::Healthy, R::Ok, true), (S::Healthy, R::Ok, false)],
+        );
+        let s = t.state();
+        assert_eq!((s.consecutive_successes, s.consecutive_failures), (0, 1));
+        assert_eq!(s.last_latency, Some(Duration::from_millis(7)));
+    }
+
+    #[test]
+    fn a_slow_first_success_is_degraded_slow() {
+        run(
+            vec![Record(ok(LIMIT * 2), CircuitState::Closed)],
+            &[(S::Degraded, R::Slow, true)],
+        );
+    }
+
+    #[test]
+    fn refused_credentials_fall_to_unauthenticated_and_the_breaker_forces_its_states() {
+        use CircuitState::{Closed, HalfOpen, Open};
+        use FailureStatus::Unauthenticated;
+        let t = run(
+            vec![
+                Record(fail(Unauthenticated), Closed),
+                Record(fail(Unauthenticated), Closed),
+                Record(fail(Unauthenticated), Open),
+                Circuit(HalfOpen),
+                // The success that closes the breaker counts towards recovery.
+                Record(ok(FAST), Closed),
+                Record(ok(FAST), Closed),
+            ],
+            &[
+                (S::Unknown, R::ProbeFailed, true),
+                (S::Unauthenticated, R::ProbeFailed, true),
+                (S::Unauthenticated, R::CircuitOpen, true),
+                (S::Degraded, R::HalfOpen, true),
+                (S::Degraded, R::Recovering, true),
+                (S::Healthy, R::Ok, true),
+            ],
+        );
+        assert_eq!(t.circuit(), Closed);
+        assert_eq!(t.unforced(), (S::Healthy, R::Ok));
+        assert_eq!(t.state().last_check, Some(at(5)));
+    }
+
+    #[test]
+    fn a_success_that_closes_the_breaker_starts_a_recovery() {
+        use CircuitState::{Closed, HalfOpen, Open};
+        // No failure on record: an open breaker reads as unhealthy; the closing success is the
+        // first of `healthy_threshold`.
+        let t = run(
+            vec![
+                Circuit(Open),
+                Circuit(HalfOpen),
+                Record(ok(FAST), Closed),
+                Record(ok(FAST), Closed),
+            ],
+            &[
+                (S::Unhealthy, R::CircuitOpen, true),
+                (S::Degraded, R::HalfOpen, true),
+                (S::Degraded, R::Recovering, true),
+                (S::Healthy, R::Ok, true),
+            ],
+        );
+        // Breaker-only changes do not count as checks.
+        assert_eq!(t.state().last_check, Some(at(3)));
+    }
+
+    #[test]
+    fn a_breaker_reset_publishes_the_unforced_status() {
+        use CircuitState::{Closed, Open};
+        use FailureStatus::Unhealthy;
+        let t = run(
+            vec![
+                Record(fail(Unhealthy), Closed),
+                Record(fail(Unhealthy), Open),
+                Circuit(Closed),
+                Circuit(Closed),
+            ],
+            &[
+                (S::Unknown, R::ProbeFailed, true),
+                (S::Unhealthy, R::CircuitOpen, true),
+                (S::Unhealthy, R::ProbeFailed, true),
+                (S::Unhealthy, R::ProbeFailed, false),
+            ],
+        );
+        assert_eq!(t.state().last_check, Some(at(1)));
+        assert_eq!(t.state().consecutive_failures, 2);
+    }
+}

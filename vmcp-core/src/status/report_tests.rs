@@ -505,3 +505,24 @@ fn display_names_are_the_report_json_names() {
         CircuitState::HalfOpen,
     ]);
 }
+
+/// The status alone marks a backend failing: a health source that keeps no failure count
+/// (any `HealthSource`, not only the monitor) still gets its error shown.
+#[test]
+fn a_failing_status_shows_the_error_without_a_failure_count() {
+    let list = backends(&["a"]);
+    for status in [S::Unhealthy, S::Unauthenticated] {
+        let st = failing(
+            status,
+            R::ProbeFailed,
+            0,
+            ErrorCategory::AuthenticationFailed,
+            "HTTP 401",
+            at(10),
+        );
+        let snap = snapshot(vec![entry(&list[0], st, no_breaker(), None)]);
+        let d = &build_report(&list, &snap, at(11)).discovered_backends[0];
+        assert_eq!(d.message, "HTTP 401", "{status}");
+        assert_eq!(d.error_category, Some(ErrorCategory::AuthenticationFailed));
+    }
+}

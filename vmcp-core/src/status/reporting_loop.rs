@@ -349,3 +349,18 @@ impl<H: HealthSource> LoopState<'_, H> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Trigger;
+
+    /// The trigger names are what the publish log line carries.
+    #[test]
+    fn triggers_have_their_log_names() {
+        let names: Vec<_> = [Trigger::Initial, Trigger::Periodic, Trigger::Change]
+            .into_iter()
+            .map(Trigger::as_str)
+            .collect();
+        assert_eq!(names, ["initial", "periodic", "change"]);
+    }
+}
