@@ -52,10 +52,12 @@ fn typed(json: &str) -> Option<CallResult> {
     }
     let members: Members<'_> = serde_json::from_str(json).ok()?;
     let pod = match members.meta {
-        Some(meta) if is_object(meta.get().as_bytes()) => serde_json::from_str::<Meta<'_>>(meta.get())
-            .ok()?
-            .pod
-            .map(Cow::into_owned),
+        Some(meta) if is_object(meta.get().as_bytes()) => {
+            serde_json::from_str::<Meta<'_>>(meta.get())
+                .ok()?
+                .pod
+                .map(Cow::into_owned)
+        }
         // An array, a scalar or null holds no `sim/pod` member.
         _ => None,
     };

@@ -178,8 +178,8 @@ impl Wire {
                 "initialize answered an error".to_owned(),
             ));
         };
-        let result: Value = serde_json::from_str(result.get())
-            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        let result: Value =
+            serde_json::from_str(result.get()).map_err(|e| WireError::Malformed(e.to_string()))?;
         let session =
             session.ok_or_else(|| WireError::Malformed("no Mcp-Session-Id".to_owned()))?;
         let version = result
@@ -316,8 +316,9 @@ fn answer_of_json(bytes: &[u8]) -> Result<Answer, WireError> {
 }
 
 fn answer_of(message: &Value) -> Result<Answer, WireError> {
-    let raw =
-        |v: &Value| serde_json::value::to_raw_value(v).map_err(|e| WireError::Malformed(e.to_string()));
+    let raw = |v: &Value| {
+        serde_json::value::to_raw_value(v).map_err(|e| WireError::Malformed(e.to_string()))
+    };
     if let Some(result) = message.get("result") {
         return Ok(Answer::Result(raw(result)?));
     }
