@@ -658,6 +658,53 @@ async fn a_forgotten_backend_session_is_reinitialized_once_transparently() {
     }
 }
 
+/// A pod replacement seen by calls (DESIGN §4.1, the stale keep-alive bug): the backend session
+/// and its pooled connection belong to the old pod, which now answers 404 to everything on the
+/// connections it kept; new connections reach the new pod. With `per_backend` the 404 flushes the
+/// pool, so the one re-initialize opens a connection to the new pod and the call succeeds; with
+/// the `shared` pool (never flushed, the pre-fix behaviour) the re-initialize rides the stale
+/// connection again and the call fails.
+#[tokio::test(start_paused = true)]
+async fn a_call_on_a_stale_keep_alive_connection_recovers_through_a_fresh_one() {
+    use vmcp_core::config::PoolPolicy;
+    for pool in [PoolPolicy::PerBackend, PoolPolicy::Shared] {
+        let old = MemBackend::new("b", &["t"]);
+        let failure = FailureHandling {
+            pool,
+            ..failure_handling()
+        };
+        let h = start_with(
+            std::slice::from_ref(&old),
+            FrontendConfig::default(),
+            failure,
+        )
+        .await;
+        let mut client = Client::connect(&h).await;
+        assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+        // The replacement: new connections reach `new`; the old pod answers 404 on its own.
+        let new = MemBackend::new("b", &["t"]);
+        h.connector.add(&new);
+        old.with(|s| s.fail_with = Some(404));
+        let result = client.call("b_t").await;
+        match pool {
+            PoolPolicy::Shared => {
+                assert_eq!(result["result"]["isError"], true, "{result}");
+                assert_eq!(new.count("tools/call"), 0, "{:?}", new.methods());
+            }
+            _ => {
+                assert_eq!(text_of(&result), "b:t:{\"q\":1}", "{result}");
+                assert_eq!(new.count("initialize"), 1, "{:?}", new.methods());
+                assert_eq!(new.count("tools/call"), 1, "{:?}", new.methods());
+                // The next call stays on the new pod's connection and session.
+                assert_eq!(text_of(&client.call("b_t").await), "b:t:{\"q\":1}");
+                assert_eq!(new.count("initialize"), 1, "{:?}", new.methods());
+                assert_eq!(new.count("tools/call"), 2, "{:?}", new.methods());
+            }
+        }
+        h.runtime.stop().await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn initialize_and_lists_never_wait_on_a_backend() {
     let stalled = MemBackend::new("stalled", &["t"]);

@@ -60,7 +60,8 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PoolPolicy {
-    /// One pool per backend, short idle timeout, flushed on probe failure and endpoint change.
+    /// One pool per backend, short idle timeout, flushed when a probe or a front-end exchange with
+    /// the backend fails, and on an endpoint change.
     #[default]
     #[serde(alias = "perBackend")]
     PerBackend,

@@ -346,7 +346,12 @@ impl<C: BackendConnector> Upstream<C> {
         }
     }
 
-    /// One HTTP exchange; a connection-level failure flushes the backend's pool as for probes.
+    /// One HTTP exchange. A failed exchange flushes the backend's pool (`per_backend`), as a
+    /// failed probe does: a connection-level failure, and also an HTTP error status, because the
+    /// connection it came on may be a keep-alive connection to a replaced pod that answers 404 to
+    /// everything (DESIGN §4.1). Without the flush, the re-initialize after that 404 would ride
+    /// another pooled connection to the same stale pod, and calls would fail until the next probe
+    /// failed. The shared pool is never flushed (the upstream bug it stands for).
     async fn send(
         &self,
         step: ProbeStep,
@@ -374,6 +379,7 @@ impl<C: BackendConnector> Upstream<C> {
         if status.is_success() {
             return Ok(response);
         }
+        self.client.lease_failed(&self.backend.name, lease);
         Err(wire::status_error(step, status, sent_session))
     }
 }
