@@ -714,9 +714,14 @@ impl Trace {
     /// Same seed and scenario → same hash, on any machine.
     pub fn hash(&self) -> String {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        // One buffer for every line: a run with clients has thousands of entries.
+        let mut line = Vec::new();
         for entry in &self.entries {
-            let line = serde_json::to_string(entry).unwrap_or_default();
-            for byte in line.bytes().chain(std::iter::once(b'\n')) {
+            line.clear();
+            if serde_json::to_writer(&mut line, entry).is_err() {
+                line.clear();
+            }
+            for &byte in line.iter().chain(std::iter::once(&b'\n')) {
                 hash ^= u64::from(byte);
                 hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
             }

@@ -75,7 +75,7 @@ pub struct WorldConfig {
     /// Wall-clock time at simulated time zero.
     pub epoch: SystemTime,
     /// Simulated time per step (default 10 ms; scenarios that set no tick run at the runner's
-    /// [`crate::runner::tick_of`]: 30 ms, 20 ms with clients).
+    /// [`crate::runner::tick_of`]: 30 ms).
     /// Network delivery is quantised to it: every hop takes at least one tick, so two messages
     /// less than a tick apart may arrive in the same step. Timers are not quantised (each host's
     /// paused tokio clock jumps to its next timer within a tick). The cost of a run grows with

@@ -12,8 +12,10 @@
 //!
 //! Module map: `connect` (turmoil TCP to the `vmcp` host), `routes` (tool name → backend by the
 //! front end's aggregation rules), `wire` (one JSON-RPC request over HTTP, answers in JSON or
-//! SSE, through the core's SSE parser).
+//! SSE, through the core's SSE parser), `call_result` (what a client reads from a `tools/call`
+//! result).
 
+mod call_result;
 mod connect;
 mod routes;
 mod wire;
@@ -25,17 +27,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 pub use connect::DirectConnector;
 pub use routes::tool_routes;
 pub use wire::{Answer, WireError};
 
 use crate::clock::{millis, sim_now};
-use crate::pod::POD_META;
 use crate::scenario::ClientSpec;
 use crate::trace::{CallOutcome, TraceEvent, TraceRecorder};
+use call_result::CallResult;
 use wire::Wire;
+
+/// `params` of `tools/list`: `{}` or `{"cursor":…}`.
+#[derive(Serialize)]
+struct ListParams<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<&'a str>,
+}
+
+/// `params` of `tools/call`, members in the order `serde_json::json!` prints them (sorted).
+#[derive(Serialize)]
+struct CallParams<'a> {
+    arguments: &'a Map<String, Value>,
+    name: &'a str,
+}
 
 /// Pause between failed attempts to initialize or to open the GET stream.
 pub const RETRY: Duration = Duration::from_millis(500);
@@ -198,18 +215,19 @@ impl Client {
             let mut names = Vec::new();
             let mut cursor: Option<String> = None;
             let complete = loop {
-                let params = match &cursor {
-                    Some(c) => json!({ "cursor": c }),
-                    None => json!({}),
+                let params = ListParams {
+                    cursor: cursor.as_deref(),
                 };
                 let answer = tokio::time::timeout(
                     STEP_TIMEOUT,
                     self.wire
-                        .request(&held.id, &held.version, "tools/list", params),
+                        .request(&held.id, &held.version, "tools/list", &params),
                 )
                 .await;
                 match answer {
                     Ok(Ok(Answer::Result(result))) => {
+                        let result: Value =
+                            serde_json::from_str(result.get()).unwrap_or(Value::Null);
                         for tool in result
                             .get("tools")
                             .and_then(Value::as_array)
@@ -254,12 +272,15 @@ impl Client {
             call: number,
         });
         let started = sim_now();
-        let params = json!({"name": spec.tool, "arguments": Value::Object(spec.arguments.clone())});
+        let params = CallParams {
+            arguments: &spec.arguments,
+            name: &spec.tool,
+        };
         let attempt = async {
             let held = self.session().await;
             let answer = self
                 .wire
-                .request(&held.id, &held.version, "tools/call", params)
+                .request(&held.id, &held.version, "tools/call", &params)
                 .await;
             if matches!(answer, Err(WireError::SessionUnknown)) {
                 self.lost(held.generation).await;
@@ -270,12 +291,7 @@ impl Client {
         {
             Err(_) => (CallOutcome::Timeout, None),
             Ok(Ok(Answer::Result(result))) => {
-                let pod = result
-                    .get("_meta")
-                    .and_then(|meta| meta.get(POD_META))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                let is_error = result.get("isError").and_then(Value::as_bool) == Some(true);
+                let CallResult { is_error, pod } = CallResult::read(&result);
                 if is_error {
                     (CallOutcome::ToolError, pod)
                 } else {

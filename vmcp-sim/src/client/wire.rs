@@ -1,6 +1,11 @@
 //! One client's HTTP side of MCP Streamable HTTP: JSON-RPC requests as `POST`s (answers in JSON
 //! or as an SSE stream, parsed with the core's [`SseParser`]), the GET stream, the session and
 //! protocol-version headers.
+//!
+//! Requests are printed from typed structs and a JSON answer is split into its `result` or
+//! `error` member without building a `serde_json::Value` tree (most of a simulated call's CPU
+//! was those trees, issue 13); the bytes sent and what is read are what the `Value` code sent and
+//! read (the tests pin both).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -11,6 +16,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use vmcp_core::client::SseParser;
 
@@ -51,13 +58,43 @@ pub enum WireError {
     Malformed(String),
 }
 
-/// A JSON-RPC answer.
-#[derive(Clone, Debug, PartialEq)]
+/// A JSON-RPC answer: its `result` or `error` member as JSON text, for the caller to read what
+/// it needs.
+#[derive(Clone, Debug)]
 pub enum Answer {
     /// The `result` member.
-    Result(Value),
+    Result(Box<RawValue>),
     /// The `error` member.
-    Error(Value),
+    Error(Box<RawValue>),
+}
+
+/// The body of a JSON-RPC request, members in the order `serde_json::json!` prints them (sorted).
+#[derive(Serialize)]
+struct RequestBody<'a, P> {
+    id: i64,
+    jsonrpc: &'static str,
+    method: &'a str,
+    params: &'a P,
+}
+
+/// The members of a JSON-RPC answer a client reads. Only used on a body that starts with `{` (a
+/// derived struct would also accept a JSON array, positionally).
+#[derive(Deserialize)]
+struct ReplyMembers<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+}
+
+/// A member that is present is `Some`, even when it is `null` (as `Value::get` sees it).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Whether `json` is an object (its first non-blank byte is `{`).
+pub(super) fn is_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// A client's HTTP connection pool and request ids.
@@ -87,7 +124,7 @@ impl Wire {
     fn post(
         &self,
         session: Option<(&str, &str)>,
-        body: &Value,
+        body: &impl Serialize,
     ) -> Result<Request<Full<Bytes>>, WireError> {
         let uri = self.uri()?;
         let mut builder = Request::builder()
@@ -141,6 +178,8 @@ impl Wire {
                 "initialize answered an error".to_owned(),
             ));
         };
+        let result: Value =
+            serde_json::from_str(result.get()).map_err(|e| WireError::Malformed(e.to_string()))?;
         let session =
             session.ok_or_else(|| WireError::Malformed("no Mcp-Session-Id".to_owned()))?;
         let version = result
@@ -166,10 +205,15 @@ impl Wire {
         session: &str,
         version: &str,
         method: &str,
-        params: Value,
+        params: &impl Serialize,
     ) -> Result<Answer, WireError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let body = RequestBody {
+            id,
+            jsonrpc: "2.0",
+            method,
+            params,
+        };
         let response = self
             .send(self.post(Some((session, version)), &body)?)
             .await?;
@@ -239,7 +283,7 @@ async fn read_answer(
         };
         while let Some(message) = stream.next().await {
             if message.get("id").and_then(Value::as_i64) == Some(id) {
-                return answer_of(message);
+                return answer_of(&message);
             }
         }
         return Err(WireError::Malformed(
@@ -251,17 +295,35 @@ async fn read_answer(
         .await
         .map_err(|e| WireError::Transport(e.to_string()))?
         .to_bytes();
-    let message: Value =
-        serde_json::from_slice(&bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
-    answer_of(message)
+    answer_of_json(&bytes)
 }
 
-fn answer_of(message: Value) -> Result<Answer, WireError> {
+/// The answer in a JSON body: the typed split when the body is an object of the usual shape,
+/// else through a `Value` (duplicate keys, no member, not an object, not JSON).
+fn answer_of_json(bytes: &[u8]) -> Result<Answer, WireError> {
+    if is_object(bytes)
+        && let Ok(members) = serde_json::from_slice::<ReplyMembers<'_>>(bytes)
+    {
+        match (members.result, members.error) {
+            (Some(result), _) => return Ok(Answer::Result(result.to_owned())),
+            (None, Some(error)) => return Ok(Answer::Error(error.to_owned())),
+            (None, None) => {}
+        }
+    }
+    let message: Value =
+        serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    answer_of(&message)
+}
+
+fn answer_of(message: &Value) -> Result<Answer, WireError> {
+    let raw = |v: &Value| {
+        serde_json::value::to_raw_value(v).map_err(|e| WireError::Malformed(e.to_string()))
+    };
     if let Some(result) = message.get("result") {
-        return Ok(Answer::Result(result.clone()));
+        return Ok(Answer::Result(raw(result)?));
     }
     if let Some(error) = message.get("error") {
-        return Ok(Answer::Error(error.clone()));
+        return Ok(Answer::Error(raw(error)?));
     }
     Err(WireError::Malformed(
         "neither result nor error in the answer".to_owned(),
@@ -293,6 +355,72 @@ impl EventStream {
                     .filter(|e| e.is_message() && !e.data.is_empty())
                     .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok()),
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+
+    /// The request bodies print what `json!` printed.
+    #[test]
+    fn request_bodies_print_what_the_value_code_printed() {
+        let mut arguments = Map::new();
+        arguments.insert("text".to_owned(), json!("a \"quoted\" word"));
+        arguments.insert("count".to_owned(), json!(3));
+        #[derive(Serialize)]
+        struct Call<'a> {
+            arguments: &'a Map<String, Value>,
+            name: &'a str,
+        }
+        let typed = serde_json::to_string(&RequestBody {
+            id: 41,
+            jsonrpc: "2.0",
+            method: "tools/call",
+            params: &Call {
+                arguments: &arguments,
+                name: "github_echo",
+            },
+        })
+        .unwrap_or_default();
+        let params = json!({"name": "github_echo", "arguments": Value::Object(arguments)});
+        let old = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": params});
+        assert_eq!(typed, old.to_string());
+    }
+
+    /// Bodies whose split is easy to get wrong: the typed split must give what the `Value` code
+    /// gave (the same member, read back to the same `Value`).
+    #[test]
+    fn the_answer_split_matches_the_value_code() {
+        let bodies = [
+            r#"{"jsonrpc":"2.0","id":3,"result":{"content":[],"isError":false}}"#,
+            r#"{"id":3,"error":{"code":-32601,"message":"nope"},"jsonrpc":"2.0"}"#,
+            r#"{"result":null,"id":1}"#,
+            r#"{"error":null}"#,
+            r#"{"result":1,"error":2}"#,
+            r#"{"result":1,"result":2}"#,
+            r#"  {"result":"a\u0041"}"#,
+            r#"{"id":1}"#,
+            r#"[{"result":1}]"#,
+            r#""result""#,
+            "not json",
+        ];
+        let old = |body: &str| -> Option<(bool, Value)> {
+            let message: Value = serde_json::from_str(body).ok()?;
+            if let Some(r) = message.get("result") {
+                return Some((true, r.clone()));
+            }
+            message.get("error").map(|e| (false, e.clone()))
+        };
+        for body in bodies {
+            let new = answer_of_json(body.as_bytes()).ok().map(|a| match a {
+                Answer::Result(r) => (true, serde_json::from_str(r.get()).unwrap_or_default()),
+                Answer::Error(e) => (false, serde_json::from_str(e.get()).unwrap_or_default()),
+            });
+            assert_eq!(new, old(body), "body {body}");
         }
     }
 }

@@ -7,9 +7,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::body::{self, PodBody};
+use super::jsonrpc::{self, RpcMessage};
 use super::server::{Incarnation, PodSession};
 use super::{PodBehaviour, PodHandle, PodRequestRecord, ReplyMode};
 use crate::clock::sim_now;
@@ -34,7 +35,7 @@ struct Classified {
     method: Method,
     session: Option<String>,
     /// The JSON-RPC message for a `POST`, if the body parsed.
-    message: Option<Value>,
+    message: Option<RpcMessage>,
     /// Counter key: JSON-RPC method for `POST`, HTTP method otherwise.
     label: String,
 }
@@ -132,11 +133,11 @@ fn classify(method: Method, headers: &http::HeaderMap, body: &Bytes) -> Classifi
             message: None,
         };
     }
-    let message: Option<Value> = serde_json::from_slice(body).ok();
+    let message = RpcMessage::parse(body);
     let label = match &message {
         None => "<invalid-json>".to_owned(),
-        Some(m) => match m.get("method").and_then(Value::as_str) {
-            Some(name) => name.to_owned(),
+        Some(m) => match &m.method {
+            Some(name) => name.clone(),
             None => "<response>".to_owned(),
         },
     };
@@ -171,14 +172,14 @@ fn serve_mcp(
         _ => return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
     let Some(message) = req.message else {
-        return json_error_response(StatusCode::BAD_REQUEST, Value::Null, -32700, "parse error");
+        return json_error_response(StatusCode::BAD_REQUEST, &Value::Null, -32700, "parse error");
     };
-    let id = message.get("id").cloned();
+    let id = message.id;
     if req.label == "initialize" {
         let Some(id) = id else {
             return json_error_response(
                 StatusCode::BAD_REQUEST,
-                Value::Null,
+                &Value::Null,
                 -32600,
                 "initialize must be a request",
             );
@@ -193,18 +194,13 @@ fn serve_mcp(
         );
         pod.with_stats(|s| s.sessions_created += 1);
         let version = message
-            .pointer("/params/protocolVersion")
-            .and_then(Value::as_str)
+            .protocol_version
+            .as_deref()
             .unwrap_or(DEFAULT_PROTOCOL_VERSION);
-        let result = json!({
-            "protocolVersion": version,
-            "capabilities": { "tools": {} },
-            "serverInfo": { "name": pod.name(), "version": "0.0.0-sim" },
-        });
         let mut response = rpc_reply(
             pod,
             reply,
-            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            jsonrpc::initialize_reply(&id, version, pod.name()),
         );
         if let Ok(value) = HeaderValue::from_str(&sid) {
             response.headers_mut().insert(SESSION_HEADER, value);
@@ -222,63 +218,28 @@ fn serve_mcp(
     let Some(id) = id else {
         return with_status(StatusCode::ACCEPTED, body::empty());
     };
-    let result = match req.label.as_str() {
-        "tools/list" => {
-            let tools: Vec<Value> = control
-                .tools
-                .iter()
-                .map(|name| {
-                    json!({
-                        "name": name,
-                        "description": format!("The simulated tool {name}."),
-                        "inputSchema": {
-                            "type": "object",
-                            "properties": { "text": { "type": "string" } },
-                        },
-                    })
-                })
-                .collect();
-            json!({ "tools": tools })
-        }
+    let payload = match req.label.as_str() {
+        "tools/list" => jsonrpc::tools_list_reply(&id, &control.tools),
         "tools/call" => {
-            let name = message.pointer("/params/name").and_then(Value::as_str);
+            let name = message.name.as_deref();
             match name.filter(|n| control.tools.iter().any(|t| t == n)) {
-                Some(tool) => json!({
-                    "content": [{"type": "text", "text": format!("{tool} served by {}", pod.name())}],
-                    "isError": false,
-                    // Which pod answered, for the client's trace (a result may carry `_meta`).
-                    "_meta": {POD_META: pod.name()},
-                }),
-                None => {
-                    let error = json!({
-                        "jsonrpc": "2.0",
-                        "id": id,
-                        "error": {"code": -32602, "message": format!("unknown tool: {}", name.unwrap_or(""))},
-                    });
-                    return rpc_reply(pod, reply, error);
-                }
+                // Which pod answered, for the client's trace (a result may carry `_meta`).
+                Some(tool) => jsonrpc::call_reply(&id, tool, pod.name()),
+                None => jsonrpc::error_reply(
+                    &id,
+                    -32602,
+                    &format!("unknown tool: {}", name.unwrap_or("")),
+                ),
             }
         }
-        "ping" => json!({}),
-        other => {
-            let error = json!({
-                "jsonrpc": "2.0",
-                "id": id,
-                "error": { "code": -32601, "message": format!("method not found: {other}") },
-            });
-            return rpc_reply(pod, reply, error);
-        }
+        "ping" => jsonrpc::empty_reply(&id),
+        other => jsonrpc::error_reply(&id, -32601, &format!("method not found: {other}")),
     };
-    rpc_reply(
-        pod,
-        reply,
-        json!({"jsonrpc": "2.0", "id": id, "result": result}),
-    )
+    rpc_reply(pod, reply, payload)
 }
 
-/// A 200 carrying one JSON-RPC message, framed as JSON or SSE.
-fn rpc_reply(pod: &PodHandle, reply: ReplyMode, message: Value) -> Response<PodBody> {
-    let payload = message.to_string();
+/// A 200 carrying one JSON-RPC message (printed), framed as JSON or SSE.
+fn rpc_reply(pod: &PodHandle, reply: ReplyMode, payload: String) -> Response<PodBody> {
     match reply {
         ReplyMode::Json => {
             let mut r = with_status(StatusCode::OK, body::full(payload));
@@ -338,12 +299,12 @@ fn status_reply(code: StatusCode) -> Response<PodBody> {
 
 fn json_error_response(
     status: StatusCode,
-    id: Value,
+    id: &Value,
     code: i64,
     message: &str,
 ) -> Response<PodBody> {
-    let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
-    let mut r = with_status(status, body::full(body.to_string()));
+    let body = jsonrpc::error_reply(id, code, message);
+    let mut r = with_status(status, body::full(body));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -8,10 +8,12 @@
 //!
 //! Module map (all private; the types are re-exported here): `behaviour` (what a pod does:
 //! [`PodBehaviour`], [`ReplyMode`]), `stats` (what it saw: [`PodStats`]), `server` (listener and
-//! connection lifecycle), `mcp` (the request handler), `body` (response bodies).
+//! connection lifecycle), `mcp` (the request handler), `jsonrpc` (the JSON-RPC messages it reads and
+//! writes, typed), `body` (response bodies).
 
 mod behaviour;
 mod body;
+mod jsonrpc;
 mod log;
 mod mcp;
 mod server;
@@ -30,6 +32,12 @@ pub use log::{PodRequestRecord, RequestLog};
 pub(crate) use mcp::POD_META;
 pub(crate) use server::PodFuture;
 pub use stats::PodStats;
+
+/// A pod's printed answer to a `tools/call` of `tool` (for the client's tests).
+#[cfg(test)]
+pub(crate) fn call_reply_for_test(tool: &str, pod: &str) -> String {
+    jsonrpc::call_reply(&serde_json::json!(1), tool, pod)
+}
 
 use crate::service::lock;
 use crate::teardown::{OrderedStream, Teardown};

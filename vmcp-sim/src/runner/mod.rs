@@ -25,28 +25,21 @@ use crate::trace::{RegistryLine, TimedReport, Trace, TraceEvent, TraceRecorder};
 use crate::world::{self, World, WorldConfig, WorldError};
 use adapter::{demanded, pod_retirement, required_auth, to_pod};
 
-/// The tick used when a scenario without clients does not set one (see [`WorldConfig::tick`]).
+/// The tick used when a scenario does not set one (see [`WorldConfig::tick`]).
 ///
-/// A run costs about one step of every host per tick (turmoil polls each host's runtime every
-/// step), so the tick is the main lever on speed: 30 ms instead of 20 ms takes 40 % of the CPU
-/// off a seed of `stale-keepalive-default-pool` (docs/BENCHMARKS.md). It stays below the default
-/// latency range (1–80 ms, [`Schedule::SEEDED`]), so a message still arrives one to three steps
-/// after it was sent, depending on the seed (DESIGN §4.5).
+/// A run costs about one step of every host per tick (turmoil polls each host's runtime and
+/// every link every step), so the tick is the main lever on speed: 30 ms instead of 20 ms takes
+/// 40 % of the CPU off a seed of `stale-keepalive-default-pool` and a third of the steps off a
+/// client scenario (docs/BENCHMARKS.md). It stays below the default latency range (1–80 ms,
+/// [`Schedule::SEEDED`]), so a message still arrives one to three steps after it was sent,
+/// depending on the seed (DESIGN §4.5). Scenarios with `[[client]]`s use it too (they ran at
+/// 20 ms before; every client file passes and stays diverse across seeds at 30 ms, while at
+/// 40 ms `client-bulkhead-sheds-load` fails a seed).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(30);
 
-/// The tick used when a scenario with `[[client]]`s does not set one: clients call every
-/// 100 ms or so and their expectations (call latency, `call_timeout`) are written against 20 ms
-/// steps, so they keep the finer tick.
-pub const DEFAULT_CLIENT_TICK: Duration = Duration::from_millis(20);
-
-/// The tick `scenario` runs at: its own `tick`, else [`DEFAULT_TICK`] or, with clients,
-/// [`DEFAULT_CLIENT_TICK`].
+/// The tick `scenario` runs at: its own `tick`, else [`DEFAULT_TICK`].
 pub fn tick_of(scenario: &Scenario) -> Duration {
-    scenario.tick.unwrap_or(if scenario.clients.is_empty() {
-        DEFAULT_TICK
-    } else {
-        DEFAULT_CLIENT_TICK
-    })
+    scenario.tick.unwrap_or(DEFAULT_TICK)
 }
 
 /// How the seed drives the schedule of a run (DESIGN §4.5); `scenarios/README.md` explains the
