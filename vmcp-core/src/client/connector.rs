@@ -300,7 +300,7 @@ mod tests {
         let counters = ConnectionCounters::default();
         let mut hang =
             CountingConnector::new(Fake::Hang, counters.clone(), Duration::from_millis(250));
-        let started = tokio::time::Instant::now();
+        let started = crate::clock::monotonic_now();
         let err = attribute_to(Arc::from("a"), async { hang.call(uri()).await })
             .await
             .unwrap_err();
