@@ -55,7 +55,7 @@ use crate::pod::{
 };
 use crate::rng::Fingerprint;
 use crate::service::{ConnectionLog, ServiceRoutes};
-use crate::shared_host::{MAX_SHARED_PODS, SHARED_POD_HOST, SharedPods};
+use crate::shared_host::{self, MAX_SHARED_PODS, SharedPods, Slot};
 use crate::teardown::Teardown;
 
 /// Unix seconds of the default epoch, 2026-01-01T00:00:00Z.
@@ -191,8 +191,8 @@ pub enum WorldError {
         /// What was asked (`crash_pod`, `partition`, ...).
         operation: &'static str,
     },
-    /// The shared pod host has a port for every pod it can serve, and all are taken.
-    #[error("the shared pod host is full: at most {MAX_SHARED_PODS} pods")]
+    /// The shared pod hosts have a port for every pod they can serve, and all are taken.
+    #[error("the shared pod hosts are full: at most {MAX_SHARED_PODS} pods")]
     SharedHostFull,
     /// Host software returned an error or panicked, or turmoil's horizon was exceeded.
     #[error("simulation failed at {at:?}: {message}")]
@@ -241,8 +241,8 @@ pub struct World {
     rng: ChaCha8Rng,
     /// The vmcp host's start-delay stream (seeded from `rng` when the host is added).
     vmcp_rng: Option<Arc<Mutex<ChaCha8Rng>>>,
-    /// The pods of the shared pod host, once a shared backend exists.
-    shared: Option<SharedPods>,
+    /// The shared pod hosts and their pods ([`crate::shared_host`]).
+    shared: SharedPods,
     /// Every pod, now and later, logs its requests here once [`World::log_requests`] was called.
     requests: Option<RequestLog>,
     /// Numbers every stream the hosts open or accept, so a crashed host closes them in a fixed
@@ -293,7 +293,7 @@ impl World {
             rng: ChaCha8Rng::seed_from_u64(config.seed ^ WORLD_RNG_SALT),
             vmcp_rng: None,
             config,
-            shared: None,
+            shared: SharedPods::new(),
             requests: None,
             teardown: Teardown::new(),
         }
@@ -589,9 +589,8 @@ impl World {
         let name = format!("{backend}-pod-{}", state.pods.len() + 1);
         let (auth, port, shared) = (state.auth.clone(), state.port, state.shared);
         let (tools, unknown_session) = (state.tools.clone(), state.unknown_session);
-        let shared_port = if shared {
-            let pods = self.shared.get_or_insert_with(SharedPods::new);
-            Some(pods.next_port().ok_or(WorldError::SharedHostFull)?)
+        let slot = if shared {
+            Some(self.shared.next_slot().ok_or(WorldError::SharedHostFull)?)
         } else {
             None
         };
@@ -603,7 +602,7 @@ impl World {
         };
         let handle = PodHandle::with_schedule(
             &name,
-            shared_port.unwrap_or(port),
+            slot.as_ref().map_or(port, |s| s.port),
             PodBehaviour::Healthy,
             schedule,
         );
@@ -617,8 +616,8 @@ impl World {
             handle.log_requests(log.clone());
         }
         handle.set_teardown(self.teardown.clone());
-        match shared_port {
-            Some(internal) => self.add_to_shared_host(&name, internal, &handle)?,
+        match slot {
+            Some(slot) => self.add_to_shared_host(&name, &slot, &handle)?,
             None => {
                 let (software, teardown) = (handle.software(), self.teardown.clone());
                 self.sim
@@ -638,24 +637,23 @@ impl World {
         Ok(name)
     }
 
-    /// Puts a pod into the shared pod host (created with the first one) and routes its address.
+    /// Puts a pod into its shared pod host (created with its first pod) and routes its address.
     fn add_to_shared_host(
         &mut self,
         pod: &str,
-        internal: u16,
+        slot: &Slot,
         handle: &PodHandle,
     ) -> Result<(), WorldError> {
-        if !self.hosts.contains_key(SHARED_POD_HOST) {
-            self.claim_name(SHARED_POD_HOST, HostKind::Pod)?;
-            let software = self.shared.get_or_insert_with(SharedPods::new).software();
+        let host = shared_host::host_name(slot.host);
+        if slot.new_host {
+            self.claim_name(&host, HostKind::Pod)?;
+        }
+        if let Some(software) = self.shared.push(slot, handle.clone()) {
             let teardown = self.teardown.clone();
             self.sim
-                .host(SHARED_POD_HOST, move || teardown.drained(software()));
+                .host(host.as_str(), move || teardown.drained(software()));
         }
-        if let Some(pods) = &self.shared {
-            pods.push(handle.clone());
-        }
-        self.routes.place(pod, SHARED_POD_HOST, internal);
+        self.routes.place(pod, &host, slot.port);
         Ok(())
     }
 
@@ -813,12 +811,11 @@ impl World {
     /// Whether a pod's software is running (not crashed).
     pub fn is_pod_running(&mut self, pod: &str) -> Result<bool, WorldError> {
         self.pod_entry(pod)?;
-        let host = if self.is_shared_pod(pod) {
-            SHARED_POD_HOST
-        } else {
-            pod
+        let host = match self.routes.placement(pod) {
+            Some((host, _)) => host,
+            None => pod.to_owned(),
         };
-        Ok(self.sim.is_host_running(host))
+        Ok(self.sim.is_host_running(host.as_str()))
     }
 
     // ----- network faults between vmcp and a pod -----------------------------------------------

@@ -109,3 +109,41 @@ fn host_and_link_faults_are_refused_for_a_shared_pod() {
         .unwrap();
     assert!(world.is_shared_pod(&new));
 }
+
+/// Past 100 pods a second shared host is opened (each turmoil link's in-flight queue stays
+/// short); its pods answer as themselves like those of the first.
+#[test]
+fn pods_past_the_first_shared_host_answer_as_themselves() {
+    let mut world = World::new(WorldConfig::default());
+    let pods: Vec<String> = (0..101)
+        .map(|i| {
+            world
+                .add_shared_backend(&format!("b{i}"), 8080, PodBehaviour::Healthy)
+                .unwrap()
+        })
+        .collect();
+    let first_url = world.backend_url("b0");
+    let seen = client(&mut world, "b100", move |http, last_url, notes| {
+        let first_url = first_url.clone();
+        async move {
+            for url in [&first_url, &last_url] {
+                let reply = http.initialize(url).await.unwrap();
+                notes.push((reply.status, reply.pod()));
+            }
+        }
+    });
+    world.run_until(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        seen.all(),
+        [
+            (StatusCode::OK, "b0-pod-1".to_owned()),
+            (StatusCode::OK, "b100-pod-1".to_owned())
+        ]
+    );
+    for pod in [&pods[0], &pods[99], &pods[100]] {
+        assert!(world.is_shared_pod(pod));
+        assert!(world.is_pod_running(pod).unwrap(), "{pod}");
+    }
+    assert_eq!(world.pod_stats(&pods[100]).unwrap().connections_accepted, 1);
+    assert_eq!(world.pod_stats(&pods[50]).unwrap().connections_accepted, 0);
+}

@@ -399,7 +399,8 @@ pub const MAX_STEPS: u128 = 5_000_000;
 pub const MAX_BACKENDS: usize = 10_000;
 
 /// The most turmoil hosts with software a scenario may need: vMCP, every backend with a pod host
-/// of its own, every replacement pod of one, and the shared pod host. turmoil 0.7.2 walks every
+/// of its own, every replacement pod, and the shared pod hosts (one per 100 shared pods, at most
+/// 10: `crate::shared_host`). turmoil 0.7.2 walks every
 /// pair of hosts once per host on each step (O(hosts³) per step; see `docs/BENCHMARKS.md`): 40
 /// hosts already make a 2-minute run take seconds. Larger scenarios use `count` groups or
 /// `shared_host = true`.
@@ -430,7 +431,7 @@ fn check_cost(
         .iter()
         .filter(|e| matches!(e.action, EventAction::ReplacePod { .. }))
         .count();
-    let shared = usize::from(own.len() < backends.len());
+    let shared = crate::shared_host::hosts_for(backends.len() - own.len());
     let hosts = 1 + own.len() + replacements + shared;
     if hosts > MAX_OWN_HOSTS {
         // Point at the first backend past the limit when there is one, else at the first event.
@@ -452,10 +453,10 @@ fn check_cost(
                  simulator's cost per step grows with the cube of the host count. Put backends \
                  into the shared pod host (`count = <n>` or `shared_host = true`)",
                 own.len(),
-                if shared == 1 {
-                    ", the shared pod host"
-                } else {
-                    ""
+                match shared {
+                    0 => String::new(),
+                    1 => ", the shared pod host".to_owned(),
+                    n => format!(", {n} shared pod hosts"),
                 }
             ),
         ));
