@@ -1359,4 +1359,56 @@ mod tests {
         );
         m.stop().await;
     }
+
+    /// Records the instant of every probe call.
+    #[derive(Default)]
+    struct When(Mutex<Vec<Instant>>);
+    impl Probe for When {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            lock(&self.0).push(crate::clock::monotonic_now());
+            ProbeOutcome::success(Duration::ZERO)
+        }
+    }
+
+    /// The first probe of a backend waits a jitter drawn from ChaCha8 seeded with the
+    /// backend's seed xor 1 (the seeds are those of `backend_seed_is_fnv1a_then_splitmix64`),
+    /// uniform in `0..=initial_jitter`: a stream of its own, not the breaker's (seeded with
+    /// the backend seed itself), for an odd backend seed as for an even one. (tokio's timer
+    /// wakes on the next whole millisecond.)
+    #[tokio::test(start_paused = true)]
+    async fn the_initial_jitter_has_a_stream_of_its_own() {
+        let jitter = Duration::from_secs(10);
+        let draw = |seed: u64| {
+            let nanos = u64::try_from(jitter.as_nanos()).unwrap();
+            let nanos = ChaCha8Rng::seed_from_u64(seed).random_range(0..=nanos);
+            Duration::from_millis(nanos.div_ceil(1_000_000))
+        };
+        // (monitor seed, name, backend seed): one odd, one even.
+        for (seed, name, backend) in [
+            (42, "alpha", 0xdda7_74f8_98bb_cfb5_u64),
+            (7, "backend-1", 0x0c1e_b9d0_c829_a646),
+        ] {
+            let config = FailureHandling {
+                health_check_interval: Duration::from_secs(60),
+                initial_jitter: jitter,
+                ..FailureHandling::default()
+            };
+            let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+            let probe = Arc::new(When::default());
+            let t0 = crate::clock::monotonic_now();
+            let m = HealthMonitor::start(
+                config,
+                Arc::clone(&probe),
+                clock,
+                None,
+                seed,
+                vec![Backend::new(name, format!("http://{name}:8080/mcp"))],
+            );
+            m.initial_probes_done(Duration::from_secs(60)).await;
+            let first = lock(&probe.0)[0] - t0;
+            assert_eq!(first, draw(backend ^ 1), "{name}");
+            assert_ne!(first, draw(backend), "{name}: not the breaker's stream");
+            m.stop().await;
+        }
+    }
 }
