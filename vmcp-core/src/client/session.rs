@@ -797,4 +797,142 @@ mod tests {
             }
         );
     }
+
+    /// A local MCP server over real HTTP/1.1 (hyper), for the tests of the session as it runs
+    /// on the wire: it records every request and answers with `answer`.
+    mod wire {
+        use std::convert::Infallible;
+        use std::net::SocketAddr;
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        use bytes::Bytes;
+        use http::{Request, Response};
+        use http_body_util::{BodyExt, Full};
+        use hyper::body::Incoming;
+        use hyper::service::service_fn;
+        use hyper_util::client::legacy::connect::HttpConnector;
+        use hyper_util::rt::TokioIo;
+        use tokio::net::TcpListener;
+
+        use crate::client::connector::{ConnectionCounters, CountingConnector};
+        use crate::client::pool::{HttpClient, build_client};
+
+        /// One request as the server saw it.
+        #[derive(Clone, Debug)]
+        pub(super) struct Seen {
+            pub method: http::Method,
+            pub body: serde_json::Value,
+        }
+
+        pub(super) type Answer = fn(&http::Method, &serde_json::Value) -> Response<Full<Bytes>>;
+
+        /// Serve `answer` on a local port; returns the address and the requests seen.
+        pub(super) async fn serve(answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&seen);
+            tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let log = Arc::clone(&log);
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let method = request.method().clone();
+                            let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                            let body = serde_json::from_slice(&bytes)
+                                .unwrap_or(serde_json::Value::Null);
+                            let response = answer(&method, &body);
+                            crate::sync::lock(&log).push(Seen { method, body });
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    tokio::spawn(
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service),
+                    );
+                }
+            });
+            (addr, seen)
+        }
+
+        /// A pooled client over plain TCP and the counters of its connections.
+        pub(super) fn client() -> (HttpClient<HttpConnector>, ConnectionCounters) {
+            let counters = ConnectionCounters::default();
+            let connector =
+                CountingConnector::new(HttpConnector::new(), counters.clone(), Duration::from_secs(5));
+            (build_client(connector, Duration::from_secs(60)), counters)
+        }
+
+        /// A JSON reply with `body` (a JSON-RPC response to `id` when `result` is given).
+        pub(super) fn json(body: String) -> Response<Full<Bytes>> {
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("mcp-session-id", "s-1")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap()
+        }
+
+        /// An MCP server with tools and a session id: initialize, the notification (202),
+        /// `tools/list` (one tool), `DELETE` (200 with a short body).
+        pub(super) fn mcp(method: &http::Method, body: &serde_json::Value) -> Response<Full<Bytes>> {
+            if method == http::Method::DELETE {
+                return Response::new(Full::new(Bytes::from_static(b"bye")));
+            }
+            let id = body["id"].clone();
+            match body["method"].as_str() {
+                Some("initialize") => json(
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "wire", "version": "1"}
+                    }})
+                    .to_string(),
+                ),
+                Some("tools/list") => json(
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "tools": [{"name": "t", "inputSchema": {"type": "object"}}]
+                    }})
+                    .to_string(),
+                ),
+                _ => Response::builder()
+                    .status(202)
+                    .body(Full::default())
+                    .unwrap(),
+            }
+        }
+    }
+
+    /// A whole session on the wire: requests are numbered 1, 2, ... in order (the notification
+    /// has no id), the session id is sent back, and the session ends with a `DELETE`.
+    #[tokio::test]
+    async fn a_session_numbers_its_requests_from_one() {
+        let (addr, seen) = wire::serve(wire::mcp).await;
+        let (client, _) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new("w", format!("http://{addr}/mcp")))
+            .unwrap();
+        let mut session = Session::new(&client, &target, 1 << 20);
+        let mut step = ProbeStep::Initialize;
+        let summary = session.run(&mut step).await.expect("a healthy session");
+        assert_eq!(summary.tools, Some(1));
+        assert!(summary.had_session_id);
+        session.delete().await.expect("deleted");
+        let seen = crate::sync::lock(&seen).clone();
+        let calls: Vec<_> = seen
+            .iter()
+            .map(|s| (s.method.as_str(), s.body["method"].clone(), s.body["id"].clone()))
+            .collect();
+        use serde_json::Value::Null;
+        assert_eq!(
+            calls,
+            [
+                ("POST", "initialize".into(), 1.into()),
+                ("POST", "notifications/initialized".into(), Null),
+                ("POST", "tools/list".into(), 2.into()),
+                ("DELETE", Null, Null),
+            ]
+        );
+    }
 }
