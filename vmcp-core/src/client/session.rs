@@ -866,6 +866,31 @@ mod tests {
             (build_client(connector, Duration::from_secs(60)), counters)
         }
 
+        /// A server that answers every request on one connection with `reply` (raw bytes,
+        /// after reading the request head), then keeps the connection open.
+        pub(super) async fn serve_raw(reply: &'static [u8]) -> SocketAddr {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut seen = Vec::new();
+                let mut buf = [0; 4096];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        seen.clear();
+                        stream.write_all(reply).await.unwrap();
+                    }
+                }
+            });
+            addr
+        }
+
         /// A JSON reply with `body` (a JSON-RPC response to `id` when `result` is given).
         pub(super) fn json(body: String) -> Response<Full<Bytes>> {
             Response::builder()
@@ -934,5 +959,42 @@ mod tests {
                 ("DELETE", Null, Null),
             ]
         );
+    }
+
+    /// `read_body` of a response from a raw server with `limit`.
+    async fn read_raw(reply: &'static [u8], limit: u64) -> Result<Bytes, BackendError> {
+        let addr = wire::serve_raw(reply).await;
+        let (client, _) = wire::client();
+        let request = Request::get(format!("http://{addr}/mcp"))
+            .body(Full::default())
+            .unwrap();
+        let response = client.request(request).await.expect("a response head");
+        read_body(ProbeStep::Ping, response.into_body(), limit).await
+    }
+
+    /// `max_body_bytes` is inclusive, for a body of known length (refused before reading) as for
+    /// a chunked one (refused at the frame that crosses the limit).
+    #[tokio::test]
+    async fn bodies_up_to_the_limit_are_read_and_longer_ones_refused() {
+        let too_large = Err(BackendError::BodyTooLarge {
+            step: ProbeStep::Ping,
+            limit: 10,
+        });
+        let sized = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789", 10);
+        assert_eq!(sized.await, Ok(Bytes::from_static(b"0123456789")));
+        let small = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc", 10);
+        assert_eq!(small.await, Ok(Bytes::from_static(b"abc")));
+        let sized_over = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n0123456789a", 10);
+        assert_eq!(sized_over.await, too_large);
+        let chunked = read_raw(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
+            10,
+        );
+        assert_eq!(chunked.await, Ok(Bytes::from_static(b"0123456789")));
+        let chunked_over = read_raw(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n",
+            10,
+        );
+        assert_eq!(chunked_over.await, too_large);
     }
 }
