@@ -997,4 +997,22 @@ mod tests {
         );
         assert_eq!(chunked_over.await, too_large);
     }
+
+    /// The short body of the `DELETE` answer is drained, so its connection goes back to the
+    /// pool: a second session on the same client opens no new connection.
+    #[tokio::test]
+    async fn the_delete_answer_is_drained_and_its_connection_reused() {
+        let (addr, seen) = wire::serve(wire::mcp).await;
+        let (client, counters) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new("w", format!("http://{addr}/mcp")))
+            .unwrap();
+        for _ in 0..2 {
+            let mut session = Session::new(&client, &target, 1 << 20);
+            let mut step = ProbeStep::Initialize;
+            session.run(&mut step).await.expect("a healthy session");
+            session.delete().await.expect("deleted");
+        }
+        assert_eq!(crate::sync::lock(&seen).len(), 8);
+        assert_eq!(counters.total_opened(), 1);
+    }
 }
