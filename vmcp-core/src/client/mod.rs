@@ -486,4 +486,63 @@ mod tests {
             assert_eq!(should_end_session(&Err(err.clone())), end, "{err:?}");
         }
     }
+
+    /// A keep-alive HTTP/1.1 server on a local port that answers every request `200 ok`.
+    async fn keep_alive_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                    ))
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        addr
+    }
+
+    /// A request with a lease's client, attributed to `backend`, its body read to the end.
+    async fn get_with<C: BackendConnector>(lease: &pool::Lease<C>, backend: &str, url: &str) {
+        use http_body_util::BodyExt;
+        let request = http::Request::get(url)
+            .body(http_body_util::Full::default())
+            .unwrap();
+        let response = connector::attribute_to(Arc::from(backend), lease.client.request(request))
+            .await
+            .expect("a response");
+        response.into_body().collect().await.expect("the body");
+    }
+
+    /// Leases of one backend share its keep-alive pool (`per_backend`); after `lease_failed` the
+    /// next lease opens a fresh connection, as after a failed probe.
+    #[tokio::test]
+    async fn a_failed_lease_flushes_its_backends_pool() {
+        let addr = keep_alive_server().await;
+        let url = format!("http://{addr}/mcp");
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(
+            HttpConnector::new(),
+            settings,
+        );
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        drop(lease);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(client.connections_opened("a"), 1, "the pooled connection is reused");
+        client.lease_failed("a", lease);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(client.connections_opened("a"), 2, "a fresh pool, a new connection");
+    }
 }
