@@ -530,19 +530,24 @@ mod tests {
             pool: PoolPolicy::PerBackend,
             ..ClientSettings::default()
         };
-        let client = McpClient::with_settings(
-            HttpConnector::new(),
-            settings,
-        );
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
         let lease = client.lease("a");
         get_with(&lease, "a", &url).await;
         drop(lease);
         let lease = client.lease("a");
         get_with(&lease, "a", &url).await;
-        assert_eq!(client.connections_opened("a"), 1, "the pooled connection is reused");
+        assert_eq!(
+            client.connections_opened("a"),
+            1,
+            "the pooled connection is reused"
+        );
         client.lease_failed("a", lease);
         let lease = client.lease("a");
         get_with(&lease, "a", &url).await;
-        assert_eq!(client.connections_opened("a"), 2, "a fresh pool, a new connection");
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "a fresh pool, a new connection"
+        );
     }
 }

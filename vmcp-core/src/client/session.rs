@@ -842,8 +842,8 @@ mod tests {
                         async move {
                             let method = request.method().clone();
                             let bytes = request.into_body().collect().await.unwrap().to_bytes();
-                            let body = serde_json::from_slice(&bytes)
-                                .unwrap_or(serde_json::Value::Null);
+                            let body =
+                                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
                             let response = answer(&method, &body);
                             crate::sync::lock(&log).push(Seen { method, body });
                             Ok::<_, Infallible>(response)
@@ -861,8 +861,11 @@ mod tests {
         /// A pooled client over plain TCP and the counters of its connections.
         pub(super) fn client() -> (HttpClient<HttpConnector>, ConnectionCounters) {
             let counters = ConnectionCounters::default();
-            let connector =
-                CountingConnector::new(HttpConnector::new(), counters.clone(), Duration::from_secs(5));
+            let connector = CountingConnector::new(
+                HttpConnector::new(),
+                counters.clone(),
+                Duration::from_secs(5),
+            );
             (build_client(connector, Duration::from_secs(60)), counters)
         }
 
@@ -902,7 +905,10 @@ mod tests {
 
         /// An MCP server with tools and a session id: initialize, the notification (202),
         /// `tools/list` (one tool), `DELETE` (200 with a short body).
-        pub(super) fn mcp(method: &http::Method, body: &serde_json::Value) -> Response<Full<Bytes>> {
+        pub(super) fn mcp(
+            method: &http::Method,
+            body: &serde_json::Value,
+        ) -> Response<Full<Bytes>> {
             if method == http::Method::DELETE {
                 return Response::new(Full::new(Bytes::from_static(b"bye")));
             }
@@ -936,8 +942,11 @@ mod tests {
     async fn a_session_numbers_its_requests_from_one() {
         let (addr, seen) = wire::serve(wire::mcp).await;
         let (client, _) = wire::client();
-        let target = Target::new(&crate::registry::Backend::new("w", format!("http://{addr}/mcp")))
-            .unwrap();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
         let mut session = Session::new(&client, &target, 1 << 20);
         let mut step = ProbeStep::Initialize;
         let summary = session.run(&mut step).await.expect("a healthy session");
@@ -947,7 +956,13 @@ mod tests {
         let seen = crate::sync::lock(&seen).clone();
         let calls: Vec<_> = seen
             .iter()
-            .map(|s| (s.method.as_str(), s.body["method"].clone(), s.body["id"].clone()))
+            .map(|s| {
+                (
+                    s.method.as_str(),
+                    s.body["method"].clone(),
+                    s.body["id"].clone(),
+                )
+            })
             .collect();
         use serde_json::Value::Null;
         assert_eq!(
@@ -980,11 +995,17 @@ mod tests {
             step: ProbeStep::Ping,
             limit: 10,
         });
-        let sized = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789", 10);
+        let sized = read_raw(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789",
+            10,
+        );
         assert_eq!(sized.await, Ok(Bytes::from_static(b"0123456789")));
         let small = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc", 10);
         assert_eq!(small.await, Ok(Bytes::from_static(b"abc")));
-        let sized_over = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n0123456789a", 10);
+        let sized_over = read_raw(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n0123456789a",
+            10,
+        );
         assert_eq!(sized_over.await, too_large);
         let chunked = read_raw(
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
@@ -1004,8 +1025,11 @@ mod tests {
     async fn the_delete_answer_is_drained_and_its_connection_reused() {
         let (addr, seen) = wire::serve(wire::mcp).await;
         let (client, counters) = wire::client();
-        let target = Target::new(&crate::registry::Backend::new("w", format!("http://{addr}/mcp")))
-            .unwrap();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
         for _ in 0..2 {
             let mut session = Session::new(&client, &target, 1 << 20);
             let mut step = ProbeStep::Initialize;

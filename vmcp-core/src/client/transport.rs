@@ -204,7 +204,10 @@ mod tests {
                 None => panic!("the body ended without an error"),
             }
         };
-        assert!(err.source().is_some_and(|e| e.is::<std::io::Error>()), "{err:?}");
+        assert!(
+            err.source().is_some_and(|e| e.is::<std::io::Error>()),
+            "{err:?}"
+        );
         assert_eq!(
             classify_body_error(STEP, &err),
             BackendError::Unavailable {
@@ -241,7 +244,11 @@ mod tests {
     #[cfg(feature = "tls")]
     #[tokio::test]
     async fn a_peer_that_does_not_speak_tls_is_a_tls_error() {
-        let addr = serve_once(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", false).await;
+        let addr = serve_once(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+            false,
+        )
+        .await;
         let config = crate::client::tls::client_config(&crate::config::TlsSettings::default())
             .expect("a TLS configuration");
         let connector = crate::client::tls::https_connector(config);
