@@ -550,4 +550,155 @@ mod tests {
             "a fresh pool, a new connection"
         );
     }
+
+    /// The settings are those of the `failure_handling` block, and the client keeps them.
+    #[test]
+    fn settings_come_from_the_failure_handling_block() {
+        let config = FailureHandling {
+            health_check_timeout: Duration::from_secs(7),
+            connect_timeout: Duration::from_millis(1500),
+            max_body_bytes: 12_345,
+            pool: PoolPolicy::PerProbe,
+            ..FailureHandling::default()
+        };
+        let settings = ClientSettings::from_config(&config);
+        assert_eq!(
+            settings,
+            ClientSettings {
+                health_check_timeout: Duration::from_secs(7),
+                connect_timeout: Duration::from_millis(1500),
+                max_body_bytes: 12_345,
+                pool: PoolPolicy::PerProbe,
+                delete_timeout: DEFAULT_DELETE_TIMEOUT,
+            }
+        );
+        assert_eq!(McpClient::http(&config).settings(), &settings);
+    }
+
+    /// A CA bundle rustls refuses fails the production connector (it is not silently replaced
+    /// by a default one).
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_production_connector_refuses_a_bad_ca_bundle() {
+        let settings = crate::config::TlsSettings {
+            ca: Some(crate::config::CaBundle {
+                path: "/etc/ca.pem".into(),
+                certificates: vec![vec![0x30, 0x03, 0x01, 0x02, 0x03]],
+            }),
+        };
+        assert!(matches!(
+            production_connector(&settings),
+            Err(TlsSetupError::BadCaCertificate { index: 1, .. })
+        ));
+        assert!(production_connector(&crate::config::TlsSettings::default()).is_ok());
+    }
+
+    /// A minimal MCP server over real HTTP/1.1 on a local port (tools, a session id, one tool;
+    /// `DELETE` answered 200); records the method of every request (`DELETE` as "DELETE").
+    async fn mcp_server() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let log = Arc::clone(&log);
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let delete = request.method() == http::Method::DELETE;
+                            let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&bytes).unwrap_or_default();
+                            let method = if delete {
+                                "DELETE".to_owned()
+                            } else {
+                                body["method"].as_str().unwrap_or_default().to_owned()
+                            };
+                            let result = match method.as_str() {
+                                "initialize" => Some(serde_json::json!({
+                                    "protocolVersion": "2025-06-18",
+                                    "capabilities": {"tools": {}},
+                                    "serverInfo": {"name": "t", "version": "1"}
+                                })),
+                                "tools/list" => Some(serde_json::json!({
+                                    "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]
+                                })),
+                                _ => None,
+                            };
+                            crate::sync::lock(&log).push(method);
+                            let response = match result {
+                                Some(result) => http::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .header("mcp-session-id", "s-1")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                                        serde_json::json!({
+                                            "jsonrpc": "2.0", "id": body["id"], "result": result
+                                        })
+                                        .to_string(),
+                                    ))),
+                                None => http::Response::builder()
+                                    .status(if delete { 200 } else { 202 })
+                                    .body(http_body_util::Full::default()),
+                            };
+                            Ok::<_, std::convert::Infallible>(response.unwrap())
+                        }
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    /// A probe runs one session and ends it with a `DELETE` before it returns; with the catalog
+    /// on it fills the client's cache; connections are counted per backend through the
+    /// client's handles; `per_backend` reuses the connection until `flush`.
+    #[tokio::test]
+    async fn a_probe_runs_one_session_fills_the_catalog_and_counts_its_connection() {
+        let (addr, seen) = mcp_server().await;
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        client.set_list_catalog(true);
+        let backend = Backend::new("a", format!("http://{addr}/mcp"));
+        let outcome = client.probe_backend(&backend).await;
+        assert!(outcome.is_success(), "{outcome:?}");
+        assert_eq!(
+            *crate::sync::lock(&seen),
+            [
+                "initialize",
+                "notifications/initialized",
+                "tools/list",
+                "DELETE"
+            ]
+        );
+        let cached = client.catalog().snapshot();
+        let entry = cached.get("a").expect("the probe filled the catalog");
+        assert_eq!(entry.url, backend.url);
+        assert_eq!(entry.catalog.tools.as_ref().map(Vec::len), Some(1));
+        let counters = client.counters();
+        assert_eq!(counters.opened("a"), 1);
+        assert_eq!(client.connections_opened("a"), 1);
+        assert!(client.probe_backend(&backend).await.is_success());
+        assert_eq!(client.total_connections_opened(), 1, "the pool is reused");
+        client.flush("a");
+        assert!(client.probe_backend(&backend).await.is_success());
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "flushed: a new connection"
+        );
+        assert_eq!(client.total_connections_opened(), 2);
+        assert_eq!(counters.opened("a"), 2, "the handle stays valid");
+        assert_eq!(client.connections_opened("b"), 0);
+    }
 }
