@@ -1039,4 +1039,285 @@ mod tests {
         assert_eq!(crate::sync::lock(&seen).len(), 8);
         assert_eq!(counters.total_opened(), 1);
     }
+
+    /// Scripted servers for the session tests below (`wire::Answer`s).
+    mod servers {
+        use bytes::Bytes;
+        use http::Response;
+        use http_body_util::Full;
+        use serde_json::{Value, json};
+
+        use super::wire::json as reply;
+
+        /// The JSON-RPC response to `body`'s request with `result`.
+        pub(super) fn result(body: &Value, result: Value) -> Response<Full<Bytes>> {
+            reply(json!({"jsonrpc": "2.0", "id": body["id"], "result": result}).to_string())
+        }
+
+        fn initialized(body: &Value, version: &str, capabilities: Value) -> Response<Full<Bytes>> {
+            result(
+                body,
+                json!({
+                    "protocolVersion": version,
+                    "capabilities": capabilities,
+                    "serverInfo": {"name": "s", "version": "1"}
+                }),
+            )
+        }
+
+        fn accepted() -> Response<Full<Bytes>> {
+            Response::builder()
+                .status(202)
+                .body(Full::default())
+                .unwrap()
+        }
+
+        /// Tools over two pages, one resource, one prompt.
+        pub(super) fn catalog(method: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            if method == http::Method::DELETE {
+                return accepted();
+            }
+            let caps = json!({"tools": {}, "resources": {}, "prompts": {}});
+            match (body["method"].as_str(), body["params"]["cursor"].as_str()) {
+                (Some("initialize"), _) => initialized(body, "2025-06-18", caps),
+                (Some("tools/list"), None) => result(
+                    body,
+                    json!({"tools": [{"name": "a", "inputSchema": {}}], "nextCursor": "p2"}),
+                ),
+                (Some("tools/list"), Some("p2")) => result(
+                    body,
+                    json!({"tools": [{"name": "b", "inputSchema": {}}], "nextCursor": null}),
+                ),
+                (Some("resources/list"), _) => result(
+                    body,
+                    json!({"resources": [{"uri": "file:///r", "name": "r"}]}),
+                ),
+                (Some("prompts/list"), _) => result(body, json!({"prompts": [{"name": "p"}]})),
+                _ => accepted(),
+            }
+        }
+
+        /// Advertises nothing; answers `ping`.
+        pub(super) fn bare(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({})),
+                Some("ping") => result(body, json!({})),
+                _ => accepted(),
+            }
+        }
+
+        /// A tool without a name.
+        pub(super) fn keyless(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({"tools": {}})),
+                Some("tools/list") => result(body, json!({"tools": [{"title": "t"}]})),
+                _ => accepted(),
+            }
+        }
+
+        /// Every page points to the same next page.
+        pub(super) fn same_cursor(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({"tools": {}})),
+                Some("tools/list") => result(body, json!({"tools": [], "nextCursor": "again"})),
+                _ => accepted(),
+            }
+        }
+
+        /// A known version without the `initialize` handshake.
+        pub(super) fn v2026(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            initialized(body, "2026-07-28", json!({}))
+        }
+
+        /// A version this SDK does not know (older than all).
+        pub(super) fn v1999(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            initialized(body, "1999-01-01", json!({}))
+        }
+
+        fn with_session_id(id: &'static str, body: &Value) -> Response<Full<Bytes>> {
+            let mut response = initialized(body, "2025-06-18", json!({}));
+            response
+                .headers_mut()
+                .insert("mcp-session-id", http::HeaderValue::from_static(id));
+            response
+        }
+
+        /// A session id with a space.
+        pub(super) fn spaced_id(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            with_session_id("a b", body)
+        }
+
+        /// An empty session id.
+        pub(super) fn empty_id(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            with_session_id("", body)
+        }
+
+        /// Answers `ping` as an SSE stream: a priming event without data, an event of another
+        /// type whose data is not JSON, then the response.
+        pub(super) fn sse(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({})),
+                Some("ping") => {
+                    let response = json!({"jsonrpc": "2.0", "id": body["id"], "result": {}});
+                    let stream = format!(
+                        "id: 0\ndata:\n\nevent: other\ndata: not json\n\ndata: {response}\n\n"
+                    );
+                    Response::builder()
+                        .header("content-type", "text/event-stream")
+                        .body(Full::new(Bytes::from(stream)))
+                        .unwrap()
+                }
+                _ => accepted(),
+            }
+        }
+    }
+
+    /// Run one session against `answer`, with the catalog listed when `catalog`.
+    async fn run_against(
+        answer: wire::Answer,
+        catalog: bool,
+    ) -> (Result<SessionSummary, BackendError>, Vec<wire::Seen>) {
+        let (addr, seen) = wire::serve(answer).await;
+        let (client, _) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
+        let mut session = Session::new(&client, &target, 1 << 20).with_catalog(catalog);
+        let mut step = ProbeStep::Initialize;
+        let result = session.run(&mut step).await;
+        let seen = crate::sync::lock(&seen).clone();
+        (result, seen)
+    }
+
+    fn names(items: &[JsonObject], key: &str) -> Vec<String> {
+        items
+            .iter()
+            .map(|item| item[key].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// With the catalog on, every advertised kind is listed, all pages (following
+    /// `nextCursor`), and no `ping` is sent.
+    #[tokio::test]
+    async fn a_catalog_session_lists_every_page_of_every_kind() {
+        let (result, seen) = run_against(servers::catalog, true).await;
+        let summary = result.expect("a healthy session");
+        let catalog = summary.catalog.expect("the catalog");
+        assert_eq!(names(catalog.tools.as_ref().unwrap(), "name"), ["a", "b"]);
+        assert_eq!(summary.tools, Some(2));
+        assert_eq!(
+            names(catalog.resources.as_ref().unwrap(), "uri"),
+            ["file:///r"]
+        );
+        assert_eq!(names(catalog.prompts.as_ref().unwrap(), "name"), ["p"]);
+        let calls: Vec<_> = seen
+            .iter()
+            .map(|s| (s.body["method"].clone(), s.body["params"]["cursor"].clone()))
+            .collect();
+        use serde_json::Value::Null;
+        assert_eq!(
+            calls,
+            [
+                ("initialize".into(), Null),
+                ("notifications/initialized".into(), Null),
+                ("tools/list".into(), Null),
+                ("tools/list".into(), "p2".into()),
+                ("resources/list".into(), Null),
+                ("prompts/list".into(), Null),
+            ]
+        );
+    }
+
+    /// With the catalog on and nothing advertised, the session pings (and the catalog is empty).
+    #[tokio::test]
+    async fn a_catalog_session_with_nothing_advertised_pings() {
+        let (result, seen) = run_against(servers::bare, true).await;
+        let summary = result.expect("a healthy session");
+        assert_eq!(summary.catalog, Some(Catalog::default()));
+        assert_eq!(summary.tools, None);
+        assert!(summary.had_session_id);
+        let methods: Vec<_> = seen.iter().map(|s| s.body["method"].clone()).collect();
+        assert_eq!(methods, ["initialize", "notifications/initialized", "ping"]);
+    }
+
+    /// An item the front end could not route (no string `name`) fails the listing.
+    #[tokio::test]
+    async fn a_listed_item_without_its_key_is_a_protocol_error() {
+        let (result, _) = run_against(servers::keyless, true).await;
+        assert_eq!(
+            result,
+            Err(BackendError::protocol(
+                ProbeStep::ListTools,
+                "a tools/list item has no string name"
+            ))
+        );
+    }
+
+    /// A server that hands out the same cursor again is stopped at once, not after the page cap.
+    #[tokio::test]
+    async fn the_same_cursor_twice_is_a_protocol_error() {
+        let (result, seen) = run_against(servers::same_cursor, true).await;
+        assert_eq!(
+            result,
+            Err(BackendError::protocol(
+                ProbeStep::ListTools,
+                "tools/list returned the same cursor twice"
+            ))
+        );
+        assert_eq!(seen.len(), 4, "initialize, initialized, two pages");
+    }
+
+    /// The server's protocol version must be one this SDK knows *and* one with an `initialize`
+    /// handshake.
+    #[tokio::test]
+    async fn unknown_and_initialize_less_protocol_versions_are_refused() {
+        for (answer, version) in [
+            (servers::v2026 as wire::Answer, "2026-07-28"),
+            (servers::v1999, "1999-01-01"),
+        ] {
+            let (result, seen) = run_against(answer, false).await;
+            assert_eq!(
+                result,
+                Err(BackendError::protocol(
+                    ProbeStep::Initialize,
+                    format!("unsupported protocol version {version:?}")
+                ))
+            );
+            assert_eq!(seen.len(), 1, "nothing after initialize");
+        }
+    }
+
+    /// A session id must be visible ASCII, and not empty.
+    #[tokio::test]
+    async fn session_ids_that_are_not_visible_ascii_are_refused() {
+        for answer in [servers::spaced_id as wire::Answer, servers::empty_id] {
+            let (result, _) = run_against(answer, false).await;
+            assert_eq!(
+                result,
+                Err(BackendError::protocol(
+                    ProbeStep::Initialize,
+                    "Mcp-Session-Id is not visible ASCII"
+                ))
+            );
+        }
+    }
+
+    /// In an SSE reply, events without data (the priming event) and events of other types are
+    /// skipped; the response with our id answers.
+    #[tokio::test]
+    async fn an_sse_reply_skips_priming_and_foreign_events() {
+        let (result, seen) = run_against(servers::sse, false).await;
+        assert_eq!(
+            result,
+            Ok(SessionSummary {
+                protocol_version: "2025-06-18".into(),
+                had_session_id: true,
+                tools: None,
+                catalog: None,
+            })
+        );
+        assert_eq!(seen.len(), 3);
+    }
 }
