@@ -596,20 +596,38 @@ mod tests {
     /// A minimal MCP server over real HTTP/1.1 on a local port (tools, a session id, one tool;
     /// `DELETE` answered 200); records the method of every request (`DELETE` as "DELETE").
     async fn mcp_server() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        mcp_server_with(false).await
+    }
+
+    /// As [`mcp_server`], with session ids `s-1`, `s-2`, ... (one per `initialize`; logged as
+    /// `METHOD@ID`, `DELETE@ID`) and, when `expire_first`, a 404 to the first session's
+    /// `tools/list` (the server forgot it).
+    async fn mcp_server_with(
+        expire_first: bool,
+    ) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
         use http_body_util::BodyExt;
+        use std::sync::atomic::AtomicU64;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sessions = Arc::new(AtomicU64::new(0));
         let log = Arc::clone(&seen);
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 let log = Arc::clone(&log);
+                let sessions = Arc::clone(&sessions);
                 let service = hyper::service::service_fn(
                     move |request: http::Request<hyper::body::Incoming>| {
                         let log = Arc::clone(&log);
+                        let sessions = Arc::clone(&sessions);
                         async move {
                             let delete = request.method() == http::Method::DELETE;
+                            let sid = request
+                                .headers()
+                                .get("mcp-session-id")
+                                .map(|v| v.to_str().unwrap().to_owned())
+                                .unwrap_or_default();
                             let bytes = request.into_body().collect().await.unwrap().to_bytes();
                             let body: serde_json::Value =
                                 serde_json::from_slice(&bytes).unwrap_or_default();
@@ -618,22 +636,35 @@ mod tests {
                             } else {
                                 body["method"].as_str().unwrap_or_default().to_owned()
                             };
+                            let mut new_sid = sid.clone();
                             let result = match method.as_str() {
-                                "initialize" => Some(serde_json::json!({
-                                    "protocolVersion": "2025-06-18",
-                                    "capabilities": {"tools": {}},
-                                    "serverInfo": {"name": "t", "version": "1"}
-                                })),
+                                "initialize" => {
+                                    let n = sessions.fetch_add(1, Ordering::SeqCst) + 1;
+                                    new_sid = format!("s-{n}");
+                                    Some(serde_json::json!({
+                                        "protocolVersion": "2025-06-18",
+                                        "capabilities": {"tools": {}},
+                                        "serverInfo": {"name": "t", "version": "1"}
+                                    }))
+                                }
                                 "tools/list" => Some(serde_json::json!({
                                     "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]
                                 })),
                                 _ => None,
                             };
-                            crate::sync::lock(&log).push(method);
+                            crate::sync::lock(&log).push(if expire_first {
+                                format!("{method}@{sid}")
+                            } else {
+                                method.clone()
+                            });
+                            let forgotten = expire_first && method == "tools/list" && sid == "s-1";
                             let response = match result {
+                                _ if forgotten => http::Response::builder()
+                                    .status(404)
+                                    .body(http_body_util::Full::default()),
                                 Some(result) => http::Response::builder()
                                     .header("content-type", "application/json")
-                                    .header("mcp-session-id", "s-1")
+                                    .header("mcp-session-id", new_sid)
                                     .body(http_body_util::Full::new(bytes::Bytes::from(
                                         serde_json::json!({
                                             "jsonrpc": "2.0", "id": body["id"], "result": result
@@ -700,5 +731,79 @@ mod tests {
         assert_eq!(client.total_connections_opened(), 2);
         assert_eq!(counters.opened("a"), 2, "the handle stays valid");
         assert_eq!(client.connections_opened("b"), 0);
+    }
+
+    /// A 404 to the session id means the server forgot the session: the probe runs one fresh
+    /// session, succeeds as re-initialized, and deletes the second session (the first is gone).
+    #[tokio::test]
+    async fn a_forgotten_session_is_initialized_once_more_and_the_new_one_deleted() {
+        let (addr, seen) = mcp_server_with(true).await;
+        let client = McpClient::with_settings(HttpConnector::new(), ClientSettings::default());
+        let report = client
+            .probe_detailed(&Backend::new("a", format!("http://{addr}/mcp")))
+            .await;
+        let success = report.result.expect("the second session succeeds");
+        assert!(success.reinitialized);
+        assert_eq!(success.session.tools, Some(1));
+        assert_eq!(
+            *crate::sync::lock(&seen),
+            [
+                "initialize@",
+                "notifications/initialized@s-1",
+                "tools/list@s-1",
+                "initialize@",
+                "notifications/initialized@s-2",
+                "tools/list@s-2",
+                "DELETE@s-2",
+            ]
+        );
+    }
+
+    /// The probe hooks: a new endpoint or a removed backend drops its pool and its cached
+    /// catalog; an abandoned probe drops the pool only.
+    #[tokio::test]
+    async fn the_probe_hooks_flush_pools_and_forget_catalogs() {
+        let (addr, _) = mcp_server().await;
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        client.set_list_catalog(true);
+        let backend = Backend::new("a", format!("http://{addr}/mcp"));
+        let probe = |expected: u64| {
+            let client = &client;
+            let backend = &backend;
+            async move {
+                assert!(client.probe_backend(backend).await.is_success());
+                assert_eq!(client.connections_opened("a"), expected);
+                assert!(client.catalog().snapshot().contains_key("a"));
+            }
+        };
+        probe(1).await;
+        probe(1).await;
+        Probe::endpoint_changed(&client, &backend);
+        assert!(client.catalog().snapshot().is_empty());
+        probe(2).await;
+        Probe::backend_removed(&client, "a");
+        assert!(client.catalog().snapshot().is_empty());
+        probe(3).await;
+        Probe::probe_abandoned(&client, &backend);
+        assert!(client.catalog().snapshot().contains_key("a"));
+        probe(4).await;
+    }
+
+    #[test]
+    fn debug_shows_settings_pool_policy_and_counters() {
+        let client = McpClient::with_settings(HttpConnector::new(), ClientSettings::default());
+        let shown = format!("{client:?}");
+        let expected = format!(
+            "McpClient {{ settings: {:?}, pools: PoolManager {{ policy: {:?}, .. }}, \
+             connections: {:?} }}",
+            ClientSettings::default(),
+            ClientSettings::default().pool,
+            client.counters()
+        );
+        assert_eq!(shown, expected);
     }
 }
