@@ -806,4 +806,32 @@ mod tests {
         );
         assert_eq!(shown, expected);
     }
+
+    /// A late failure of a lease from a pool that was flushed meanwhile leaves the newer pool
+    /// alone (pools are told apart by id).
+    #[tokio::test]
+    async fn a_stale_lease_does_not_flush_the_newer_pool() {
+        let addr = keep_alive_server().await;
+        let url = format!("http://{addr}/mcp");
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let stale = client.lease("a");
+        get_with(&stale, "a", &url).await;
+        client.flush("a");
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        drop(lease);
+        assert_eq!(client.connections_opened("a"), 2);
+        client.lease_failed("a", stale);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "the newer pool and its connection survive"
+        );
+    }
 }
