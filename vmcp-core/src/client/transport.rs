@@ -267,4 +267,36 @@ mod tests {
             "{classified:?}"
         );
     }
+
+    /// hyper's "closed" (the connection task is gone) and "canceled" (a request the connection
+    /// never started) kinds, without an I/O cause under them, are connections that closed early.
+    #[tokio::test]
+    async fn closed_and_canceled_connections_closed_early() {
+        let (io, _peer) = tokio::io::duplex(1024);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
+            hyper_util::rt::TokioIo::new(io),
+        )
+        .await
+        .unwrap();
+        drop(connection);
+        let closed = std::future::poll_fn(|cx| sender.poll_ready(cx))
+            .await
+            .unwrap_err();
+        assert!(closed.is_closed(), "{closed:?}");
+        let canceled = sender
+            .send_request(http::Request::get("/mcp").body(Full::default()).unwrap())
+            .await
+            .unwrap_err();
+        assert!(canceled.is_canceled(), "{canceled:?}");
+        for err in [closed, canceled] {
+            assert_eq!(
+                classify_body_error(STEP, &err),
+                BackendError::Unavailable {
+                    step: STEP,
+                    cause: UnavailableCause::ClosedEarly
+                },
+                "{err:?}"
+            );
+        }
+    }
 }
