@@ -1411,4 +1411,149 @@ mod tests {
             m.stop().await;
         }
     }
+
+    /// Records what the monitor asks of the probe: probes (`probe name url`) and hooks.
+    #[derive(Default)]
+    struct Hooked(Mutex<Vec<String>>);
+    impl Probe for Hooked {
+        async fn probe(&self, backend: &Backend) -> ProbeOutcome {
+            lock(&self.0).push(format!("probe {} {}", backend.name, backend.url));
+            ProbeOutcome::success(Duration::ZERO)
+        }
+        fn endpoint_changed(&self, backend: &Backend) {
+            lock(&self.0).push(format!("endpoint_changed {} {}", backend.name, backend.url));
+        }
+        fn backend_removed(&self, name: &str) {
+            lock(&self.0).push(format!("backend_removed {name}"));
+        }
+    }
+
+    /// Records the observer's events, shortened.
+    #[derive(Default)]
+    struct Events(Mutex<Vec<String>>);
+    impl MonitorObserver for Events {
+        fn on_event(&self, event: &MonitorEvent) {
+            let text = match event {
+                MonitorEvent::ProbeStarted {
+                    backend,
+                    generation,
+                } => format!("started {backend} {generation}"),
+                MonitorEvent::ProbeFinished {
+                    backend,
+                    generation,
+                    outcome,
+                } => format!("finished {backend} {generation} {}", outcome.is_success()),
+                MonitorEvent::ProbeSkipped { backend, .. } => format!("skipped {backend}"),
+                MonitorEvent::StatusChanged { backend, change } => {
+                    format!("status {backend} {}", change.to)
+                }
+                MonitorEvent::CircuitChanged { backend, .. } => format!("circuit {backend}"),
+                MonitorEvent::BackendAdded { backend } => format!("added {backend}"),
+                MonitorEvent::BackendRemoved { backend } => format!("removed {backend}"),
+                MonitorEvent::EndpointChanged {
+                    backend,
+                    generation,
+                } => format!("endpoint {backend} {generation}"),
+            };
+            lock(&self.0).push(text);
+        }
+    }
+
+    fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
+        std::mem::take(&mut *lock(log))
+    }
+
+    /// A followed registry: every change reaches the monitor at its instant (watcher), in
+    /// order: the probe's hooks after the old task is gone, the new endpoint probed at once
+    /// (generation 1), a removed backend no longer probed; the observer sees each step; the
+    /// `HealthSource` view is the monitor's; after `stop` nothing runs.
+    #[tokio::test(start_paused = true)]
+    async fn a_followed_registry_drives_probes_hooks_and_events() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            ..FailureHandling::default()
+        };
+        let registry = Arc::new(
+            DynamicRegistry::new(vec![
+                Backend::new("a", "http://a1/mcp"),
+                Backend::new("b", "http://b/mcp"),
+            ])
+            .unwrap(),
+        );
+        let probe = Arc::new(Hooked::default());
+        let events = Arc::new(Events::default());
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let observer: Arc<dyn MonitorObserver> = events.clone();
+        let m = HealthMonitor::follow(
+            config,
+            Arc::clone(&probe),
+            clock,
+            Some(observer),
+            1,
+            Arc::clone(&registry),
+        );
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["probe a http://a1/mcp", "probe b http://b/mcp"]
+        );
+        assert_eq!(
+            take(&events.0),
+            [
+                "added a",
+                "added b",
+                "started a 0",
+                "finished a 0 true",
+                "status a healthy",
+                "started b 0",
+                "finished b 0 true",
+                "status b healthy",
+            ]
+        );
+        let mut changes = crate::status::HealthSource::changes(&m);
+        changes.mark_unchanged();
+
+        registry.upsert(Backend::new("a", "http://a2/mcp"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["endpoint_changed a http://a2/mcp", "probe a http://a2/mcp"]
+        );
+        assert_eq!(
+            take(&events.0),
+            ["endpoint a 1", "started a 1", "finished a 1 true"]
+        );
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(m.snapshot()["a"].generation, 1);
+
+        registry.remove("b");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(take(&probe.0), ["backend_removed b"]);
+        assert_eq!(take(&events.0), ["removed b"]);
+        assert_eq!(
+            crate::status::HealthSource::snapshot(&m)
+                .keys()
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+
+        // The grid of the first task (0 s, 10 s, ...) is gone with it; generation 1 ticks from
+        // its own start.
+        tokio::time::sleep_until(t0 + Duration::from_secs(15)).await;
+        assert_eq!(take(&probe.0), ["probe a http://a2/mcp"]);
+        let view = &m.snapshot()["a"];
+        assert_eq!((view.probes_started, view.generation), (3, 1));
+
+        crate::status::HealthSource::update_backends(&m, &[Backend::new("c", "http://c/mcp")]);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["backend_removed a", "probe c http://c/mcp"]
+        );
+        m.stop().await;
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        assert!(take(&probe.0).is_empty(), "stopped: no probe runs");
+    }
 }
