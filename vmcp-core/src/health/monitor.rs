@@ -1556,4 +1556,27 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(100)).await;
         assert!(take(&probe.0).is_empty(), "stopped: no probe runs");
     }
+
+    /// A permit of a closed circuit: for the backend as configured, admitted in Closed, not a
+    /// half-open trial; one of a half-open circuit is a trial.
+    #[tokio::test(start_paused = true)]
+    async fn a_permit_tells_its_backend_and_circuit() {
+        let m = monitor(&["a"]);
+        let permit = m.acquire("a").expect("a closed circuit admits");
+        assert_eq!(permit.backend(), &Backend::new("a", "http://a:8080/mcp"));
+        assert_eq!(permit.circuit(), CircuitState::Closed);
+        assert!(!permit.is_half_open());
+        drop(permit);
+        m.stop().await;
+
+        let t0 = crate::clock::monotonic_now();
+        let m = breaker_monitor(Arc::default());
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        tokio::time::sleep_until(t0 + Duration::from_secs(6)).await;
+        let trial = m.acquire("a").expect("the second trial slot");
+        assert_eq!(trial.circuit(), CircuitState::HalfOpen);
+        assert!(trial.is_half_open());
+        drop(trial);
+        m.stop().await;
+    }
 }
