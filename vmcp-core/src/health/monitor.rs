@@ -1579,4 +1579,38 @@ mod tests {
         drop(trial);
         m.stop().await;
     }
+
+    /// A probe result signals a change only when it moved the status or the circuit: the
+    /// first result (unknown to healthy) does, a second healthy one does not.
+    #[tokio::test(start_paused = true)]
+    async fn only_results_that_move_something_are_changes() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let probe = Arc::new(When::default());
+        let m = HealthMonitor::start(
+            config,
+            Arc::clone(&probe),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert!(changes.has_changed().unwrap(), "unknown -> healthy");
+        changes.mark_unchanged();
+        tokio::time::sleep_until(t0 + Duration::from_secs(15)).await;
+        assert_eq!(lock(&probe.0).len(), 2, "a second probe ran");
+        assert!(
+            !changes.has_changed().unwrap(),
+            "healthy again is no change"
+        );
+        m.stop().await;
+    }
 }
