@@ -1613,4 +1613,66 @@ mod tests {
         );
         m.stop().await;
     }
+
+    /// Fails the first probe at once, then succeeds; records when each probe started.
+    #[derive(Default)]
+    struct FailFirst(Mutex<Vec<Instant>>);
+    impl Probe for FailFirst {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            let mut calls = lock(&self.0);
+            calls.push(crate::clock::monotonic_now());
+            if calls.len() > 1 {
+                return ProbeOutcome::success(Duration::ZERO);
+            }
+            ProbeOutcome::failure(
+                Duration::ZERO,
+                ProbeFailure {
+                    status: FailureStatus::Unhealthy,
+                    category: ErrorCategory::ConnectionFailed,
+                    message: "refused".into(),
+                },
+            )
+        }
+    }
+
+    /// The half-open trial runs exactly when the open timeout ends, between two grid ticks
+    /// (open at 0 s for 25 s, ticks every 10 s: the trial at 25 s, then the grid again at 30 s).
+    #[tokio::test(start_paused = true)]
+    async fn the_half_open_trial_runs_at_the_open_deadline_between_ticks() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(25),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let probe = Arc::new(FailFirst::default());
+        let m = HealthMonitor::start(
+            config,
+            Arc::clone(&probe),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        tokio::time::sleep_until(t0 + Duration::from_secs(35)).await;
+        let offsets: Vec<Duration> = lock(&probe.0).iter().map(|t| *t - t0).collect();
+        assert_eq!(
+            offsets,
+            [0, 25, 30].map(Duration::from_secs),
+            "first probe, trial at the deadline, next tick"
+        );
+        assert_eq!(
+            m.snapshot()["a"].probes_skipped,
+            2,
+            "the ticks at 10 s and 20 s"
+        );
+        m.stop().await;
+    }
 }
