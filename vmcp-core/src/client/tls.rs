@@ -213,9 +213,10 @@ mod tests {
     }
 
     /// The platform store holds every usable certificate of the machine's trust store, and the
-    /// log says what happened: unusable ones skipped (only when there were some), an empty store
-    /// as a warning, a loaded one at debug level. Compared with what rustls-native-certs finds
-    /// on this machine.
+    /// warnings say what happened: unusable ones skipped (only when there were some), an empty
+    /// store (only when it is empty). Compared with what rustls-native-certs finds on this
+    /// machine. (The debug line about a loaded store is not checked: another test's subscriber
+    /// may filter debug events out of the whole process.)
     #[test]
     fn the_platform_store_is_loaded_and_its_state_logged() {
         let mut expected = RootCertStore::empty();
@@ -235,11 +236,6 @@ mod tests {
         assert_eq!(
             logged("has no usable CA certificate"),
             added == 0,
-            "{events:?}"
-        );
-        assert_eq!(
-            logged("loaded the platform trust store"),
-            added > 0,
             "{events:?}"
         );
     }
