@@ -1675,4 +1675,27 @@ mod tests {
         );
         m.stop().await;
     }
+
+    /// The call gate: a backend without a first result is hidden (nothing is sent), a healthy
+    /// one with a closed circuit admits; a plain admission is no change.
+    #[tokio::test(start_paused = true)]
+    async fn the_call_gate_hides_unproven_backends_and_admits_healthy_ones() {
+        let m = monitor(&["a"]);
+        let hidden = m.call_gate("a").unwrap_err();
+        assert_eq!(
+            (hidden.refusal, hidden.status),
+            (GateRefusal::Hidden, HealthStatus::Unknown)
+        );
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        let permit = m.call_gate("a").expect("healthy and closed: admitted");
+        assert_eq!(permit.circuit(), CircuitState::Closed);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "an admission that moves no breaker is no change"
+        );
+        drop(permit);
+        m.stop().await;
+    }
 }
