@@ -305,6 +305,26 @@ fn bench_target(
     });
 }
 
+/// Benchmark FastMCP's proxy in front of `backend_url` as `via_fastmcp_proxy`, when configured.
+/// Tens of milliseconds per call: few samples, flat sampling, so the peer's figures take a
+/// bounded time (criterion's default of 100 linear samples would need thousands of iterations).
+fn bench_peer(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    client: &HttpClient,
+    backend_url: &str,
+) {
+    let Some(peer) = Peer::start(rt, backend_url) else {
+        return;
+    };
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
+    bench_target(group, rt, client, "via_fastmcp_proxy", &peer.url, "echo");
+}
+
 /// FastMCP's proxy in front of `backend_url`, in its own process, when configured.
 struct Peer {
     process: std::process::Child,
@@ -457,20 +477,7 @@ fn fastmcp_backend(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8));
     bench_target(&mut group, &rt, &client, "direct", &server.url, "echo");
     bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
-    if let Some(peer) = Peer::start(&rt, &server.url) {
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_secs(2))
-            .measurement_time(Duration::from_secs(10));
-        bench_target(
-            &mut group,
-            &rt,
-            &client,
-            "via_fastmcp_proxy",
-            &peer.url,
-            "echo",
-        );
-    }
+    bench_peer(&mut group, &rt, &client, &server.url);
     group.finish();
     drop(vmcp);
     drop(server);
@@ -621,24 +628,7 @@ fn as_deployed(c: &mut Criterion) {
     let mut group = c.benchmark_group("tools_call");
     bench_target(&mut group, &rt, &client, "direct", &direct_url, "echo");
     bench_target(&mut group, &rt, &client, "via_vmcp", &vmcp_url, "echo_echo");
-    if let Some(peer) = Peer::start(&rt, &direct_url) {
-        // Tens of milliseconds per call: few samples, flat sampling, so the peer's figures
-        // take a bounded time (criterion's default of 100 linear samples would need thousands
-        // of iterations).
-        group
-            .sample_size(10)
-            .sampling_mode(SamplingMode::Flat)
-            .warm_up_time(Duration::from_secs(2))
-            .measurement_time(Duration::from_secs(10));
-        bench_target(
-            &mut group,
-            &rt,
-            &client,
-            "via_fastmcp_proxy",
-            &peer.url,
-            "echo",
-        );
-    }
+    bench_peer(&mut group, &rt, &client, &direct_url);
     group.finish();
     drop(vmcp);
     drop(backend);

@@ -11,7 +11,7 @@ mod support;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -86,13 +86,29 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     found[0].value
 }
 
-fn kind_of(samples: &[Sample], family: &str) -> String {
-    samples
-        .iter()
-        .find(|s| s.family == family)
-        .unwrap_or_else(|| panic!("no family {family}: {samples:#?}"))
-        .kind
-        .clone()
+/// Every `(family, type)` pair as the scrape's `# TYPE` lines declare it.
+fn assert_kinds(samples: &[Sample], kinds: &[(&str, &str)]) {
+    for (family, kind) in kinds {
+        let found = samples
+            .iter()
+            .find(|s| s.family == *family)
+            .unwrap_or_else(|| panic!("no family {family}: {samples:#?}"));
+        assert_eq!(found.kind, *kind, "type of {family}");
+    }
+}
+
+/// A runtime (kept alive by the caller) hosting the healthy in-process MCP server `live`, and a
+/// scratch directory of its own for the test's config, log and report files.
+fn set_up(name: &str) -> (tokio::runtime::Runtime, McpTestServer, PathBuf) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let live = runtime.block_on(McpTestServer::start());
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    (runtime, live, dir)
 }
 
 fn health(addr: SocketAddr) -> Option<Value> {
@@ -141,14 +157,7 @@ fn metrics_after_a_known_sequence_parse_with_the_right_series_labels_and_values(
     let Some(python) = test_python("the /metrics scrape test") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let live = runtime.block_on(McpTestServer::start());
-    let dir = std::env::temp_dir().join(format!("vmcp-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (_runtime, live, dir) = set_up("vmcp-metrics");
     let config = dir.join("vmcp.yaml");
     let dead_url = format!("http://{}/mcp", free_addr());
     write_config(&config, &[("live", live.url()), ("dead", dead_url)]);
@@ -170,17 +179,18 @@ fn metrics_after_a_known_sequence_parse_with_the_right_series_labels_and_values(
 
     let samples = scrape(&python, addr);
     // Types as declared by the # TYPE lines.
-    for (family, kind) in [
-        ("vmcp_backend_status", "gauge"),
-        ("vmcp_backend_circuit_state", "gauge"),
-        ("vmcp_backend_consecutive_failures", "gauge"),
-        ("vmcp_probes", "counter"),
-        ("vmcp_probe_duration_seconds", "histogram"),
-        ("vmcp_reports_published", "counter"),
-        ("vmcp_report_lines_dropped", "counter"),
-    ] {
-        assert_eq!(kind_of(&samples, family), kind, "type of {family}");
-    }
+    assert_kinds(
+        &samples,
+        &[
+            ("vmcp_backend_status", "gauge"),
+            ("vmcp_backend_circuit_state", "gauge"),
+            ("vmcp_backend_consecutive_failures", "gauge"),
+            ("vmcp_probes", "counter"),
+            ("vmcp_probe_duration_seconds", "histogram"),
+            ("vmcp_reports_published", "counter"),
+            ("vmcp_report_lines_dropped", "counter"),
+        ],
+    );
     // Gauges: the documented values.
     let dead = [("backend", "dead")];
     let live_labels = [("backend", "live")];
@@ -350,14 +360,7 @@ fn front_end_series_after_a_call_through_the_real_binary() {
     let Some(python) = test_python("the front-end /metrics scrape test") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let live = runtime.block_on(McpTestServer::start());
-    let dir = std::env::temp_dir().join(format!("vmcp-metrics-fe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (_runtime, live, dir) = set_up("vmcp-metrics-fe");
     let config = dir.join("vmcp.yaml");
     write_config(&config, &[("live", live.url())]);
     let mut text = std::fs::read_to_string(&config).unwrap();
@@ -383,15 +386,16 @@ fn front_end_series_after_a_call_through_the_real_binary() {
     assert_eq!(body["result"]["content"][0]["text"], "hi", "{body}");
 
     let samples = scrape(&python, addr);
-    for (family, kind) in [
-        ("vmcp_calls", "counter"),
-        ("vmcp_call_duration_seconds", "histogram"),
-        ("vmcp_backend_sessions_initialized", "counter"),
-        ("vmcp_client_sessions_open", "gauge"),
-        ("vmcp_client_streams_open", "gauge"),
-    ] {
-        assert_eq!(kind_of(&samples, family), kind, "type of {family}");
-    }
+    assert_kinds(
+        &samples,
+        &[
+            ("vmcp_calls", "counter"),
+            ("vmcp_call_duration_seconds", "histogram"),
+            ("vmcp_backend_sessions_initialized", "counter"),
+            ("vmcp_client_sessions_open", "gauge"),
+            ("vmcp_client_streams_open", "gauge"),
+        ],
+    );
     let live_labels = [("backend", "live")];
     assert_eq!(
         value(

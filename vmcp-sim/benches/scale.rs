@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 use vmcp_sim::runner;
 use vmcp_sim::scenario::Scenario;
 
+/// The allocator the `vmcp-sim` binary runs with (vmcp-sim/src/main.rs says why), so the bench
+/// measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const HEADER: &str = "description = \"scale bench\"\nseed = 1\n";
 
 fn group(n: usize, duration: &str) -> String {

@@ -8,6 +8,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use vmcp_sim::runner;
 use vmcp_sim::scenario::Scenario;
 
+/// The allocator the `vmcp-sim` binary runs with (vmcp-sim/src/main.rs says why), so the bench
+/// measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(file: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")

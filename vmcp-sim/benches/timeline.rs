@@ -13,6 +13,11 @@ use vmcp_core::status::{DiscoveredBackend, Phase, StatusReport};
 use vmcp_sim::timeline::{Picture, render_html};
 use vmcp_sim::trace::{TimedReport, Trace, TraceEntry, TraceEvent};
 
+/// The allocator the `vmcp-sim` binary runs with (vmcp-sim/src/main.rs says why), so the bench
+/// measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PROBE_EVERY_MS: u64 = 10_000;
 
 struct Run {

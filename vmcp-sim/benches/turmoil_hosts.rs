@@ -14,6 +14,11 @@
 
 use std::time::{Duration, Instant};
 
+/// The allocator the `vmcp-sim` binary runs with (vmcp-sim/src/main.rs says why), so the bench
+/// measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn step_cost(hosts: usize, steps: u32) -> Duration {
     let mut sim = turmoil::Builder::new()
         .tick_duration(Duration::from_millis(20))

@@ -721,10 +721,10 @@ impl Trace {
             if serde_json::to_writer(&mut line, entry).is_err() {
                 line.clear();
             }
-            for &byte in line.iter().chain(std::iter::once(&b'\n')) {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            }
+            // The line, then its newline (a plain loop over the buffer: a chained iterator
+            // tested which half it was in on every byte of a multi-megabyte trace).
+            line.push(b'\n');
+            hash = fnv1a(hash, &line);
         }
         format!("{hash:016x}")
     }
@@ -751,6 +751,15 @@ impl Trace {
             .cloned()
             .collect()
     }
+}
+
+/// FNV-1a over `bytes`, continuing from `hash`.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 /// The backend of a pod host name `<backend>-pod-<n>` (the name itself if it is not one).

@@ -284,7 +284,13 @@ fn is_tool_error(result: &RawValue) -> bool {
         #[serde(rename = "isError", default)]
         is_error: Option<bool>,
     }
-    serde_json::from_str::<Flag>(result.get())
+    let text = result.get();
+    // Most results have no `isError` member at all: without the key's name in the text (or an
+    // escape, which could spell it as `is\u0045rror`) there is nothing to parse for.
+    if !text.contains("isError") && !text.contains('\\') {
+        return false;
+    }
+    serde_json::from_str::<Flag>(text)
         .ok()
         .and_then(|flag| flag.is_error)
         .unwrap_or(false)
@@ -343,5 +349,36 @@ pub(crate) fn close_soon<C: BackendConnector>(closed: Vec<Arc<Upstream<C>>>) {
 pub(crate) async fn close_all<C: BackendConnector>(closed: Vec<Arc<Upstream<C>>>) {
     for upstream in closed {
         let _ = tokio::time::timeout(DEFAULT_DELETE_TIMEOUT, upstream.close()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        serde_json::value::RawValue::from_string(text.to_owned()).expect("valid JSON")
+    }
+
+    #[test]
+    fn a_tool_error_is_the_top_level_is_error_flag_only() {
+        for (text, expected) in [
+            (r#"{"content":[{"type":"text","text":"hi"}]}"#, false),
+            (r#"{"content":[],"isError":true}"#, true),
+            (r#"{"isError":false,"content":[]}"#, false),
+            (r#"{"isError":null}"#, false),
+            // Spelled with an escape: the same key to a JSON reader.
+            (r#"{"is\u0045rror":true}"#, true),
+            // The name inside a text, or a nested member, is not the flag.
+            (r#"{"content":[{"type":"text","text":"isError"}]}"#, false),
+            (
+                r#"{"content":[{"type":"text","text":"a\nb"}],"_meta":{"isError":true}}"#,
+                false,
+            ),
+            // Unreadable as the flag: counts as no.
+            (r#"{"isError":"yes"}"#, false),
+        ] {
+            assert_eq!(is_tool_error(&raw(text)), expected, "{text}");
+        }
     }
 }
