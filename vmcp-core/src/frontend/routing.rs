@@ -357,7 +357,7 @@ mod tests {
     use super::*;
 
     fn raw(text: &str) -> Box<RawValue> {
-        serde_json::value::RawValue::from_string(text.to_owned()).expect("valid JSON")
+        RawValue::from_string(text.to_owned()).expect("valid JSON")
     }
 
     #[test]
