@@ -486,4 +486,352 @@ mod tests {
             assert_eq!(should_end_session(&Err(err.clone())), end, "{err:?}");
         }
     }
+
+    /// A keep-alive HTTP/1.1 server on a local port that answers every request `200 ok`.
+    async fn keep_alive_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"ok")),
+                    ))
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        addr
+    }
+
+    /// A request with a lease's client, attributed to `backend`, its body read to the end.
+    async fn get_with<C: BackendConnector>(lease: &pool::Lease<C>, backend: &str, url: &str) {
+        use http_body_util::BodyExt;
+        let request = http::Request::get(url)
+            .body(http_body_util::Full::default())
+            .unwrap();
+        let response = connector::attribute_to(Arc::from(backend), lease.client.request(request))
+            .await
+            .expect("a response");
+        response.into_body().collect().await.expect("the body");
+    }
+
+    /// Leases of one backend share its keep-alive pool (`per_backend`); after `lease_failed` the
+    /// next lease opens a fresh connection, as after a failed probe.
+    #[tokio::test]
+    async fn a_failed_lease_flushes_its_backends_pool() {
+        let addr = keep_alive_server().await;
+        let url = format!("http://{addr}/mcp");
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        drop(lease);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(
+            client.connections_opened("a"),
+            1,
+            "the pooled connection is reused"
+        );
+        client.lease_failed("a", lease);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "a fresh pool, a new connection"
+        );
+    }
+
+    /// The settings are those of the `failure_handling` block, and the client keeps them.
+    #[test]
+    fn settings_come_from_the_failure_handling_block() {
+        let config = FailureHandling {
+            health_check_timeout: Duration::from_secs(7),
+            connect_timeout: Duration::from_millis(1500),
+            max_body_bytes: 12_345,
+            pool: PoolPolicy::PerProbe,
+            ..FailureHandling::default()
+        };
+        let settings = ClientSettings::from_config(&config);
+        assert_eq!(
+            settings,
+            ClientSettings {
+                health_check_timeout: Duration::from_secs(7),
+                connect_timeout: Duration::from_millis(1500),
+                max_body_bytes: 12_345,
+                pool: PoolPolicy::PerProbe,
+                delete_timeout: DEFAULT_DELETE_TIMEOUT,
+            }
+        );
+        assert_eq!(McpClient::http(&config).settings(), &settings);
+    }
+
+    /// A CA bundle rustls refuses fails the production connector (it is not silently replaced
+    /// by a default one).
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_production_connector_refuses_a_bad_ca_bundle() {
+        let settings = crate::config::TlsSettings {
+            ca: Some(crate::config::CaBundle {
+                path: "/etc/ca.pem".into(),
+                certificates: vec![vec![0x30, 0x03, 0x01, 0x02, 0x03]],
+            }),
+        };
+        assert!(matches!(
+            production_connector(&settings),
+            Err(TlsSetupError::BadCaCertificate { index: 1, .. })
+        ));
+        assert!(production_connector(&crate::config::TlsSettings::default()).is_ok());
+    }
+
+    /// A minimal MCP server over real HTTP/1.1 on a local port (tools, a session id, one tool;
+    /// `DELETE` answered 200); records the method of every request (`DELETE` as "DELETE").
+    async fn mcp_server() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        mcp_server_with(false).await
+    }
+
+    /// As [`mcp_server`], with session ids `s-1`, `s-2`, ... (one per `initialize`; logged as
+    /// `METHOD@ID`, `DELETE@ID`) and, when `expire_first`, a 404 to the first session's
+    /// `tools/list` (the server forgot it).
+    async fn mcp_server_with(
+        expire_first: bool,
+    ) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+        use http_body_util::BodyExt;
+        use std::sync::atomic::AtomicU64;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sessions = Arc::new(AtomicU64::new(0));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let log = Arc::clone(&log);
+                let sessions = Arc::clone(&sessions);
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let log = Arc::clone(&log);
+                        let sessions = Arc::clone(&sessions);
+                        async move {
+                            let delete = request.method() == http::Method::DELETE;
+                            let sid = request
+                                .headers()
+                                .get("mcp-session-id")
+                                .map(|v| v.to_str().unwrap().to_owned())
+                                .unwrap_or_default();
+                            let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                            let body: serde_json::Value =
+                                serde_json::from_slice(&bytes).unwrap_or_default();
+                            let method = if delete {
+                                "DELETE".to_owned()
+                            } else {
+                                body["method"].as_str().unwrap_or_default().to_owned()
+                            };
+                            let mut new_sid = sid.clone();
+                            let result = match method.as_str() {
+                                "initialize" => {
+                                    let n = sessions.fetch_add(1, Ordering::SeqCst) + 1;
+                                    new_sid = format!("s-{n}");
+                                    Some(serde_json::json!({
+                                        "protocolVersion": "2025-06-18",
+                                        "capabilities": {"tools": {}},
+                                        "serverInfo": {"name": "t", "version": "1"}
+                                    }))
+                                }
+                                "tools/list" => Some(serde_json::json!({
+                                    "tools": [{"name": "echo", "inputSchema": {"type": "object"}}]
+                                })),
+                                _ => None,
+                            };
+                            crate::sync::lock(&log).push(if expire_first {
+                                format!("{method}@{sid}")
+                            } else {
+                                method.clone()
+                            });
+                            let forgotten = expire_first && method == "tools/list" && sid == "s-1";
+                            let response = match result {
+                                _ if forgotten => http::Response::builder()
+                                    .status(404)
+                                    .body(http_body_util::Full::default()),
+                                Some(result) => http::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .header("mcp-session-id", new_sid)
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                                        serde_json::json!({
+                                            "jsonrpc": "2.0", "id": body["id"], "result": result
+                                        })
+                                        .to_string(),
+                                    ))),
+                                None => http::Response::builder()
+                                    .status(if delete { 200 } else { 202 })
+                                    .body(http_body_util::Full::default()),
+                            };
+                            Ok::<_, std::convert::Infallible>(response.unwrap())
+                        }
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        (addr, seen)
+    }
+
+    /// A probe runs one session and ends it with a `DELETE` before it returns; with the catalog
+    /// on it fills the client's cache; connections are counted per backend through the
+    /// client's handles; `per_backend` reuses the connection until `flush`.
+    #[tokio::test]
+    async fn a_probe_runs_one_session_fills_the_catalog_and_counts_its_connection() {
+        let (addr, seen) = mcp_server().await;
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        client.set_list_catalog(true);
+        let backend = Backend::new("a", format!("http://{addr}/mcp"));
+        let outcome = client.probe_backend(&backend).await;
+        assert!(outcome.is_success(), "{outcome:?}");
+        assert_eq!(
+            *crate::sync::lock(&seen),
+            [
+                "initialize",
+                "notifications/initialized",
+                "tools/list",
+                "DELETE"
+            ]
+        );
+        let cached = client.catalog().snapshot();
+        let entry = cached.get("a").expect("the probe filled the catalog");
+        assert_eq!(entry.url, backend.url);
+        assert_eq!(entry.catalog.tools.as_ref().map(Vec::len), Some(1));
+        let counters = client.counters();
+        assert_eq!(counters.opened("a"), 1);
+        assert_eq!(client.connections_opened("a"), 1);
+        assert!(client.probe_backend(&backend).await.is_success());
+        assert_eq!(client.total_connections_opened(), 1, "the pool is reused");
+        client.flush("a");
+        assert!(client.probe_backend(&backend).await.is_success());
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "flushed: a new connection"
+        );
+        assert_eq!(client.total_connections_opened(), 2);
+        assert_eq!(counters.opened("a"), 2, "the handle stays valid");
+        assert_eq!(client.connections_opened("b"), 0);
+    }
+
+    /// A 404 to the session id means the server forgot the session: the probe runs one fresh
+    /// session, succeeds as re-initialized, and deletes the second session (the first is gone).
+    #[tokio::test]
+    async fn a_forgotten_session_is_initialized_once_more_and_the_new_one_deleted() {
+        let (addr, seen) = mcp_server_with(true).await;
+        let client = McpClient::with_settings(HttpConnector::new(), ClientSettings::default());
+        let report = client
+            .probe_detailed(&Backend::new("a", format!("http://{addr}/mcp")))
+            .await;
+        let success = report.result.expect("the second session succeeds");
+        assert!(success.reinitialized);
+        assert_eq!(success.session.tools, Some(1));
+        assert_eq!(
+            *crate::sync::lock(&seen),
+            [
+                "initialize@",
+                "notifications/initialized@s-1",
+                "tools/list@s-1",
+                "initialize@",
+                "notifications/initialized@s-2",
+                "tools/list@s-2",
+                "DELETE@s-2",
+            ]
+        );
+    }
+
+    /// The probe hooks: a new endpoint or a removed backend drops its pool and its cached
+    /// catalog; an abandoned probe drops the pool only.
+    #[tokio::test]
+    async fn the_probe_hooks_flush_pools_and_forget_catalogs() {
+        let (addr, _) = mcp_server().await;
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        client.set_list_catalog(true);
+        let backend = Backend::new("a", format!("http://{addr}/mcp"));
+        let probe = |expected: u64| {
+            let client = &client;
+            let backend = &backend;
+            async move {
+                assert!(client.probe_backend(backend).await.is_success());
+                assert_eq!(client.connections_opened("a"), expected);
+                assert!(client.catalog().snapshot().contains_key("a"));
+            }
+        };
+        probe(1).await;
+        probe(1).await;
+        Probe::endpoint_changed(&client, &backend);
+        assert!(client.catalog().snapshot().is_empty());
+        probe(2).await;
+        Probe::backend_removed(&client, "a");
+        assert!(client.catalog().snapshot().is_empty());
+        probe(3).await;
+        Probe::probe_abandoned(&client, &backend);
+        assert!(client.catalog().snapshot().contains_key("a"));
+        probe(4).await;
+    }
+
+    #[test]
+    fn debug_shows_settings_pool_policy_and_counters() {
+        let client = McpClient::with_settings(HttpConnector::new(), ClientSettings::default());
+        let shown = format!("{client:?}");
+        let expected = format!(
+            "McpClient {{ settings: {:?}, pools: PoolManager {{ policy: {:?}, .. }}, \
+             connections: {:?} }}",
+            ClientSettings::default(),
+            ClientSettings::default().pool,
+            client.counters()
+        );
+        assert_eq!(shown, expected);
+    }
+
+    /// A late failure of a lease from a pool that was flushed meanwhile leaves the newer pool
+    /// alone (pools are told apart by id).
+    #[tokio::test]
+    async fn a_stale_lease_does_not_flush_the_newer_pool() {
+        let addr = keep_alive_server().await;
+        let url = format!("http://{addr}/mcp");
+        let settings = ClientSettings {
+            pool: PoolPolicy::PerBackend,
+            ..ClientSettings::default()
+        };
+        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let stale = client.lease("a");
+        get_with(&stale, "a", &url).await;
+        client.flush("a");
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        drop(lease);
+        assert_eq!(client.connections_opened("a"), 2);
+        client.lease_failed("a", stale);
+        let lease = client.lease("a");
+        get_with(&lease, "a", &url).await;
+        assert_eq!(
+            client.connections_opened("a"),
+            2,
+            "the newer pool and its connection survive"
+        );
+    }
 }

@@ -797,4 +797,527 @@ mod tests {
             }
         );
     }
+
+    /// A local MCP server over real HTTP/1.1 (hyper), for the tests of the session as it runs
+    /// on the wire: it records every request and answers with `answer`.
+    mod wire {
+        use std::convert::Infallible;
+        use std::net::SocketAddr;
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        use bytes::Bytes;
+        use http::{Request, Response};
+        use http_body_util::{BodyExt, Full};
+        use hyper::body::Incoming;
+        use hyper::service::service_fn;
+        use hyper_util::client::legacy::connect::HttpConnector;
+        use hyper_util::rt::TokioIo;
+        use tokio::net::TcpListener;
+
+        use crate::client::connector::{ConnectionCounters, CountingConnector};
+        use crate::client::pool::{HttpClient, build_client};
+
+        /// One request as the server saw it.
+        #[derive(Clone, Debug)]
+        pub(super) struct Seen {
+            pub method: http::Method,
+            pub body: serde_json::Value,
+        }
+
+        pub(super) type Answer = fn(&http::Method, &serde_json::Value) -> Response<Full<Bytes>>;
+
+        /// Serve `answer` on a local port; returns the address and the requests seen.
+        pub(super) async fn serve(answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&seen);
+            tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let log = Arc::clone(&log);
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let method = request.method().clone();
+                            let bytes = request.into_body().collect().await.unwrap().to_bytes();
+                            let body =
+                                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                            let response = answer(&method, &body);
+                            crate::sync::lock(&log).push(Seen { method, body });
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    tokio::spawn(
+                        hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service),
+                    );
+                }
+            });
+            (addr, seen)
+        }
+
+        /// A pooled client over plain TCP and the counters of its connections.
+        pub(super) fn client() -> (HttpClient<HttpConnector>, ConnectionCounters) {
+            let counters = ConnectionCounters::default();
+            let connector = CountingConnector::new(
+                HttpConnector::new(),
+                counters.clone(),
+                Duration::from_secs(5),
+            );
+            (build_client(connector, Duration::from_secs(60)), counters)
+        }
+
+        /// A server that answers every request on one connection with `reply` (raw bytes,
+        /// after reading the request head), then keeps the connection open.
+        pub(super) async fn serve_raw(reply: &'static [u8]) -> SocketAddr {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut seen = Vec::new();
+                let mut buf = [0; 4096];
+                loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        seen.clear();
+                        stream.write_all(reply).await.unwrap();
+                    }
+                }
+            });
+            addr
+        }
+
+        /// A JSON reply with `body` (a JSON-RPC response to `id` when `result` is given).
+        pub(super) fn json(body: String) -> Response<Full<Bytes>> {
+            Response::builder()
+                .header("content-type", "application/json")
+                .header("mcp-session-id", "s-1")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap()
+        }
+
+        /// An MCP server with tools and a session id: initialize, the notification (202),
+        /// `tools/list` (one tool), `DELETE` (200 with a short body).
+        pub(super) fn mcp(
+            method: &http::Method,
+            body: &serde_json::Value,
+        ) -> Response<Full<Bytes>> {
+            if method == http::Method::DELETE {
+                return Response::new(Full::new(Bytes::from_static(b"bye")));
+            }
+            let id = body["id"].clone();
+            match body["method"].as_str() {
+                Some("initialize") => json(
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "wire", "version": "1"}
+                    }})
+                    .to_string(),
+                ),
+                Some("tools/list") => json(
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "tools": [{"name": "t", "inputSchema": {"type": "object"}}]
+                    }})
+                    .to_string(),
+                ),
+                _ => Response::builder()
+                    .status(202)
+                    .body(Full::default())
+                    .unwrap(),
+            }
+        }
+    }
+
+    /// A whole session on the wire: requests are numbered 1, 2, ... in order (the notification
+    /// has no id), the session id is sent back, and the session ends with a `DELETE`.
+    #[tokio::test]
+    async fn a_session_numbers_its_requests_from_one() {
+        let (addr, seen) = wire::serve(wire::mcp).await;
+        let (client, _) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
+        let mut session = Session::new(&client, &target, 1 << 20);
+        let mut step = ProbeStep::Initialize;
+        let summary = session.run(&mut step).await.expect("a healthy session");
+        assert_eq!(summary.tools, Some(1));
+        assert!(summary.had_session_id);
+        session.delete().await.expect("deleted");
+        let seen = crate::sync::lock(&seen).clone();
+        let calls: Vec<_> = seen
+            .iter()
+            .map(|s| {
+                (
+                    s.method.as_str(),
+                    s.body["method"].clone(),
+                    s.body["id"].clone(),
+                )
+            })
+            .collect();
+        use serde_json::Value::Null;
+        assert_eq!(
+            calls,
+            [
+                ("POST", "initialize".into(), 1.into()),
+                ("POST", "notifications/initialized".into(), Null),
+                ("POST", "tools/list".into(), 2.into()),
+                ("DELETE", Null, Null),
+            ]
+        );
+    }
+
+    /// `read_body` of a response from a raw server with `limit`.
+    async fn read_raw(reply: &'static [u8], limit: u64) -> Result<Bytes, BackendError> {
+        let addr = wire::serve_raw(reply).await;
+        let (client, _) = wire::client();
+        let request = Request::get(format!("http://{addr}/mcp"))
+            .body(Full::default())
+            .unwrap();
+        let response = client.request(request).await.expect("a response head");
+        read_body(ProbeStep::Ping, response.into_body(), limit).await
+    }
+
+    /// `max_body_bytes` is inclusive, for a body of known length (refused before reading) as for
+    /// a chunked one (refused at the frame that crosses the limit).
+    #[tokio::test]
+    async fn bodies_up_to_the_limit_are_read_and_longer_ones_refused() {
+        let too_large = Err(BackendError::BodyTooLarge {
+            step: ProbeStep::Ping,
+            limit: 10,
+        });
+        let sized = read_raw(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789",
+            10,
+        );
+        assert_eq!(sized.await, Ok(Bytes::from_static(b"0123456789")));
+        let small = read_raw(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc", 10);
+        assert_eq!(small.await, Ok(Bytes::from_static(b"abc")));
+        let sized_over = read_raw(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n0123456789a",
+            10,
+        );
+        assert_eq!(sized_over.await, too_large);
+        let chunked = read_raw(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n",
+            10,
+        );
+        assert_eq!(chunked.await, Ok(Bytes::from_static(b"0123456789")));
+        let chunked_over = read_raw(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nb\r\n0123456789a\r\n0\r\n\r\n",
+            10,
+        );
+        assert_eq!(chunked_over.await, too_large);
+    }
+
+    /// The short body of the `DELETE` answer is drained, so its connection goes back to the
+    /// pool: a second session on the same client opens no new connection.
+    #[tokio::test]
+    async fn the_delete_answer_is_drained_and_its_connection_reused() {
+        let (addr, seen) = wire::serve(wire::mcp).await;
+        let (client, counters) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
+        for _ in 0..2 {
+            let mut session = Session::new(&client, &target, 1 << 20);
+            let mut step = ProbeStep::Initialize;
+            session.run(&mut step).await.expect("a healthy session");
+            session.delete().await.expect("deleted");
+        }
+        assert_eq!(crate::sync::lock(&seen).len(), 8);
+        assert_eq!(counters.total_opened(), 1);
+    }
+
+    /// Scripted servers for the session tests below (`wire::Answer`s).
+    mod servers {
+        use bytes::Bytes;
+        use http::Response;
+        use http_body_util::Full;
+        use serde_json::{Value, json};
+
+        use super::wire::json as reply;
+
+        /// The JSON-RPC response to `body`'s request with `result`.
+        pub(super) fn result(body: &Value, result: Value) -> Response<Full<Bytes>> {
+            reply(json!({"jsonrpc": "2.0", "id": body["id"], "result": result}).to_string())
+        }
+
+        fn initialized(body: &Value, version: &str, capabilities: Value) -> Response<Full<Bytes>> {
+            result(
+                body,
+                json!({
+                    "protocolVersion": version,
+                    "capabilities": capabilities,
+                    "serverInfo": {"name": "s", "version": "1"}
+                }),
+            )
+        }
+
+        fn accepted() -> Response<Full<Bytes>> {
+            Response::builder()
+                .status(202)
+                .body(Full::default())
+                .unwrap()
+        }
+
+        /// Tools over two pages, one resource, one prompt.
+        pub(super) fn catalog(method: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            if method == http::Method::DELETE {
+                return accepted();
+            }
+            let caps = json!({"tools": {}, "resources": {}, "prompts": {}});
+            match (body["method"].as_str(), body["params"]["cursor"].as_str()) {
+                (Some("initialize"), _) => initialized(body, "2025-06-18", caps),
+                (Some("tools/list"), None) => result(
+                    body,
+                    json!({"tools": [{"name": "a", "inputSchema": {}}], "nextCursor": "p2"}),
+                ),
+                (Some("tools/list"), Some("p2")) => result(
+                    body,
+                    json!({"tools": [{"name": "b", "inputSchema": {}}], "nextCursor": null}),
+                ),
+                (Some("resources/list"), _) => result(
+                    body,
+                    json!({"resources": [{"uri": "file:///r", "name": "r"}]}),
+                ),
+                (Some("prompts/list"), _) => result(body, json!({"prompts": [{"name": "p"}]})),
+                _ => accepted(),
+            }
+        }
+
+        /// Advertises nothing; answers `ping`.
+        pub(super) fn bare(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({})),
+                Some("ping") => result(body, json!({})),
+                _ => accepted(),
+            }
+        }
+
+        /// A tool without a name.
+        pub(super) fn keyless(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({"tools": {}})),
+                Some("tools/list") => result(body, json!({"tools": [{"title": "t"}]})),
+                _ => accepted(),
+            }
+        }
+
+        /// Every page points to the same next page.
+        pub(super) fn same_cursor(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({"tools": {}})),
+                Some("tools/list") => result(body, json!({"tools": [], "nextCursor": "again"})),
+                _ => accepted(),
+            }
+        }
+
+        /// A known version without the `initialize` handshake.
+        pub(super) fn v2026(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            initialized(body, "2026-07-28", json!({}))
+        }
+
+        /// A version this SDK does not know (older than all).
+        pub(super) fn v1999(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            initialized(body, "1999-01-01", json!({}))
+        }
+
+        fn with_session_id(id: &'static str, body: &Value) -> Response<Full<Bytes>> {
+            let mut response = initialized(body, "2025-06-18", json!({}));
+            response
+                .headers_mut()
+                .insert("mcp-session-id", http::HeaderValue::from_static(id));
+            response
+        }
+
+        /// A session id with a space.
+        pub(super) fn spaced_id(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            with_session_id("a b", body)
+        }
+
+        /// An empty session id.
+        pub(super) fn empty_id(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            with_session_id("", body)
+        }
+
+        /// Answers `ping` as an SSE stream: a priming event without data, an event of another
+        /// type whose data is not JSON, then the response.
+        pub(super) fn sse(_: &http::Method, body: &Value) -> Response<Full<Bytes>> {
+            match body["method"].as_str() {
+                Some("initialize") => initialized(body, "2025-06-18", json!({})),
+                Some("ping") => {
+                    let response = json!({"jsonrpc": "2.0", "id": body["id"], "result": {}});
+                    let stream = format!(
+                        "id: 0\ndata:\n\nevent: other\ndata: not json\n\ndata: {response}\n\n"
+                    );
+                    Response::builder()
+                        .header("content-type", "text/event-stream")
+                        .body(Full::new(Bytes::from(stream)))
+                        .unwrap()
+                }
+                _ => accepted(),
+            }
+        }
+    }
+
+    /// Run one session against `answer`, with the catalog listed when `catalog`.
+    async fn run_against(
+        answer: wire::Answer,
+        catalog: bool,
+    ) -> (Result<SessionSummary, BackendError>, Vec<wire::Seen>) {
+        let (addr, seen) = wire::serve(answer).await;
+        let (client, _) = wire::client();
+        let target = Target::new(&crate::registry::Backend::new(
+            "w",
+            format!("http://{addr}/mcp"),
+        ))
+        .unwrap();
+        let mut session = Session::new(&client, &target, 1 << 20).with_catalog(catalog);
+        let mut step = ProbeStep::Initialize;
+        let result = session.run(&mut step).await;
+        let seen = crate::sync::lock(&seen).clone();
+        (result, seen)
+    }
+
+    fn names(items: &[JsonObject], key: &str) -> Vec<String> {
+        items
+            .iter()
+            .map(|item| item[key].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// With the catalog on, every advertised kind is listed, all pages (following
+    /// `nextCursor`), and no `ping` is sent.
+    #[tokio::test]
+    async fn a_catalog_session_lists_every_page_of_every_kind() {
+        let (result, seen) = run_against(servers::catalog, true).await;
+        let summary = result.expect("a healthy session");
+        let catalog = summary.catalog.expect("the catalog");
+        assert_eq!(names(catalog.tools.as_ref().unwrap(), "name"), ["a", "b"]);
+        assert_eq!(summary.tools, Some(2));
+        assert_eq!(
+            names(catalog.resources.as_ref().unwrap(), "uri"),
+            ["file:///r"]
+        );
+        assert_eq!(names(catalog.prompts.as_ref().unwrap(), "name"), ["p"]);
+        let calls: Vec<_> = seen
+            .iter()
+            .map(|s| (s.body["method"].clone(), s.body["params"]["cursor"].clone()))
+            .collect();
+        use serde_json::Value::Null;
+        assert_eq!(
+            calls,
+            [
+                ("initialize".into(), Null),
+                ("notifications/initialized".into(), Null),
+                ("tools/list".into(), Null),
+                ("tools/list".into(), "p2".into()),
+                ("resources/list".into(), Null),
+                ("prompts/list".into(), Null),
+            ]
+        );
+    }
+
+    /// With the catalog on and nothing advertised, the session pings (and the catalog is empty).
+    #[tokio::test]
+    async fn a_catalog_session_with_nothing_advertised_pings() {
+        let (result, seen) = run_against(servers::bare, true).await;
+        let summary = result.expect("a healthy session");
+        assert_eq!(summary.catalog, Some(Catalog::default()));
+        assert_eq!(summary.tools, None);
+        assert!(summary.had_session_id);
+        let methods: Vec<_> = seen.iter().map(|s| s.body["method"].clone()).collect();
+        assert_eq!(methods, ["initialize", "notifications/initialized", "ping"]);
+    }
+
+    /// An item the front end could not route (no string `name`) fails the listing.
+    #[tokio::test]
+    async fn a_listed_item_without_its_key_is_a_protocol_error() {
+        let (result, _) = run_against(servers::keyless, true).await;
+        assert_eq!(
+            result,
+            Err(BackendError::protocol(
+                ProbeStep::ListTools,
+                "a tools/list item has no string name"
+            ))
+        );
+    }
+
+    /// A server that hands out the same cursor again is stopped at once, not after the page cap.
+    #[tokio::test]
+    async fn the_same_cursor_twice_is_a_protocol_error() {
+        let (result, seen) = run_against(servers::same_cursor, true).await;
+        assert_eq!(
+            result,
+            Err(BackendError::protocol(
+                ProbeStep::ListTools,
+                "tools/list returned the same cursor twice"
+            ))
+        );
+        assert_eq!(seen.len(), 4, "initialize, initialized, two pages");
+    }
+
+    /// The server's protocol version must be one this SDK knows *and* one with an `initialize`
+    /// handshake.
+    #[tokio::test]
+    async fn unknown_and_initialize_less_protocol_versions_are_refused() {
+        for (answer, version) in [
+            (servers::v2026 as wire::Answer, "2026-07-28"),
+            (servers::v1999, "1999-01-01"),
+        ] {
+            let (result, seen) = run_against(answer, false).await;
+            assert_eq!(
+                result,
+                Err(BackendError::protocol(
+                    ProbeStep::Initialize,
+                    format!("unsupported protocol version {version:?}")
+                ))
+            );
+            assert_eq!(seen.len(), 1, "nothing after initialize");
+        }
+    }
+
+    /// A session id must be visible ASCII, and not empty.
+    #[tokio::test]
+    async fn session_ids_that_are_not_visible_ascii_are_refused() {
+        for answer in [servers::spaced_id as wire::Answer, servers::empty_id] {
+            let (result, _) = run_against(answer, false).await;
+            assert_eq!(
+                result,
+                Err(BackendError::protocol(
+                    ProbeStep::Initialize,
+                    "Mcp-Session-Id is not visible ASCII"
+                ))
+            );
+        }
+    }
+
+    /// In an SSE reply, events without data (the priming event) and events of other types are
+    /// skipped; the response with our id answers.
+    #[tokio::test]
+    async fn an_sse_reply_skips_priming_and_foreign_events() {
+        let (result, seen) = run_against(servers::sse, false).await;
+        assert_eq!(
+            result,
+            Ok(SessionSummary {
+                protocol_version: "2025-06-18".into(),
+                had_session_id: true,
+                tools: None,
+                catalog: None,
+            })
+        );
+        assert_eq!(seen.len(), 3);
+    }
 }

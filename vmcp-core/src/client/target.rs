@@ -260,4 +260,23 @@ mod tests {
         );
         assert!(!shown.contains("t0ken"));
     }
+
+    /// `https://` needs the `tls` feature: accepted with it; without it refused, naming the
+    /// missing feature (checked in both builds).
+    #[test]
+    fn https_is_accepted_only_with_the_tls_feature() {
+        let result = parse_endpoint("https://svc:8443/mcp");
+        if cfg!(feature = "tls") {
+            assert_eq!(
+                result.map(|uri| uri.to_string()),
+                Ok("https://svc:8443/mcp".to_owned())
+            );
+        } else {
+            let err = result.unwrap_err().to_string();
+            assert!(
+                err.contains("unsupported scheme \"https\" (the client speaks plain http: this build has no `tls` feature)"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -127,3 +127,176 @@ fn innermost_message(err: &(dyn StdError + 'static)) -> String {
     }
     current.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+    use hyper_util::rt::TokioExecutor;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    const STEP: ProbeStep = ProbeStep::ListTools;
+
+    /// A server that reads the first request head (or, for TLS, the first flight) on one
+    /// connection, answers `reply` (raw bytes) and closes the connection.
+    async fn serve_once(reply: &'static [u8], whole_head: bool) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0; 4096];
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+                if n == 0 || !whole_head || seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            stream.write_all(reply).await.unwrap();
+            stream.shutdown().await.unwrap();
+        });
+        addr
+    }
+
+    async fn get<C: Connect + Clone + Send + Sync + 'static>(
+        connector: C,
+        uri: String,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        let client: Client<C, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+        let request = http::Request::get(uri).body(Full::default()).unwrap();
+        client.request(request).await
+    }
+
+    /// A response head hyper cannot parse (a header line without a colon) is a protocol error,
+    /// not a transport failure.
+    #[tokio::test]
+    async fn an_unparsable_response_head_is_a_protocol_error() {
+        let addr = serve_once(b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", true).await;
+        let err = get(HttpConnector::new(), format!("http://{addr}/mcp"))
+            .await
+            .unwrap_err();
+        let classified = classify_request_error(STEP, &err);
+        assert!(
+            matches!(&classified, BackendError::Protocol { step: STEP, detail }
+                if detail.starts_with("malformed HTTP response: ")),
+            "{classified:?}"
+        );
+    }
+
+    /// A body cut short by the server closing the connection (hyper: a body error over an
+    /// unexpected EOF) is a connection that closed early.
+    #[tokio::test]
+    async fn a_body_cut_short_is_a_connection_closed_early() {
+        let addr = serve_once(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc", true).await;
+        let response = get(HttpConnector::new(), format!("http://{addr}/mcp"))
+            .await
+            .expect("the head is complete");
+        let mut body = response.into_body();
+        let err = loop {
+            match body.frame().await {
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => break err,
+                None => panic!("the body ended without an error"),
+            }
+        };
+        assert!(
+            err.source().is_some_and(|e| e.is::<std::io::Error>()),
+            "{err:?}"
+        );
+        assert_eq!(
+            classify_body_error(STEP, &err),
+            BackendError::Unavailable {
+                step: STEP,
+                cause: UnavailableCause::ClosedEarly
+            }
+        );
+    }
+
+    /// A server that closes the connection without answering (hyper: incomplete message): the
+    /// request fails as a connection that closed early.
+    #[tokio::test]
+    async fn no_answer_at_all_is_a_connection_closed_early() {
+        let addr = serve_once(b"", true).await;
+        let err = get(HttpConnector::new(), format!("http://{addr}/mcp"))
+            .await
+            .unwrap_err();
+        let hyper_err = err
+            .source()
+            .and_then(|e| e.downcast_ref::<hyper::Error>())
+            .expect("a hyper error under the client's");
+        assert!(hyper_err.is_incomplete_message(), "{hyper_err:?}");
+        assert_eq!(
+            classify_request_error(STEP, &err),
+            BackendError::Unavailable {
+                step: STEP,
+                cause: UnavailableCause::ClosedEarly
+            }
+        );
+    }
+
+    /// An `https://` backend that answers in plain HTTP fails the TLS handshake: a TLS error,
+    /// found inside the connect error, not a connect failure.
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn a_peer_that_does_not_speak_tls_is_a_tls_error() {
+        let addr = serve_once(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+            false,
+        )
+        .await;
+        let config = crate::client::tls::client_config(&crate::config::TlsSettings::default())
+            .expect("a TLS configuration");
+        let connector = crate::client::tls::https_connector(config);
+        let err = get(connector, format!("https://localhost:{}/mcp", addr.port()))
+            .await
+            .unwrap_err();
+        let classified = classify_request_error(STEP, &err);
+        assert!(
+            matches!(
+                &classified,
+                BackendError::Tls {
+                    step: STEP,
+                    failure: crate::error::TlsFailure::Handshake(_)
+                }
+            ),
+            "{classified:?}"
+        );
+    }
+
+    /// hyper's "closed" (the connection task is gone) and "canceled" (a request the connection
+    /// never started) kinds, without an I/O cause under them, are connections that closed early.
+    #[tokio::test]
+    async fn closed_and_canceled_connections_closed_early() {
+        let (io, _peer) = tokio::io::duplex(1024);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
+            hyper_util::rt::TokioIo::new(io),
+        )
+        .await
+        .unwrap();
+        drop(connection);
+        let closed = std::future::poll_fn(|cx| sender.poll_ready(cx))
+            .await
+            .unwrap_err();
+        assert!(closed.is_closed(), "{closed:?}");
+        let canceled = sender
+            .send_request(http::Request::get("/mcp").body(Full::default()).unwrap())
+            .await
+            .unwrap_err();
+        assert!(canceled.is_canceled(), "{canceled:?}");
+        for err in [closed, canceled] {
+            assert_eq!(
+                classify_body_error(STEP, &err),
+                BackendError::Unavailable {
+                    step: STEP,
+                    cause: UnavailableCause::ClosedEarly
+                },
+                "{err:?}"
+            );
+        }
+    }
+}

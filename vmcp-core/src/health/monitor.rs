@@ -1359,4 +1359,343 @@ mod tests {
         );
         m.stop().await;
     }
+
+    /// Records the instant of every probe call.
+    #[derive(Default)]
+    struct When(Mutex<Vec<Instant>>);
+    impl Probe for When {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            lock(&self.0).push(crate::clock::monotonic_now());
+            ProbeOutcome::success(Duration::ZERO)
+        }
+    }
+
+    /// The first probe of a backend waits a jitter drawn from ChaCha8 seeded with the
+    /// backend's seed xor 1 (the seeds are those of `backend_seed_is_fnv1a_then_splitmix64`),
+    /// uniform in `0..=initial_jitter`: a stream of its own, not the breaker's (seeded with
+    /// the backend seed itself), for an odd backend seed as for an even one. (tokio's timer
+    /// wakes on the next whole millisecond.)
+    #[tokio::test(start_paused = true)]
+    async fn the_initial_jitter_has_a_stream_of_its_own() {
+        let jitter = Duration::from_secs(10);
+        let draw = |seed: u64| {
+            let nanos = u64::try_from(jitter.as_nanos()).unwrap();
+            let nanos = ChaCha8Rng::seed_from_u64(seed).random_range(0..=nanos);
+            Duration::from_millis(nanos.div_ceil(1_000_000))
+        };
+        // (monitor seed, name, backend seed): one odd, one even.
+        for (seed, name, backend) in [
+            (42, "alpha", 0xdda7_74f8_98bb_cfb5_u64),
+            (7, "backend-1", 0x0c1e_b9d0_c829_a646),
+        ] {
+            let config = FailureHandling {
+                health_check_interval: Duration::from_secs(60),
+                initial_jitter: jitter,
+                ..FailureHandling::default()
+            };
+            let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+            let probe = Arc::new(When::default());
+            let t0 = crate::clock::monotonic_now();
+            let m = HealthMonitor::start(
+                config,
+                Arc::clone(&probe),
+                clock,
+                None,
+                seed,
+                vec![Backend::new(name, format!("http://{name}:8080/mcp"))],
+            );
+            m.initial_probes_done(Duration::from_secs(60)).await;
+            let first = lock(&probe.0)[0] - t0;
+            assert_eq!(first, draw(backend ^ 1), "{name}");
+            assert_ne!(first, draw(backend), "{name}: not the breaker's stream");
+            m.stop().await;
+        }
+    }
+
+    /// Records what the monitor asks of the probe: probes (`probe name url`) and hooks.
+    #[derive(Default)]
+    struct Hooked(Mutex<Vec<String>>);
+    impl Probe for Hooked {
+        async fn probe(&self, backend: &Backend) -> ProbeOutcome {
+            lock(&self.0).push(format!("probe {} {}", backend.name, backend.url));
+            ProbeOutcome::success(Duration::ZERO)
+        }
+        fn endpoint_changed(&self, backend: &Backend) {
+            lock(&self.0).push(format!("endpoint_changed {} {}", backend.name, backend.url));
+        }
+        fn backend_removed(&self, name: &str) {
+            lock(&self.0).push(format!("backend_removed {name}"));
+        }
+    }
+
+    /// Records the observer's events, shortened.
+    #[derive(Default)]
+    struct Events(Mutex<Vec<String>>);
+    impl MonitorObserver for Events {
+        fn on_event(&self, event: &MonitorEvent) {
+            let text = match event {
+                MonitorEvent::ProbeStarted {
+                    backend,
+                    generation,
+                } => format!("started {backend} {generation}"),
+                MonitorEvent::ProbeFinished {
+                    backend,
+                    generation,
+                    outcome,
+                } => format!("finished {backend} {generation} {}", outcome.is_success()),
+                MonitorEvent::ProbeSkipped { backend, .. } => format!("skipped {backend}"),
+                MonitorEvent::StatusChanged { backend, change } => {
+                    format!("status {backend} {}", change.to)
+                }
+                MonitorEvent::CircuitChanged { backend, .. } => format!("circuit {backend}"),
+                MonitorEvent::BackendAdded { backend } => format!("added {backend}"),
+                MonitorEvent::BackendRemoved { backend } => format!("removed {backend}"),
+                MonitorEvent::EndpointChanged {
+                    backend,
+                    generation,
+                } => format!("endpoint {backend} {generation}"),
+            };
+            lock(&self.0).push(text);
+        }
+    }
+
+    fn take(log: &Mutex<Vec<String>>) -> Vec<String> {
+        std::mem::take(&mut *lock(log))
+    }
+
+    /// A followed registry: every change reaches the monitor at its instant (watcher), in
+    /// order: the probe's hooks after the old task is gone, the new endpoint probed at once
+    /// (generation 1), a removed backend no longer probed; the observer sees each step; the
+    /// `HealthSource` view is the monitor's; after `stop` nothing runs.
+    #[tokio::test(start_paused = true)]
+    async fn a_followed_registry_drives_probes_hooks_and_events() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            ..FailureHandling::default()
+        };
+        let registry = Arc::new(
+            DynamicRegistry::new(vec![
+                Backend::new("a", "http://a1/mcp"),
+                Backend::new("b", "http://b/mcp"),
+            ])
+            .unwrap(),
+        );
+        let probe = Arc::new(Hooked::default());
+        let events = Arc::new(Events::default());
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let observer: Arc<dyn MonitorObserver> = events.clone();
+        let m = HealthMonitor::follow(
+            config,
+            Arc::clone(&probe),
+            clock,
+            Some(observer),
+            1,
+            Arc::clone(&registry),
+        );
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["probe a http://a1/mcp", "probe b http://b/mcp"]
+        );
+        assert_eq!(
+            take(&events.0),
+            [
+                "added a",
+                "added b",
+                "started a 0",
+                "finished a 0 true",
+                "status a healthy",
+                "started b 0",
+                "finished b 0 true",
+                "status b healthy",
+            ]
+        );
+        let mut changes = crate::status::HealthSource::changes(&m);
+        changes.mark_unchanged();
+
+        registry.upsert(Backend::new("a", "http://a2/mcp"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["endpoint_changed a http://a2/mcp", "probe a http://a2/mcp"]
+        );
+        assert_eq!(
+            take(&events.0),
+            ["endpoint a 1", "started a 1", "finished a 1 true"]
+        );
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(m.snapshot()["a"].generation, 1);
+
+        registry.remove("b");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(take(&probe.0), ["backend_removed b"]);
+        assert_eq!(take(&events.0), ["removed b"]);
+        assert_eq!(
+            crate::status::HealthSource::snapshot(&m)
+                .keys()
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+
+        // The grid of the first task (0 s, 10 s, ...) is gone with it; generation 1 ticks from
+        // its own start.
+        tokio::time::sleep_until(t0 + Duration::from_secs(15)).await;
+        assert_eq!(take(&probe.0), ["probe a http://a2/mcp"]);
+        let view = &m.snapshot()["a"];
+        assert_eq!((view.probes_started, view.generation), (3, 1));
+
+        crate::status::HealthSource::update_backends(&m, &[Backend::new("c", "http://c/mcp")]);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(
+            take(&probe.0),
+            ["backend_removed a", "probe c http://c/mcp"]
+        );
+        m.stop().await;
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        assert!(take(&probe.0).is_empty(), "stopped: no probe runs");
+    }
+
+    /// A permit of a closed circuit: for the backend as configured, admitted in Closed, not a
+    /// half-open trial; one of a half-open circuit is a trial.
+    #[tokio::test(start_paused = true)]
+    async fn a_permit_tells_its_backend_and_circuit() {
+        let m = monitor(&["a"]);
+        let permit = m.acquire("a").expect("a closed circuit admits");
+        assert_eq!(permit.backend(), &Backend::new("a", "http://a:8080/mcp"));
+        assert_eq!(permit.circuit(), CircuitState::Closed);
+        assert!(!permit.is_half_open());
+        drop(permit);
+        m.stop().await;
+
+        let t0 = crate::clock::monotonic_now();
+        let m = breaker_monitor(Arc::default());
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        tokio::time::sleep_until(t0 + Duration::from_secs(6)).await;
+        let trial = m.acquire("a").expect("the second trial slot");
+        assert_eq!(trial.circuit(), CircuitState::HalfOpen);
+        assert!(trial.is_half_open());
+        drop(trial);
+        m.stop().await;
+    }
+
+    /// A probe result signals a change only when it moved the status or the circuit: the
+    /// first result (unknown to healthy) does, a second healthy one does not.
+    #[tokio::test(start_paused = true)]
+    async fn only_results_that_move_something_are_changes() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let probe = Arc::new(When::default());
+        let m = HealthMonitor::start(
+            config,
+            Arc::clone(&probe),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        assert!(changes.has_changed().unwrap(), "unknown -> healthy");
+        changes.mark_unchanged();
+        tokio::time::sleep_until(t0 + Duration::from_secs(15)).await;
+        assert_eq!(lock(&probe.0).len(), 2, "a second probe ran");
+        assert!(
+            !changes.has_changed().unwrap(),
+            "healthy again is no change"
+        );
+        m.stop().await;
+    }
+
+    /// Fails the first probe at once, then succeeds; records when each probe started.
+    #[derive(Default)]
+    struct FailFirst(Mutex<Vec<Instant>>);
+    impl Probe for FailFirst {
+        async fn probe(&self, _backend: &Backend) -> ProbeOutcome {
+            let mut calls = lock(&self.0);
+            calls.push(crate::clock::monotonic_now());
+            if calls.len() > 1 {
+                return ProbeOutcome::success(Duration::ZERO);
+            }
+            ProbeOutcome::failure(
+                Duration::ZERO,
+                ProbeFailure {
+                    status: FailureStatus::Unhealthy,
+                    category: ErrorCategory::ConnectionFailed,
+                    message: "refused".into(),
+                },
+            )
+        }
+    }
+
+    /// The half-open trial runs exactly when the open timeout ends, between two grid ticks
+    /// (open at 0 s for 25 s, ticks every 10 s: the trial at 25 s, then the grid again at 30 s).
+    #[tokio::test(start_paused = true)]
+    async fn the_half_open_trial_runs_at_the_open_deadline_between_ticks() {
+        let t0 = crate::clock::monotonic_now();
+        let config = FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(25),
+                ..Default::default()
+            },
+            ..FailureHandling::default()
+        };
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        let probe = Arc::new(FailFirst::default());
+        let m = HealthMonitor::start(
+            config,
+            Arc::clone(&probe),
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        );
+        tokio::time::sleep_until(t0 + Duration::from_secs(35)).await;
+        let offsets: Vec<Duration> = lock(&probe.0).iter().map(|t| *t - t0).collect();
+        assert_eq!(
+            offsets,
+            [0, 25, 30].map(Duration::from_secs),
+            "first probe, trial at the deadline, next tick"
+        );
+        assert_eq!(
+            m.snapshot()["a"].probes_skipped,
+            2,
+            "the ticks at 10 s and 20 s"
+        );
+        m.stop().await;
+    }
+
+    /// The call gate: a backend without a first result is hidden (nothing is sent), a healthy
+    /// one with a closed circuit admits; a plain admission is no change.
+    #[tokio::test(start_paused = true)]
+    async fn the_call_gate_hides_unproven_backends_and_admits_healthy_ones() {
+        let m = monitor(&["a"]);
+        let hidden = m.call_gate("a").unwrap_err();
+        assert_eq!(
+            (hidden.refusal, hidden.status),
+            (GateRefusal::Hidden, HealthStatus::Unknown)
+        );
+        m.initial_probes_done(Duration::from_secs(1)).await;
+        let mut changes = m.changes();
+        changes.mark_unchanged();
+        let permit = m.call_gate("a").expect("healthy and closed: admitted");
+        assert_eq!(permit.circuit(), CircuitState::Closed);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "an admission that moves no breaker is no change"
+        );
+        drop(permit);
+        m.stop().await;
+    }
 }

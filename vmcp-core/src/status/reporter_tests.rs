@@ -170,3 +170,21 @@ fn log_reporter_logs_phase_and_counts_at_info() {
         assert!(text.contains(expected), "{expected:?} missing in {text}");
     }
 }
+
+/// Every reporter has a name for the log line about its failures: the trait's default for a
+/// reporter that names none, its own otherwise (also through `Arc` and `Box`).
+#[test]
+fn reporters_are_named_for_their_failure_logs() {
+    struct Unnamed;
+    impl Reporter for Unnamed {
+        fn report(&self, _report: &StatusReport) -> Result<(), ReportError> {
+            Ok(())
+        }
+    }
+    assert_eq!(Unnamed.name(), "reporter");
+    assert_eq!(LogReporter.name(), "log");
+    let shared: Arc<dyn Reporter> = Arc::new(LogReporter);
+    assert_eq!(shared.name(), "log");
+    let boxed: Box<dyn Reporter> = Box::new(Unnamed);
+    assert_eq!(boxed.name(), "reporter");
+}
