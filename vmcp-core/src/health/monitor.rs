@@ -1038,6 +1038,28 @@ impl HealthMonitor {
 mod tests {
     use super::backend_seed;
 
+    /// Probes every 10 s on the grid, without jitter.
+    fn every_10s() -> FailureHandling {
+        FailureHandling {
+            health_check_interval: Duration::from_secs(10),
+            initial_jitter: Duration::ZERO,
+            ..FailureHandling::default()
+        }
+    }
+
+    /// As [`every_10s`], with a breaker that opens on the first failure for 25 s.
+    fn every_10s_opening_for_25s() -> FailureHandling {
+        FailureHandling {
+            circuit_breaker: crate::config::CircuitBreakerConfig {
+                enabled: true,
+                failure_threshold: 1,
+                timeout: Duration::from_secs(25),
+                ..Default::default()
+            },
+            ..every_10s()
+        }
+    }
+
     /// `backend_seed` is FNV-1a 64 of the name, xor the monitor seed, through one SplitMix64
     /// step: a documented contract (stable across Rust versions, so a simulation seed means the
     /// same schedule everywhere). Checked against the published test vectors of both algorithms
@@ -1181,17 +1203,7 @@ mod tests {
     /// they exist. Breaker: opens on the first failure for 25 s; probes every 10 s.
     #[tokio::test(start_paused = true)]
     async fn probes_started_and_skipped_are_counted() {
-        let config = FailureHandling {
-            health_check_interval: Duration::from_secs(10),
-            initial_jitter: Duration::ZERO,
-            circuit_breaker: crate::config::CircuitBreakerConfig {
-                enabled: true,
-                failure_threshold: 1,
-                timeout: Duration::from_secs(25),
-                ..Default::default()
-            },
-            ..FailureHandling::default()
-        };
+        let config = every_10s_opening_for_25s();
         let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let start = crate::clock::monotonic_now();
         let m = HealthMonitor::start(
@@ -1470,11 +1482,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_followed_registry_drives_probes_hooks_and_events() {
         let t0 = crate::clock::monotonic_now();
-        let config = FailureHandling {
-            health_check_interval: Duration::from_secs(10),
-            initial_jitter: Duration::ZERO,
-            ..FailureHandling::default()
-        };
+        let config = every_10s();
         let registry = Arc::new(
             DynamicRegistry::new(vec![
                 Backend::new("a", "http://a1/mcp"),
@@ -1585,11 +1593,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn only_results_that_move_something_are_changes() {
         let t0 = crate::clock::monotonic_now();
-        let config = FailureHandling {
-            health_check_interval: Duration::from_secs(10),
-            initial_jitter: Duration::ZERO,
-            ..FailureHandling::default()
-        };
+        let config = every_10s();
         let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let probe = Arc::new(When::default());
         let m = HealthMonitor::start(
@@ -1640,17 +1644,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_half_open_trial_runs_at_the_open_deadline_between_ticks() {
         let t0 = crate::clock::monotonic_now();
-        let config = FailureHandling {
-            health_check_interval: Duration::from_secs(10),
-            initial_jitter: Duration::ZERO,
-            circuit_breaker: crate::config::CircuitBreakerConfig {
-                enabled: true,
-                failure_threshold: 1,
-                timeout: Duration::from_secs(25),
-                ..Default::default()
-            },
-            ..FailureHandling::default()
-        };
+        let config = every_10s_opening_for_25s();
         let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let probe = Arc::new(FailFirst::default());
         let m = HealthMonitor::start(
