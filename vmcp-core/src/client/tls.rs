@@ -182,36 +182,6 @@ mod tests {
         );
     }
 
-    /// Captures the text of `tracing` events.
-    #[derive(Default)]
-    struct Capture(std::sync::Mutex<Vec<String>>);
-
-    struct Text(String);
-
-    impl tracing::field::Visit for Text {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-            self.0.push_str(&format!("{}={:?} ", field.name(), value));
-        }
-    }
-
-    impl tracing::Subscriber for Capture {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            let mut text = Text(String::new());
-            event.record(&mut text);
-            crate::sync::lock(&self.0).push(text.0);
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-
     /// The platform store holds every usable certificate of the machine's trust store, and the
     /// warnings say what happened: unusable ones skipped (only when there were some), an empty
     /// store (only when it is empty). Compared with what rustls-native-certs finds on this
@@ -222,11 +192,14 @@ mod tests {
         let mut expected = RootCertStore::empty();
         let (added, ignored) =
             expected.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let capture = Arc::new(Capture::default());
+        let capture = Arc::new(crate::status::test_support::Capture::default());
         let roots = tracing::subscriber::with_default(Arc::clone(&capture), platform_roots);
         assert_eq!(roots.len(), expected.len());
         assert_eq!(roots.len(), added);
-        let events = crate::sync::lock(&capture.0).clone();
+        let events: Vec<String> = crate::sync::lock(&capture.events)
+            .iter()
+            .map(|(_, text)| text.clone())
+            .collect();
         let logged = |text: &str| events.iter().any(|e| e.contains(text));
         assert_eq!(
             logged("skipped unusable certificates"),

@@ -29,7 +29,7 @@ mod reporter_tests;
 #[cfg(test)]
 mod reporting_loop_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use output_queue::{LineQueue, QueuedJsonLinesReporter};
 pub use report::{
