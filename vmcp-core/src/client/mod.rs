@@ -520,17 +520,22 @@ mod tests {
         response.into_body().collect().await.expect("the body");
     }
 
-    /// Leases of one backend share its keep-alive pool (`per_backend`); after `lease_failed` the
-    /// next lease opens a fresh connection, as after a failed probe.
-    #[tokio::test]
-    async fn a_failed_lease_flushes_its_backends_pool() {
+    /// A `per_backend` client and the `/mcp` URL of a fresh local keep-alive server.
+    async fn per_backend_client_of_a_keep_alive_server() -> (McpClient<HttpConnector>, String) {
         let addr = keep_alive_server().await;
-        let url = format!("http://{addr}/mcp");
         let settings = ClientSettings {
             pool: PoolPolicy::PerBackend,
             ..ClientSettings::default()
         };
         let client = McpClient::with_settings(HttpConnector::new(), settings);
+        (client, format!("http://{addr}/mcp"))
+    }
+
+    /// Leases of one backend share its keep-alive pool (`per_backend`); after `lease_failed` the
+    /// next lease opens a fresh connection, as after a failed probe.
+    #[tokio::test]
+    async fn a_failed_lease_flushes_its_backends_pool() {
+        let (client, url) = per_backend_client_of_a_keep_alive_server().await;
         let lease = client.lease("a");
         get_with(&lease, "a", &url).await;
         drop(lease);
@@ -811,13 +816,7 @@ mod tests {
     /// alone (pools are told apart by id).
     #[tokio::test]
     async fn a_stale_lease_does_not_flush_the_newer_pool() {
-        let addr = keep_alive_server().await;
-        let url = format!("http://{addr}/mcp");
-        let settings = ClientSettings {
-            pool: PoolPolicy::PerBackend,
-            ..ClientSettings::default()
-        };
-        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let (client, url) = per_backend_client_of_a_keep_alive_server().await;
         let stale = client.lease("a");
         get_with(&stale, "a", &url).await;
         client.flush("a");
