@@ -111,6 +111,11 @@ impl SharedPods {
     ) -> Option<impl Fn() -> std::pin::Pin<Box<dyn Future<Output = turmoil::Result>>> + 'static>
     {
         let software = if slot.new_host {
+            assert_eq!(
+                slot.host,
+                self.hosts.len(),
+                "a new shared host is the next one"
+            );
             self.hosts.push(SharedHost {
                 pods: watch::Sender::new(Vec::new()),
             });
@@ -118,10 +123,16 @@ impl SharedPods {
         } else {
             None
         };
-        if let Some(host) = self.hosts.get(slot.host) {
-            host.pods.send_modify(|pods| pods.push(pod));
-            self.placed += 1;
-        }
+        // Slots come from `next_slot` in order, so a new host is always the next index and an
+        // existing one exists: anything else would lose the pod without a word.
+        let host = self.hosts.get(slot.host).unwrap_or_else(|| {
+            panic!(
+                "slot {slot:?} names no shared host (of {})",
+                self.hosts.len()
+            )
+        });
+        host.pods.send_modify(|pods| pods.push(pod));
+        self.placed += 1;
         software
     }
 }

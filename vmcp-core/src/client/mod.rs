@@ -520,15 +520,19 @@ mod tests {
         response.into_body().collect().await.expect("the body");
     }
 
-    /// A `per_backend` client and the `/mcp` URL of a fresh local keep-alive server.
-    async fn per_backend_client_of_a_keep_alive_server() -> (McpClient<HttpConnector>, String) {
-        let addr = keep_alive_server().await;
+    /// A client with the `per_backend` pool policy.
+    fn per_backend_client() -> McpClient<HttpConnector> {
         let settings = ClientSettings {
             pool: PoolPolicy::PerBackend,
             ..ClientSettings::default()
         };
-        let client = McpClient::with_settings(HttpConnector::new(), settings);
-        (client, format!("http://{addr}/mcp"))
+        McpClient::with_settings(HttpConnector::new(), settings)
+    }
+
+    /// A `per_backend` client and the `/mcp` URL of a fresh local keep-alive server.
+    async fn per_backend_client_of_a_keep_alive_server() -> (McpClient<HttpConnector>, String) {
+        let addr = keep_alive_server().await;
+        (per_backend_client(), format!("http://{addr}/mcp"))
     }
 
     /// Leases of one backend share its keep-alive pool (`per_backend`); after `lease_failed` the
@@ -699,11 +703,7 @@ mod tests {
     #[tokio::test]
     async fn a_probe_runs_one_session_fills_the_catalog_and_counts_its_connection() {
         let (addr, seen) = mcp_server().await;
-        let settings = ClientSettings {
-            pool: PoolPolicy::PerBackend,
-            ..ClientSettings::default()
-        };
-        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let client = per_backend_client();
         client.set_list_catalog(true);
         let backend = Backend::new("a", format!("http://{addr}/mcp"));
         let outcome = client.probe_backend(&backend).await;
@@ -769,11 +769,7 @@ mod tests {
     #[tokio::test]
     async fn the_probe_hooks_flush_pools_and_forget_catalogs() {
         let (addr, _) = mcp_server().await;
-        let settings = ClientSettings {
-            pool: PoolPolicy::PerBackend,
-            ..ClientSettings::default()
-        };
-        let client = McpClient::with_settings(HttpConnector::new(), settings);
+        let client = per_backend_client();
         client.set_list_catalog(true);
         let backend = Backend::new("a", format!("http://{addr}/mcp"));
         let probe = |expected: u64| {

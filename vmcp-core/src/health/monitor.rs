@@ -1047,6 +1047,19 @@ mod tests {
         }
     }
 
+    /// A monitor of the one backend `a` under `config`, with `probe`, on an epoch clock.
+    fn monitor_of_a<P: Probe>(config: FailureHandling, probe: Arc<P>) -> HealthMonitor {
+        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
+        HealthMonitor::start(
+            config,
+            probe,
+            clock,
+            None,
+            1,
+            vec![Backend::new("a", "http://a:8080/mcp")],
+        )
+    }
+
     /// As [`every_10s`], with a breaker that opens on the first failure for 25 s.
     fn every_10s_opening_for_25s() -> FailureHandling {
         FailureHandling {
@@ -1203,16 +1216,10 @@ mod tests {
     /// they exist. Breaker: opens on the first failure for 25 s; probes every 10 s.
     #[tokio::test(start_paused = true)]
     async fn probes_started_and_skipped_are_counted() {
-        let config = every_10s_opening_for_25s();
-        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let start = crate::clock::monotonic_now();
-        let m = HealthMonitor::start(
-            config,
+        let m = monitor_of_a(
+            every_10s_opening_for_25s(),
             Arc::new(FailOnce(Default::default())),
-            clock,
-            None,
-            1,
-            vec![Backend::new("a", "http://a:8080/mcp")],
         );
         let counts = |m: &HealthMonitor| {
             let view = &m.snapshot()["a"];
@@ -1593,17 +1600,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn only_results_that_move_something_are_changes() {
         let t0 = crate::clock::monotonic_now();
-        let config = every_10s();
-        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let probe = Arc::new(When::default());
-        let m = HealthMonitor::start(
-            config,
-            Arc::clone(&probe),
-            clock,
-            None,
-            1,
-            vec![Backend::new("a", "http://a:8080/mcp")],
-        );
+        let m = monitor_of_a(every_10s(), Arc::clone(&probe));
         let mut changes = m.changes();
         changes.mark_unchanged();
         m.initial_probes_done(Duration::from_secs(1)).await;
@@ -1644,17 +1642,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_half_open_trial_runs_at_the_open_deadline_between_ticks() {
         let t0 = crate::clock::monotonic_now();
-        let config = every_10s_opening_for_25s();
-        let clock: SharedClock = Arc::new(EpochClock::new(Timestamp::from_unix_millis(0)));
         let probe = Arc::new(FailFirst::default());
-        let m = HealthMonitor::start(
-            config,
-            Arc::clone(&probe),
-            clock,
-            None,
-            1,
-            vec![Backend::new("a", "http://a:8080/mcp")],
-        );
+        let m = monitor_of_a(every_10s_opening_for_25s(), Arc::clone(&probe));
         tokio::time::sleep_until(t0 + Duration::from_secs(35)).await;
         let offsets: Vec<Duration> = lock(&probe.0).iter().map(|t| *t - t0).collect();
         assert_eq!(
