@@ -1067,4 +1067,42 @@ mod tests {
             (CircuitState::HalfOpen, CircuitState::Closed)
         );
     }
+
+    /// The invariant check is itself tested: each corrupted state below is one a bug in the
+    /// transitions could produce, and the check must stop on it (debug builds, where it runs).
+    #[cfg(debug_assertions)]
+    #[test]
+    fn check_invariants_stops_on_corrupted_states() {
+        let corruptions: [(&str, fn(&mut CircuitBreaker)); 5] = [
+            ("timeout above the cap", |b| {
+                b.current_timeout = b.params.cap + SEC
+            }),
+            ("Closed at the threshold", |b| {
+                b.consecutive_failures = b.params.failure_threshold
+            }),
+            ("Open never opened", |b| {
+                b.phase = Phase::Open { until: t0() };
+                b.consecutive_failures = b.params.failure_threshold;
+            }),
+            ("half-open over budget", |b| {
+                b.times_opened = 1;
+                b.phase = Phase::HalfOpen {
+                    in_flight: b.params.max_probes + 1,
+                    successes: 0,
+                };
+            }),
+            ("disabled but opened", |b| {
+                b.params.enabled = false;
+                b.times_opened = 1;
+            }),
+        ];
+        for (what, corrupt) in corruptions {
+            let mut b = CircuitBreaker::new(&config(3, 10), 1);
+            b.check_invariants();
+            corrupt(&mut b);
+            let caught =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.check_invariants()));
+            assert!(caught.is_err(), "check_invariants accepted: {what}");
+        }
+    }
 }

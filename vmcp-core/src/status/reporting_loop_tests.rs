@@ -498,3 +498,25 @@ async fn a_registry_change_during_the_initial_wait_is_reported_within_the_poll_i
     assert_eq!(h.report_times(), [3 * SEC, 11 * SEC, 41 * SEC]);
     h.stop().await;
 }
+
+/// The lower bounds are inclusive: an interval of exactly the minimum is accepted, one
+/// millisecond (or nanosecond) less names the key.
+#[test]
+fn validate_accepts_exactly_the_minimum_intervals() {
+    use crate::config::{MIN_REGISTRY_POLL_INTERVAL, MIN_STATUS_REPORTING_INTERVAL};
+    let mut cfg = ReportingConfig::from(&FailureHandling::default());
+    cfg.status_reporting_interval = MIN_STATUS_REPORTING_INTERVAL;
+    cfg.registry_poll_interval = MIN_REGISTRY_POLL_INTERVAL;
+    assert_eq!(cfg.validate(), Ok(()));
+    let mut short = cfg;
+    short.registry_poll_interval = MIN_REGISTRY_POLL_INTERVAL - Duration::from_nanos(1);
+    let err = short.validate().expect_err("below the minimum");
+    assert!(err.to_string().contains("registry_poll_interval"), "{err}");
+    let mut short = cfg;
+    short.status_reporting_interval = MIN_STATUS_REPORTING_INTERVAL - Duration::from_nanos(1);
+    let err = short.validate().expect_err("below the minimum");
+    assert!(
+        err.to_string().contains("status_reporting_interval"),
+        "{err}"
+    );
+}
