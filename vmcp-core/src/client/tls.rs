@@ -192,14 +192,10 @@ mod tests {
         let mut expected = RootCertStore::empty();
         let (added, ignored) =
             expected.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let capture = Arc::new(crate::status::test_support::Capture::default());
-        let roots = tracing::subscriber::with_default(Arc::clone(&capture), platform_roots);
+        let (roots, events) = crate::status::test_support::capture(platform_roots);
         assert_eq!(roots.len(), expected.len());
         assert_eq!(roots.len(), added);
-        let events: Vec<String> = crate::sync::lock(&capture.events)
-            .iter()
-            .map(|(_, text)| text.clone())
-            .collect();
+        let events: Vec<String> = events.into_iter().map(|(_, text)| text).collect();
         let logged = |text: &str| events.iter().any(|e| e.contains(text));
         assert_eq!(
             logged("skipped unusable certificates"),

@@ -1073,7 +1073,8 @@ mod tests {
     #[cfg(debug_assertions)]
     #[test]
     fn check_invariants_stops_on_corrupted_states() {
-        let corruptions: [(&str, fn(&mut CircuitBreaker)); 5] = [
+        type Corruption = (&'static str, fn(&mut CircuitBreaker));
+        let corruptions: [Corruption; 5] = [
             ("timeout above the cap", |b| {
                 b.current_timeout = b.params.cap + SEC
             }),

@@ -219,14 +219,13 @@ mod tests {
     /// cannot flood the log.
     #[test]
     fn drops_are_logged_at_powers_of_two() {
-        use crate::status::test_support::Capture;
-        let capture = Arc::new(Capture::default());
         let q = LineQueue::new(1);
         // After each push: how many drops so far, and which drop totals have been logged.
         let mut seen = Vec::new();
+        let mut events = Vec::new();
         for i in 0..10u8 {
-            tracing::subscriber::with_default(capture.clone(), || q.push(vec![i]));
-            let events = capture.events.lock().unwrap();
+            let ((), logged_now) = crate::status::test_support::capture(|| q.push(vec![i]));
+            events.extend(logged_now);
             let logged: Vec<String> = events
                 .iter()
                 .map(|(level, text)| {

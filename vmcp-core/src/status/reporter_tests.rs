@@ -144,7 +144,6 @@ fn json_lines_write_error_is_reported_and_reporter_stays_usable() {
 
 #[test]
 fn log_reporter_logs_phase_and_counts_at_info() {
-    let capture = Arc::new(Capture::default());
     let list = vec![
         Backend::new("a", "http://a/mcp"),
         Backend::new("b", "http://b/mcp"),
@@ -152,8 +151,8 @@ fn log_reporter_logs_phase_and_counts_at_info() {
     let snap = snapshot(vec![entry(&list[0], healthy(at(1)), no_breaker(), None)]);
     let r = build_report(&list, &snap, at(2));
     assert_eq!(r.phase, Phase::Degraded);
-    tracing::subscriber::with_default(capture.clone(), || LogReporter.report(&r).unwrap());
-    let events = capture.events.lock().unwrap();
+    let (reported, events) = capture(|| LogReporter.report(&r));
+    reported.unwrap();
     assert_eq!(events.len(), 1);
     let (level, text) = &events[0];
     assert_eq!(*level, tracing::Level::INFO);

@@ -108,7 +108,57 @@ pub(crate) fn snapshot(entries: Vec<BackendHealth>) -> HealthSnapshot {
         .collect()
 }
 
+/// Serializes the tests that install a capturing subscriber, so their captures never overlap.
+static CAPTURING: Mutex<()> = Mutex::new(());
+
+/// A second dispatcher kept alive for the whole test run. tracing-core recomputes a callsite's
+/// cached interest when another thread hits that callsite for the first time; while exactly one
+/// dispatcher is registered it does so with the *global* default only (its `has_just_one` fast
+/// path), which here is no subscriber, so a callsite first hit by another test while a capture
+/// is installed was cached as "never" and the capture lost its events (a flaky test, and
+/// mutants that survived only when the whole suite ran; docs/MUTATION.md). With this one alive
+/// there are always two, and every recomputation asks the installed capture too.
+static SECOND_DISPATCHER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+
+/// Interested in nothing: only there to be counted (see [`SECOND_DISPATCHER`]).
+struct Uninterested;
+
+impl tracing::Subscriber for Uninterested {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::never()
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::OFF)
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Run `f` with a [`Capture`] as this thread's subscriber, one capturing test at a time, and
+/// return its result with the events it logged.
+pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<(tracing::Level, String)>) {
+    SECOND_DISPATCHER.get_or_init(|| tracing::Dispatch::new(Uninterested));
+    let _one_at_a_time = crate::sync::lock(&CAPTURING);
+    let capture = std::sync::Arc::new(Capture::default());
+    let result = tracing::subscriber::with_default(std::sync::Arc::clone(&capture), f);
+    let events = std::mem::take(&mut *crate::sync::lock(&capture.events));
+    (result, events)
+}
+
 /// Captures `tracing` events as text, to check what is logged (level, then `field=value ` pairs).
+/// Install it with [`capture`].
 #[derive(Default)]
 pub(crate) struct Capture {
     pub(crate) events: Mutex<Vec<(tracing::Level, String)>>,
