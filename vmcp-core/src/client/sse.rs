@@ -265,4 +265,29 @@ mod tests {
         let mut p = SseParser::new(64);
         assert_eq!(p.feed(b"data: \xff\n\n"), Err(SseError::InvalidUtf8));
     }
+
+    /// The limit is inclusive: an event of exactly `limit` bytes is accepted, one more is not.
+    #[test]
+    fn an_event_of_exactly_the_limit_is_accepted() {
+        let mut p = SseParser::new(10);
+        assert_eq!(p.feed(b"data:12345"), Ok(vec![]));
+        let events = p.feed(b"\n\n").unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].data, "12345");
+        let mut p = SseParser::new(10);
+        assert_eq!(
+            p.feed(b"data:123456"),
+            Err(SseError::EventTooLarge { limit: 10 })
+        );
+    }
+
+    /// An `id` field whose value contains NUL is ignored, as the format says; others are kept.
+    #[test]
+    fn an_id_with_nul_is_ignored() {
+        let events = parse_all(&[b"id: a\0b\ndata: x\n\n"]);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].id, None);
+        let events = parse_all(&[b"id: ab\ndata: x\n\n"]);
+        assert_eq!(events[0].id.as_deref(), Some("ab"));
+    }
 }

@@ -299,4 +299,45 @@ mod tests {
             );
         }
     }
+
+    /// An error with a message and an optional source, to build chains.
+    #[derive(Debug)]
+    struct Chained(&'static str, Option<Box<Chained>>);
+
+    impl std::fmt::Display for Chained {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Chained {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
+        }
+    }
+
+    /// A connect failure nothing typed explains is detailed by the innermost error of the chain
+    /// (the wrappers' own texts, "client error (Connect)", say nothing), redacted.
+    #[test]
+    fn an_untyped_connect_failure_is_detailed_by_its_innermost_error() {
+        let root = Chained("dns lookup of b-1 failed", None);
+        let chain = Chained(
+            "client error",
+            Some(Box::new(Chained("connect", Some(Box::new(root))))),
+        );
+        assert_eq!(innermost_message(&chain), "dns lookup of b-1 failed");
+        assert_eq!(
+            connect_cause(&chain),
+            UnavailableCause::ConnectFailed("dns lookup of b-1 failed".to_owned())
+        );
+        let alone = Chained("refused by policy", None);
+        assert_eq!(innermost_message(&alone), "refused by policy");
+        assert_eq!(
+            classify_chain(STEP, &alone),
+            BackendError::Unavailable {
+                step: STEP,
+                cause: UnavailableCause::Transport("refused by policy".to_owned())
+            }
+        );
+    }
 }

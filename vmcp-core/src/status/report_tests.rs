@@ -526,3 +526,18 @@ fn a_failing_status_shows_the_error_without_a_failure_count() {
         assert_eq!(d.error_category, Some(ErrorCategory::AuthenticationFailed));
     }
 }
+
+/// A blank error message (only whitespace) says nothing, so the report says "health check
+/// failed" instead of printing the blank.
+#[test]
+fn a_blank_error_message_gets_the_generic_message() {
+    let list = backends(&["a"]);
+    for blank in ["", " ", " \t\n"] {
+        let mut st = state(S::Unhealthy, R::ProbeFailed);
+        st.consecutive_failures = 3;
+        st.last_error_message = Some(blank.to_owned());
+        let snap = snapshot(vec![entry(&list[0], st, no_breaker(), None)]);
+        let d = &build_report(&list, &snap, at(1)).discovered_backends[0];
+        assert_eq!(d.message, "health check failed", "for {blank:?}");
+    }
+}

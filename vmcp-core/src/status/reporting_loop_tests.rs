@@ -520,3 +520,25 @@ fn validate_accepts_exactly_the_minimum_intervals() {
         "{err}"
     );
 }
+
+/// `Arc<H>` is a health source that forwards every call to `H` (the production loop is handed
+/// an `Arc` of the monitor).
+#[tokio::test(start_paused = true)]
+async fn an_arc_of_a_source_forwards_every_call() {
+    let source = Arc::new(FakeSource::new(Initial::After(Duration::from_secs(3))));
+    let backend = Backend::new("a", "http://a/mcp");
+    let mut changes = HealthSource::changes(&source);
+    source.set_healthy(&backend);
+    assert!(
+        changes.has_changed().unwrap(),
+        "the change reaches the Arc's receiver"
+    );
+    let snapshot = HealthSource::snapshot(&source);
+    assert_eq!(snapshot, source.snapshot.lock().unwrap().clone());
+    assert_eq!(snapshot.len(), 1);
+    HealthSource::update_backends(&source, std::slice::from_ref(&backend));
+    assert_eq!(source.updates(), vec![(0, vec!["a".to_owned()])]);
+    let started = crate::clock::monotonic_now();
+    HealthSource::initial_probes_done(&source, Duration::from_secs(10)).await;
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
