@@ -200,12 +200,15 @@ mod tests {
 
     type Connecting = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<TcpStream>>> + Send>>;
 
-    /// Connects to a fixed local address, refuses (an error at once), or never completes.
+    /// Connects to a fixed local address, refuses (an error at once), or never completes; or is
+    /// not ready to connect (busy: pending; broken: an error).
     #[derive(Clone)]
     enum Fake {
         To(std::net::SocketAddr),
         Refuse,
         Hang,
+        Busy,
+        Broken,
     }
 
     impl Service<Uri> for Fake {
@@ -214,7 +217,11 @@ mod tests {
         type Future = Connecting;
 
         fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
+            match self {
+                Fake::Busy => Poll::Pending,
+                Fake::Broken => Poll::Ready(Err(std::io::Error::other("no capacity"))),
+                _ => Poll::Ready(Ok(())),
+            }
         }
 
         fn call(&mut self, _dst: Uri) -> Self::Future {
@@ -228,7 +235,7 @@ mod tests {
                         "refused",
                     ))
                 }),
-                Fake::Hang => Box::pin(std::future::pending()),
+                Fake::Hang | Fake::Busy | Fake::Broken => Box::pin(std::future::pending()),
             }
         }
     }
@@ -315,5 +322,23 @@ mod tests {
             format!("{hang:?}"),
             "CountingConnector { connect_timeout: 250ms, .. }"
         );
+    }
+
+    /// Readiness is the wrapped connector's: a busy one keeps hyper-util waiting, a broken one's
+    /// error reaches it (a user's connector may do either; the crate's own are always ready).
+    #[test]
+    fn readiness_is_the_inner_connectors() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let counters = ConnectionCounters::default();
+        let timeout = Duration::from_secs(5);
+        let mut busy = CountingConnector::new(Fake::Busy, counters.clone(), timeout);
+        assert!(busy.poll_ready(&mut cx).is_pending());
+        let mut broken = CountingConnector::new(Fake::Broken, counters.clone(), timeout);
+        match broken.poll_ready(&mut cx) {
+            Poll::Ready(Err(err)) => assert_eq!(err.to_string(), "no capacity"),
+            other => panic!("expected the inner error, got {other:?}"),
+        }
+        let mut ready = CountingConnector::new(Fake::Refuse, counters, timeout);
+        assert!(matches!(ready.poll_ready(&mut cx), Poll::Ready(Ok(()))));
     }
 }

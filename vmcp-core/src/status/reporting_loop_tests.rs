@@ -527,7 +527,7 @@ fn validate_accepts_exactly_the_minimum_intervals() {
 async fn an_arc_of_a_source_forwards_every_call() {
     let source = Arc::new(FakeSource::new(Initial::After(Duration::from_secs(3))));
     let backend = Backend::new("a", "http://a/mcp");
-    let mut changes = HealthSource::changes(&source);
+    let changes = HealthSource::changes(&source);
     source.set_healthy(&backend);
     assert!(
         changes.has_changed().unwrap(),
