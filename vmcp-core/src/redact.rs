@@ -441,4 +441,18 @@ mod tests {
             assert_eq!(redact(msg), msg);
         }
     }
+
+    /// A scheme name glued to a word is not a credential: only `Bearer <token>` (with a blank
+    /// between) is redacted, never the tail of "bearerless" or "basically".
+    #[test]
+    fn scheme_names_inside_words_are_left_alone() {
+        for msg in [
+            "the bearerless path",
+            "basically fine",
+            "Basicauth disabled",
+        ] {
+            assert_eq!(redact(msg), msg);
+        }
+        assert_eq!(redact("Bearer abc.def"), "Bearer <redacted>");
+    }
 }
