@@ -1106,4 +1106,28 @@ mod tests {
             assert!(caught.is_err(), "check_invariants accepted: {what}");
         }
     }
+
+    /// A half-open trial that already succeeded still uses its share of the budget: with
+    /// `half_open_max_probes = 2`, one success and one trial in flight admit no third probe.
+    #[test]
+    fn a_succeeded_trial_still_counts_against_the_half_open_budget() {
+        let now = t0();
+        let mut b = CircuitBreaker::new(
+            &CircuitBreakerConfig {
+                half_open_max_probes: 2,
+                ..config(1, 10)
+            },
+            1,
+        );
+        let deadline = open_at(&mut b, now);
+        let (first, _) = b.acquire(deadline);
+        let (second, _) = b.acquire(deadline);
+        assert_eq!(b.complete(first.unwrap(), true, deadline), None);
+        assert_eq!(
+            b.try_acquire(deadline),
+            (Admission::Refused { until: None }, None)
+        );
+        let tr = b.complete(second.unwrap(), true, deadline).expect("closes");
+        assert_eq!(tr.to, CircuitState::Closed);
+    }
 }
