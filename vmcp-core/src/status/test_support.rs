@@ -117,39 +117,15 @@ static CAPTURING: Mutex<()> = Mutex::new(());
 /// path), which here is no subscriber, so a callsite first hit by another test while a capture
 /// is installed was cached as "never" and the capture lost its events (a flaky test, and
 /// mutants that survived only when the whole suite ran; docs/MUTATION.md). With this one alive
-/// there are always two, and every recomputation asks the installed capture too.
+/// there are always two, and every recomputation asks the installed capture too. (A
+/// `NoSubscriber` wants nothing, but `Dispatch::new` registers it, so it is counted.)
 static SECOND_DISPATCHER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
-
-/// Interested in nothing: only there to be counted (see [`SECOND_DISPATCHER`]).
-struct Uninterested;
-
-impl tracing::Subscriber for Uninterested {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::never()
-    }
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::OFF)
-    }
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        false
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {}
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 /// Run `f` with a [`Capture`] as this thread's subscriber, one capturing test at a time, and
 /// return its result with the events it logged.
 pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<(tracing::Level, String)>) {
-    SECOND_DISPATCHER.get_or_init(|| tracing::Dispatch::new(Uninterested));
+    SECOND_DISPATCHER
+        .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     let _one_at_a_time = crate::sync::lock(&CAPTURING);
     let capture = std::sync::Arc::new(Capture::default());
     let result = tracing::subscriber::with_default(std::sync::Arc::clone(&capture), f);
