@@ -340,4 +340,66 @@ mod tests {
             }
         );
     }
+
+    /// A connection whose reads fail with a reset (writes are swallowed).
+    struct ResetOnRead;
+
+    impl tokio::io::AsyncRead for ResetOnRead {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()))
+        }
+    }
+
+    impl tokio::io::AsyncWrite for ResetOnRead {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// hyper cancels a request that was queued but never started when the connection fails
+    /// under it, with the connection's error as the cause: a reset inside a "canceled" is a
+    /// reset, not a generic early close.
+    #[tokio::test]
+    async fn a_reset_under_a_canceled_request_is_a_connection_reset() {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(
+            hyper_util::rt::TokioIo::new(ResetOnRead),
+        )
+        .await
+        .unwrap();
+        // Queued before the connection task first runs, so its first read fails under it.
+        let response =
+            sender.send_request(http::Request::get("/mcp").body(Full::default()).unwrap());
+        let connection = tokio::spawn(connection);
+        let err = response.await.unwrap_err();
+        assert!(err.is_canceled(), "{err:?}");
+        assert_eq!(
+            classify_body_error(STEP, &err),
+            BackendError::Unavailable {
+                step: STEP,
+                cause: UnavailableCause::ConnectionReset
+            },
+            "{err:?}"
+        );
+        let _ = connection.await;
+    }
 }
