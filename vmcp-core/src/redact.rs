@@ -455,4 +455,11 @@ mod tests {
         }
         assert_eq!(redact("Bearer abc.def"), "Bearer <redacted>");
     }
+
+    /// An empty secret (an unset credential) is ignored, not "found" between every character.
+    #[test]
+    fn scrub_ignores_empty_secrets() {
+        assert_eq!(scrub("token abc", &["", "abc"]), "token <redacted>");
+        assert_eq!(scrub("plain", &[""]), "plain");
+    }
 }

@@ -208,4 +208,56 @@ mod tests {
             "{events:?}"
         );
     }
+
+    /// The environment variable that marks the child process of the test below.
+    const CHILD: &str = "VMCP_TLS_TEST_CHILD";
+
+    /// Runs in a child process of `an_unusable_platform_certificate_is_logged`, whose
+    /// environment points the platform store at one unusable certificate (a test cannot change
+    /// its own process's environment safely while other tests run).
+    #[test]
+    #[ignore = "run by an_unusable_platform_certificate_is_logged, in a child process"]
+    fn platform_store_with_one_unusable_certificate() {
+        if std::env::var_os(CHILD).is_none() {
+            return;
+        }
+        let (roots, events) = crate::status::test_support::capture(platform_roots);
+        assert_eq!(roots.len(), 0);
+        let logged = |text: &str| events.iter().any(|(_, e)| e.contains(text));
+        assert!(logged("skipped unusable certificates"), "{events:?}");
+        assert!(logged("ignored=1"), "{events:?}");
+        assert!(logged("has no usable CA certificate"), "{events:?}");
+    }
+
+    /// A store with a certificate rustls cannot use logs how many it skipped, and that none is
+    /// left.
+    #[test]
+    fn an_unusable_platform_certificate_is_logged() {
+        let file =
+            std::env::temp_dir().join(format!("vmcp-unusable-ca-{}.pem", std::process::id()));
+        std::fs::write(
+            &file,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "client::tls::tests::platform_store_with_one_unusable_certificate",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .env("SSL_CERT_FILE", &file)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&file);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "child failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
