@@ -68,12 +68,12 @@ fn connect_cause(err: &(dyn StdError + 'static)) -> UnavailableCause {
     UnavailableCause::ConnectFailed(sanitize(&innermost_message(err)))
 }
 
-/// Walk the chain: hyper's own error kinds first (they are the most precise), then I/O kinds.
+/// Walk the chain: hyper's kinds first (`is_parse` covers every parse error), then I/O kinds.
 fn classify_chain(step: ProbeStep, err: &(dyn StdError + 'static)) -> BackendError {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+            if h.is_parse() {
                 return BackendError::protocol(step, format!("malformed HTTP response: {h}"));
             }
             if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {

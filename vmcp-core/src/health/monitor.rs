@@ -35,17 +35,17 @@ pub trait Probe: Send + Sync + 'static {
     /// Probe `backend` once. The monitor also bounds the call with `health_check_timeout`.
     fn probe(&self, backend: &Backend) -> impl Future<Output = ProbeOutcome> + Send;
     /// The backend's endpoint changed (new generation): drop its connections.
-    fn endpoint_changed(&self, backend: &Backend) {
-        let _ = backend;
+    fn endpoint_changed(&self, _backend: &Backend) {
+        // Nothing is held per endpoint by default.
     }
     /// The backend was removed: drop everything held for it.
-    fn backend_removed(&self, name: &str) {
-        let _ = name;
+    fn backend_removed(&self, _name: &str) {
+        // Nothing is held per backend by default.
     }
     /// The monitor cut a probe of `backend` at `health_check_timeout` (the probe's own deadline
     /// did not end it first): treat it as a failed probe, e.g. drop pooled connections.
-    fn probe_abandoned(&self, backend: &Backend) {
-        let _ = backend;
+    fn probe_abandoned(&self, _backend: &Backend) {
+        // Nothing to drop by default.
     }
 }
 
