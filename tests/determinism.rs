@@ -38,6 +38,61 @@ fn divergence(first: &RunOutcome, second: &RunOutcome) -> String {
     )
 }
 
+/// What is wrong with one scenario's replay: the same seed twice must give the same trace,
+/// reports and final RNG state; another seed must give another schedule unless the file
+/// declares `fixed_schedule`.
+fn check_replay(scenario: &Scenario) -> Vec<String> {
+    let mut problems = Vec::new();
+    let seed = scenario.seed;
+    let first = run(scenario, seed);
+    let again = run(scenario, seed);
+    if first.trace.entries.is_empty() {
+        problems.push(format!("{}: empty trace", scenario.name));
+        return problems;
+    }
+    if first.trace != again.trace || first.reports != again.reports {
+        problems.push(format!(
+            "{} seed {seed}: not reproducible: {}",
+            scenario.name,
+            divergence(&first, &again)
+        ));
+        return problems;
+    }
+    if first.trace_hash() != again.trace_hash() {
+        problems.push(format!(
+            "{} seed {seed}: equal traces with different hashes ({} vs {})",
+            scenario.name,
+            first.trace_hash(),
+            again.trace_hash()
+        ));
+    }
+    if first.rng_fingerprint != again.rng_fingerprint {
+        problems.push(format!(
+            "{} seed {seed}: same trace, but the seeded streams ended in different states \
+             (rng fingerprint {} vs {})",
+            scenario.name, first.rng_fingerprint, again.rng_fingerprint
+        ));
+    }
+    let other = run(scenario, seed.wrapping_add(1));
+    match (&scenario.fixed_schedule, first.trace == other.trace) {
+        (None, true) => problems.push(format!(
+            "{}: seeds {seed} and {} ran the same schedule (trace {}); the seed must drive it, \
+             or the file must declare fixed_schedule = \"<why>\"",
+            scenario.name,
+            seed.wrapping_add(1),
+            first.trace_hash()
+        )),
+        (Some(_), false) => problems.push(format!(
+            "{}: declares fixed_schedule but seeds {seed} and {} differ: {}",
+            scenario.name,
+            seed.wrapping_add(1),
+            divergence(&first, &other)
+        )),
+        _ => {}
+    }
+    problems
+}
+
 #[test]
 fn the_seed_drives_every_scenario_and_replays_it_exactly() {
     let library = library();
@@ -46,49 +101,12 @@ fn the_seed_drives_every_scenario_and_replays_it_exactly() {
         "the library has {} files",
         library.len()
     );
-    let mut problems = Vec::new();
-    for scenario in &library {
-        let seed = scenario.seed;
-        let first = run(scenario, seed);
-        let again = run(scenario, seed);
-        assert!(
-            !first.trace.entries.is_empty(),
-            "{}: empty trace",
-            scenario.name
-        );
-        if first.trace != again.trace || first.reports != again.reports {
-            problems.push(format!(
-                "{} seed {seed}: not reproducible: {}",
-                scenario.name,
-                divergence(&first, &again)
-            ));
-            continue;
-        }
-        assert_eq!(first.trace_hash(), again.trace_hash());
-        if first.rng_fingerprint != again.rng_fingerprint {
-            problems.push(format!(
-                "{} seed {seed}: same trace, but the seeded streams ended in different states                  (rng fingerprint {} vs {})",
-                scenario.name, first.rng_fingerprint, again.rng_fingerprint
-            ));
-        }
-        let other = run(scenario, seed.wrapping_add(1));
-        match (&scenario.fixed_schedule, first.trace == other.trace) {
-            (None, true) => problems.push(format!(
-                "{}: seeds {seed} and {} ran the same schedule (trace {}); the seed must drive it, \
-                 or the file must declare fixed_schedule = \"<why>\"",
-                scenario.name,
-                seed.wrapping_add(1),
-                first.trace_hash()
-            )),
-            (Some(_), false) => problems.push(format!(
-                "{}: declares fixed_schedule but seeds {seed} and {} differ: {}",
-                scenario.name,
-                seed.wrapping_add(1),
-                divergence(&first, &other)
-            )),
-            _ => {}
-        }
-    }
+    // The three runs of a scenario are independent of every other scenario's: spread them over
+    // the cores, and report in library order.
+    let mut problems: Vec<String> = vmcp_suite::parallel_map(&library, check_replay)
+        .into_iter()
+        .flatten()
+        .collect();
     let fixed: Vec<&str> = library
         .iter()
         .filter(|s| s.fixed_schedule.is_some())

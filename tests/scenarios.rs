@@ -3,11 +3,12 @@
 //! insta snapshots. Adding a scenario file adds a test case.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Serialize;
 use vmcp_core::status::StatusReport;
 use vmcp_sim::runner::{self, RunOutcome};
-use vmcp_sim::scenario::Scenario;
+use vmcp_sim::scenario::{Scenario, discover};
 use vmcp_sim::trace::{TraceEvent, format_ms};
 
 /// What is snapshotted per scenario.
@@ -192,12 +193,33 @@ fn explain(outcome: &RunOutcome) -> String {
     text
 }
 
+/// Every library file's run, keyed by its canonical path; run on all cores up front (the runs
+/// are independent and deterministic), so the snapshot loop below only compares.
+fn library_outcomes() -> BTreeMap<PathBuf, Result<(Scenario, RunOutcome), String>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let files = discover(&[dir]).expect("the scenario library");
+    let outcomes = vmcp_suite::parallel_map(&files, |path| {
+        let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+        let outcome = runner::run(&scenario, scenario.seed)
+            .map_err(|e| format!("{}: could not run: {e}", path.display()))?;
+        Ok((scenario, outcome))
+    });
+    files
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .zip(outcomes)
+        .collect()
+}
+
 #[test]
 fn every_scenario_passes_and_matches_its_snapshot() {
+    let mut outcomes = library_outcomes();
     insta::glob!("../scenarios", "*.toml", |path| {
-        let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
-        let outcome = runner::run(&scenario, scenario.seed)
-            .unwrap_or_else(|e| panic!("{}: could not run: {e}", path.display()));
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let (scenario, outcome) = outcomes
+            .remove(&key)
+            .unwrap_or_else(|| panic!("{} was not run", path.display()))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             outcome.passed(),
             "{} failed with seed {}:{}\nreproduce: cargo run --release -p vmcp-sim -- run {} --seed {} --trace",
